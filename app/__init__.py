@@ -1,0 +1,1 @@
+"""The command line and the Gradio app; no logic the Python API lacks."""

@@ -1,0 +1,1 @@
+"""Turn overviews and reviews (sentence-transformers) and posters (open_clip) into L2-normalised vectors."""

@@ -1,0 +1,1 @@
+"""Ingest real movie catalogs and keep them in one multimodal Qdrant collection."""

@@ -1,0 +1,45 @@
+"""The error types cinefuse raises: each says what was wrong, where, and what to do."""
+
+from __future__ import annotations
+
+
+class CinefuseError(Exception):
+    """Base of every error cinefuse raises on purpose."""
+
+
+class CatalogError(CinefuseError):
+    """A source file is missing, malformed or cannot be joined.
+
+    Example:
+        >>> raise CatalogError("ratings.csv line 3, field 'rating': 'x' is not a number")
+        Traceback (most recent call last):
+        ...
+        index.errors.CatalogError: ratings.csv line 3, field 'rating': 'x' is not a number
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.field = field
+
+
+class StoreError(CinefuseError):
+    """The vector store cannot be opened, is locked, or holds vectors from other models."""
+
+
+class ModelNotAvailable(CinefuseError):
+    """A model's weights cannot be found locally nor downloaded."""
+
+
+class FetchError(CinefuseError):
+    """A download failed or its checksum did not match."""
+
+
+class TitleNotFound(CinefuseError):
+    """A title matched no movie, or matched several; `candidates` lists the closest."""
+
+    def __init__(self, message: str, candidates: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.candidates = candidates or []

@@ -1,0 +1,47 @@
+"""The one typed record every source is joined into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Movie:
+    """A movie with whatever signals its sources gave it; absent signals stay empty.
+
+    Example:
+        >>> Movie(movie_id=1, title="Toy Story", year=1995, genres=["Animation"]).display_title
+        'Toy Story (1995)'
+    """
+
+    movie_id: int
+    title: str
+    year: int | None = None
+    genres: list[str] = field(default_factory=list)
+    imdb_id: str | None = None  # "tt" + 7 digits
+    tmdb_id: int | None = None
+    overview: str | None = None
+    tagline: str | None = None
+    keywords: list[str] = field(default_factory=list)
+    cast: list[str] = field(default_factory=list)
+    directors: list[str] = field(default_factory=list)
+    poster: str | None = None  # a local file path or a URL
+    reviews: list[str] = field(default_factory=list)
+    popularity: float | None = None  # TMDB popularity
+    vote_average: float | None = None
+    vote_count: int | None = None
+    rating_count: int = 0  # MovieLens ratings
+    rating_mean: float | None = None
+    tags: list[str] = field(default_factory=list)
+    release_date: str | None = None
+
+    @property
+    def display_title(self) -> str:
+        """The title with its year, as MovieLens writes it: ``"Heat (1995)"``."""
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+    def overview_text(self) -> str | None:
+        """Text for the overview signal: tagline and overview, or None when there is no overview."""
+        if not self.overview:
+            return None
+        return f"{self.tagline}. {self.overview}" if self.tagline else self.overview

@@ -1,0 +1,1 @@
+"""Collaborative vectors, recency-weighted profiles, fusion ranking, evaluation and explanations."""
