@@ -4,7 +4,6 @@ then explicit overrides (CLI flags)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ class Settings:
     text_batch_size: int = 64
     image_batch_size: int = 32
     max_reviews_per_movie: int = 20
+    cf_factors: int = 64
     cache_dir: str = str(DEFAULT_HOME / "cache")
     skip_bad_rows: bool = False
 
@@ -64,9 +64,11 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def to_json(self) -> str:
-        """The settings as JSON, saved next to a built index."""
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain data, saved with a built index (the API key is never saved)."""
+        data = dataclasses.asdict(self)
+        data["api_key"] = None
+        return data
 
 
 def _parse_env(raw: str, annotation: Any) -> Any:

@@ -1,0 +1,626 @@
+"""One Qdrant collection with a named vector per signal, behind one small interface.
+
+`open_store(location)` picks the backend: a local path (or ``":memory:"``) opens Qdrant Edge in-process; an
+``http(s)://`` URL opens a Qdrant server through qdrant-client; ``backend="client"`` with a path opens
+qdrant-client's local mode (a second embedded backend, used by the congruence tests). Callers never branch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from index.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+SIGNALS: tuple[str, ...] = ("overview", "reviews", "poster", "cf")
+METADATA_FILE = "cinefuse.json"
+RRF_K = 60
+Backend = Literal["auto", "edge", "client"]
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    """One named vector: its size and the model that made it (recorded so vectors are never mixed)."""
+
+    dim: int
+    model: str
+
+
+@dataclass
+class StoreSchema:
+    """The named vectors a collection holds, plus free-form build info saved with it.
+
+    Example:
+        >>> StoreSchema({"overview": VectorSpec(384, "all-MiniLM-L6-v2")}).vectors["overview"].dim
+        384
+    """
+
+    vectors: dict[str, VectorSpec]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"vectors": {k: asdict(v) for k, v in self.vectors.items()}, "info": self.info}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoreSchema:
+        return cls({k: VectorSpec(**v) for k, v in data["vectors"].items()}, dict(data.get("info", {})))
+
+    def conflicts(self, other: StoreSchema) -> list[str]:
+        """What differs between two schemas' vectors, as sentences; empty when they can share a store."""
+        problems = []
+        for name in sorted(set(self.vectors) | set(other.vectors)):
+            mine, theirs = self.vectors.get(name), other.vectors.get(name)
+            if mine != theirs:
+                problems.append(f"vector '{name}': stored {_describe(mine)}, requested {_describe(theirs)}")
+        return problems
+
+
+def _describe(spec: VectorSpec | None) -> str:
+    return "nothing" if spec is None else f"{spec.dim}-d from model '{spec.model}'"
+
+
+@dataclass
+class StorePoint:
+    """A movie as stored: its movieId, one vector per signal it has, and its payload."""
+
+    id: int
+    vectors: dict[str, np.ndarray]
+    payload: dict[str, Any]
+
+
+@dataclass
+class Hit:
+    """One scored result."""
+
+    id: int
+    score: float
+    payload: dict[str, Any] | None = None
+
+
+@dataclass
+class Filters:
+    """Payload filters every backend understands.
+
+    Example:
+        >>> Filters(genres=["Animation"], year_min=1990).is_empty()
+        False
+    """
+
+    genres: list[str] = field(default_factory=list)  # any of these
+    exclude_genres: list[str] = field(default_factory=list)
+    year_min: int | None = None
+    year_max: int | None = None
+    exclude_ids: list[int] = field(default_factory=list)
+    only_ids: list[int] | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.genres or self.exclude_genres or self.exclude_ids or self.only_ids is not None
+                    or self.year_min is not None or self.year_max is not None)
+
+
+@dataclass
+class SignalQuery:
+    """A query on one named vector: a vector, or positive and negative examples (recommend, best score).
+
+    Example:
+        >>> SignalQuery("overview", vector=np.ones(3, dtype=np.float32)).using
+        'overview'
+    """
+
+    using: str
+    vector: np.ndarray | None = None
+    positives: list[np.ndarray] = field(default_factory=list)
+    negatives: list[np.ndarray] = field(default_factory=list)
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.vector is None and not self.positives:
+            raise ValueError(f"SignalQuery on '{self.using}' needs a vector or at least one positive example")
+
+
+class VectorStore(Protocol):
+    """What every backend does: the same answers, whatever the engine."""
+
+    location: str
+
+    def schema(self) -> StoreSchema | None: ...
+    def create(self, schema: StoreSchema) -> None: ...
+    def upsert(self, points: Sequence[StorePoint]) -> None: ...
+    def search(self, query: SignalQuery, *, limit: int = 10, filters: Filters | None = None,
+               with_payload: bool = True) -> list[Hit]: ...
+    def search_batch(self, queries: Sequence[SignalQuery], *, limit: int = 10,
+                     filters: Filters | None = None, with_payload: bool = False) -> list[list[Hit]]: ...
+    def fuse(self, queries: Sequence[SignalQuery], *, limit: int = 10, filters: Filters | None = None,
+             prefetch_limit: int = 100, with_payload: bool = True) -> list[Hit]: ...
+    def vectors(self, ids: Sequence[int], names: Sequence[str]) -> dict[int, dict[str, np.ndarray]]: ...
+    def payloads(self, ids: Sequence[int] | None = None) -> dict[int, dict[str, Any]]: ...
+    def count(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def open_store(location: str | os.PathLike[str], *, api_key: str | None = None, collection: str = "movies",
+               backend: Backend = "auto") -> VectorStore:
+    """Open the store at ``location``: a local path or ``":memory:"`` (Qdrant Edge), or a server URL.
+
+    ``backend="client"`` serves a path or ``":memory:"`` through qdrant-client's local mode instead of Edge.
+
+    Example:
+        >>> store = open_store(":memory:")
+        >>> store.count()
+        0
+        >>> store.close()
+    """
+    loc = str(location)
+    if loc.startswith(("http://", "https://")):
+        from qdrant_client import QdrantClient
+
+        return ClientStore(QdrantClient(url=loc, api_key=api_key), collection, loc)
+    if backend == "client":
+        from qdrant_client import QdrantClient
+
+        client = QdrantClient(location=":memory:") if loc == ":memory:" else QdrantClient(path=loc)
+        return ClientStore(client, collection, loc)
+    return EdgeStore(loc)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Qdrant Edge
+# ---------------------------------------------------------------------------------------------------------
+
+
+class EdgeStore:
+    """Qdrant Edge, in-process, persisted at a local folder (``":memory:"``: a temporary folder).
+
+    The folder holds the shard's own files plus ``cinefuse.json`` with the schema (which model made which
+    vector). Edge locks its write-ahead log, so a second process opening the folder gets a StoreError.
+    """
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if location == ":memory:":
+            self._tmp = tempfile.TemporaryDirectory(prefix="cinefuse-edge-")
+            self.path = Path(self._tmp.name)
+        else:
+            self.path = Path(location).expanduser()
+        self._shard: Any = None
+        self._schema: StoreSchema | None = None
+        meta = self.path / METADATA_FILE
+        if meta.exists():
+            try:
+                self._schema = StoreSchema.from_dict(json.loads(meta.read_text()))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StoreError(f"{meta} is not a cinefuse index description ({exc}); "
+                                 "rebuild the index or point --store elsewhere") from exc
+            self._shard = _load_edge(self.path)
+
+    def schema(self) -> StoreSchema | None:
+        return self._schema
+
+    def create(self, schema: StoreSchema) -> None:
+        from qdrant_edge import (
+            Distance,
+            EdgeConfig,
+            EdgeShard,
+            EdgeVectorParams,
+            PayloadSchemaType,
+            UpdateOperation,
+        )
+
+        if self._schema is not None:
+            problems = self._schema.conflicts(schema)
+            if problems:
+                raise StoreError(f"the index at {self.path} was built with other models: "
+                                 + "; ".join(problems) + ". Rebuild it (--rebuild) or use another --store.")
+            self._write_schema(schema)
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        config = EdgeConfig(vectors={name: EdgeVectorParams(size=spec.dim, distance=Distance.Cosine)
+                                     for name, spec in schema.vectors.items()})
+        self._shard = EdgeShard.create(str(self.path), config)
+        for key, kind in PAYLOAD_INDEXES.items():
+            edge_kind = {"keyword": PayloadSchemaType.Keyword, "integer": PayloadSchemaType.Integer,
+                         "float": PayloadSchemaType.Float}[kind]
+            self._shard.update(UpdateOperation.create_field_index(key, edge_kind))
+        self._write_schema(schema)
+
+    def _write_schema(self, schema: StoreSchema) -> None:
+        tmp = self.path / (METADATA_FILE + ".tmp")
+        tmp.write_text(json.dumps(schema.to_dict(), indent=2, sort_keys=True))
+        tmp.replace(self.path / METADATA_FILE)
+        self._schema = schema
+
+    def _require(self) -> Any:
+        if self._shard is None:
+            raise StoreError(f"no index at {self.path}: build one first (cinefuse build --data DIR)")
+        return self._shard
+
+    def upsert(self, points: Sequence[StorePoint]) -> None:
+        from qdrant_edge import Point, UpdateOperation
+
+        if not points:
+            return
+        shard = self._require()
+        _check_dims(points, self._schema)
+        shard.update(UpdateOperation.upsert_points([
+            Point(p.id, {k: np.asarray(v, dtype=np.float32).tolist() for k, v in p.vectors.items()}, p.payload)
+            for p in points]))
+
+    def set_vectors(self, name: str, vectors: dict[int, np.ndarray]) -> None:
+        """Write one named vector for existing points (the collaborative vectors come after the build)."""
+        from qdrant_edge import PointVectors, UpdateOperation
+
+        shard = self._require()
+        items = list(vectors.items())
+        for start in range(0, len(items), 1000):
+            shard.update(UpdateOperation.update_vectors([
+                PointVectors(pid, {name: np.asarray(v, dtype=np.float32).tolist()})
+                for pid, v in items[start:start + 1000]]))
+
+    def search(self, query: SignalQuery, *, limit: int = 10, filters: Filters | None = None,
+               with_payload: bool = True) -> list[Hit]:
+        from qdrant_edge import QueryRequest
+
+        request = QueryRequest(limit=limit, query=_edge_query(query), filter=_edge_filter(filters),
+                               with_payload=with_payload, with_vector=False)
+        return [_hit(p, with_payload) for p in self._require().query(request)]
+
+    def search_batch(self, queries: Sequence[SignalQuery], *, limit: int = 10, filters: Filters | None = None,
+                     with_payload: bool = False) -> list[list[Hit]]:
+        from qdrant_edge import QueryBatchRequest, QueryRequest
+
+        flt = _edge_filter(filters)
+        requests = [QueryRequest(limit=limit, query=_edge_query(q), filter=flt, with_payload=with_payload,
+                                 with_vector=False) for q in queries]
+        results = self._require().query_batch(QueryBatchRequest(requests))
+        return [[_hit(p, with_payload) for p in res] for res in results]
+
+    def fuse(self, queries: Sequence[SignalQuery], *, limit: int = 10, filters: Filters | None = None,
+             prefetch_limit: int = 100, with_payload: bool = True) -> list[Hit]:
+        from qdrant_edge import Fusion, Prefetch, QueryRequest
+
+        if len(queries) == 1:
+            return self.search(queries[0], limit=limit, filters=filters, with_payload=with_payload)
+        flt = _edge_filter(filters)
+        request = QueryRequest(
+            limit=limit,
+            prefetches=[Prefetch(limit=prefetch_limit, query=_edge_query(q), filter=flt) for q in queries],
+            query=Fusion.Rrf(k=RRF_K, weights=[q.weight for q in queries]),
+            with_payload=with_payload, with_vector=False)
+        return [_hit(p, with_payload) for p in self._require().query(request)]
+
+    def vectors(self, ids: Sequence[int], names: Sequence[str]) -> dict[int, dict[str, np.ndarray]]:
+        records = self._require().retrieve(point_ids=list(ids), with_payload=False, with_vector=list(names))
+        return {int(r.id): {k: np.asarray(v, dtype=np.float32) for k, v in (r.vector or {}).items()}
+                for r in records}
+
+    def payloads(self, ids: Sequence[int] | None = None) -> dict[int, dict[str, Any]]:
+        from qdrant_edge import ScrollRequest
+
+        shard = self._require()
+        if ids is not None:
+            return {int(r.id): r.payload or {} for r in
+                    shard.retrieve(point_ids=list(ids), with_payload=True, with_vector=False)}
+        out: dict[int, dict[str, Any]] = {}
+        offset = None
+        while True:
+            records, offset = shard.scroll(ScrollRequest(limit=2048, offset=offset, with_payload=True,
+                                                         with_vector=False))
+            out.update({int(r.id): r.payload or {} for r in records})
+            if offset is None:
+                return out
+
+    def count(self) -> int:
+        from qdrant_edge import CountRequest
+
+        return 0 if self._shard is None else int(self._shard.count(CountRequest(exact=True)))
+
+    def optimize(self) -> None:
+        """Build the HNSW indexes now (Edge has no background optimiser)."""
+        self._require().optimize()
+
+    def close(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            self._shard = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> EdgeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+PAYLOAD_INDEXES = {"genres": "keyword", "year": "integer", "popularity": "float"}
+
+
+def _load_edge(path: Path) -> Any:
+    from qdrant_edge import EdgeShard
+
+    try:
+        return EdgeShard.load(str(path))
+    except Exception as exc:  # the bindings raise bare Exception
+        text = str(exc)
+        if "WouldBlock" in text or "lock" in text.lower():
+            raise StoreError(f"the index at {path} is open in another process (Qdrant Edge locks its "
+                             "write-ahead log). Close that process (e.g. a running `cinefuse serve`) or "
+                             "serve the index from a Qdrant server URL to share it.") from None
+        raise StoreError(f"cannot open the index at {path}: {text}. Rebuild it with cinefuse build.") from exc
+
+
+def _edge_query(q: SignalQuery) -> Any:
+    from qdrant_edge import Query, RecommendQuery
+
+    if q.vector is not None:
+        return Query.Nearest(np.asarray(q.vector, dtype=np.float32).tolist(), using=q.using)
+    return Query.RecommendBestScore(
+        RecommendQuery(positives=[np.asarray(v, dtype=np.float32).tolist() for v in q.positives],
+                       negatives=[np.asarray(v, dtype=np.float32).tolist() for v in q.negatives]),
+        using=q.using)
+
+
+def _edge_filter(filters: Filters | None) -> Any:
+    from qdrant_edge import FieldCondition, Filter, HasIdCondition, MatchAny, RangeFloat
+
+    if filters is None or filters.is_empty():
+        return None
+    must: list[Any] = []
+    must_not: list[Any] = []
+    if filters.genres:
+        must.append(FieldCondition(key="genres", match=MatchAny(any=list(filters.genres))))
+    if filters.year_min is not None or filters.year_max is not None:
+        must.append(FieldCondition(key="year", range=RangeFloat(
+            gte=None if filters.year_min is None else float(filters.year_min),
+            lte=None if filters.year_max is None else float(filters.year_max))))
+    if filters.only_ids is not None:
+        must.append(HasIdCondition(point_ids={int(i) for i in filters.only_ids}))
+    if filters.exclude_genres:
+        must_not.append(FieldCondition(key="genres", match=MatchAny(any=list(filters.exclude_genres))))
+    if filters.exclude_ids:
+        must_not.append(HasIdCondition(point_ids={int(i) for i in filters.exclude_ids}))
+    return Filter(must=must or None, must_not=must_not or None)
+
+
+def _hit(p: Any, with_payload: bool) -> Hit:
+    return Hit(int(p.id), float(p.score), (p.payload or {}) if with_payload else None)
+
+
+def _check_dims(points: Sequence[StorePoint], schema: StoreSchema | None) -> None:
+    if schema is None:
+        raise StoreError("the store has no schema yet: call create(schema) before upsert")
+    for p in points:
+        for name, vec in p.vectors.items():
+            spec = schema.vectors.get(name)
+            if spec is None:
+                raise StoreError(f"movie {p.id}: vector '{name}' is not in this index "
+                                 f"(it has {sorted(schema.vectors)})")
+            if np.shape(vec) != (spec.dim,):
+                raise StoreError(f"movie {p.id}: vector '{name}' has shape {np.shape(vec)}, "
+                                 f"the index expects ({spec.dim},)")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# qdrant-client (a Qdrant server, or qdrant-client's local mode)
+# ---------------------------------------------------------------------------------------------------------
+
+
+class ClientStore:
+    """A collection reached through qdrant-client; the schema lives in the collection's metadata."""
+
+    def __init__(self, client: Any, collection: str, location: str) -> None:
+        self.client = client
+        self.collection = collection
+        self.location = location
+
+    def schema(self) -> StoreSchema | None:
+        if not self.client.collection_exists(self.collection):
+            return None
+        meta = self.client.get_collection(self.collection).config.metadata or {}
+        if "cinefuse" not in meta:
+            raise StoreError(f"collection '{self.collection}' at {self.location} was not made by cinefuse; "
+                             "choose another --collection")
+        return StoreSchema.from_dict(meta["cinefuse"])
+
+    def create(self, schema: StoreSchema) -> None:
+        from qdrant_client import models
+
+        current = self.schema()
+        if current is not None:
+            problems = current.conflicts(schema)
+            if problems:
+                raise StoreError(f"collection '{self.collection}' at {self.location} was built with other "
+                                 "models: " + "; ".join(problems) + ". Rebuild it or use another --collection.")
+            self.client.update_collection(self.collection, metadata={"cinefuse": schema.to_dict()})
+            return
+        self.client.create_collection(
+            self.collection,
+            vectors_config={name: models.VectorParams(size=spec.dim, distance=models.Distance.COSINE)
+                            for name, spec in schema.vectors.items()},
+            metadata={"cinefuse": schema.to_dict()})
+        kinds = {"keyword": models.PayloadSchemaType.KEYWORD, "integer": models.PayloadSchemaType.INTEGER,
+                 "float": models.PayloadSchemaType.FLOAT}
+        with warnings.catch_warnings():  # qdrant-client's local mode warns that it ignores payload indexes
+            warnings.simplefilter("ignore", UserWarning)
+            for key, kind in PAYLOAD_INDEXES.items():
+                self.client.create_payload_index(self.collection, key, kinds[kind])
+
+    def upsert(self, points: Sequence[StorePoint]) -> None:
+        from qdrant_client import models
+
+        if not points:
+            return
+        _check_dims(points, self.schema())
+        self.client.upsert(self.collection, [
+            models.PointStruct(id=p.id, vector={k: np.asarray(v, dtype=np.float32).tolist()
+                                                for k, v in p.vectors.items()}, payload=p.payload)
+            for p in points])
+
+    def set_vectors(self, name: str, vectors: dict[int, np.ndarray]) -> None:
+        """Write one named vector for existing points."""
+        from qdrant_client import models
+
+        items = list(vectors.items())
+        for start in range(0, len(items), 1000):
+            self.client.update_vectors(self.collection, [
+                models.PointVectors(id=pid, vector={name: np.asarray(v, dtype=np.float32).tolist()})
+                for pid, v in items[start:start + 1000]])
+
+    def search(self, query: SignalQuery, *, limit: int = 10, filters: Filters | None = None,
+               with_payload: bool = True) -> list[Hit]:
+        res = self.client.query_points(self.collection, query=_client_query(query), using=query.using,
+                                       query_filter=_client_filter(filters), limit=limit,
+                                       with_payload=with_payload)
+        return [_hit(p, with_payload) for p in res.points]
+
+    def search_batch(self, queries: Sequence[SignalQuery], *, limit: int = 10, filters: Filters | None = None,
+                     with_payload: bool = False) -> list[list[Hit]]:
+        from qdrant_client import models
+
+        flt = _client_filter(filters)
+        requests = [models.QueryRequest(query=_client_query(q), using=q.using, filter=flt, limit=limit,
+                                        with_payload=with_payload) for q in queries]
+        return [[_hit(p, with_payload) for p in res.points]
+                for res in self.client.query_batch_points(self.collection, requests)]
+
+    def fuse(self, queries: Sequence[SignalQuery], *, limit: int = 10, filters: Filters | None = None,
+             prefetch_limit: int = 100, with_payload: bool = True) -> list[Hit]:
+        from qdrant_client import models
+
+        if len(queries) == 1:
+            return self.search(queries[0], limit=limit, filters=filters, with_payload=with_payload)
+        flt = _client_filter(filters)
+        res = self.client.query_points(
+            self.collection,
+            prefetch=[models.Prefetch(query=_client_query(q), using=q.using, filter=flt, limit=prefetch_limit)
+                      for q in queries],
+            query=models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[q.weight for q in queries])),
+            limit=limit, with_payload=with_payload)
+        return [_hit(p, with_payload) for p in res.points]
+
+    def vectors(self, ids: Sequence[int], names: Sequence[str]) -> dict[int, dict[str, np.ndarray]]:
+        records = self.client.retrieve(self.collection, list(ids), with_payload=False, with_vectors=list(names))
+        return {int(r.id): {k: np.asarray(v, dtype=np.float32) for k, v in (r.vector or {}).items()}
+                for r in records}
+
+    def payloads(self, ids: Sequence[int] | None = None) -> dict[int, dict[str, Any]]:
+        if ids is not None:
+            return {int(r.id): r.payload or {} for r in
+                    self.client.retrieve(self.collection, list(ids), with_payload=True)}
+        out: dict[int, dict[str, Any]] = {}
+        offset = None
+        while True:
+            records, offset = self.client.scroll(self.collection, limit=2048, offset=offset, with_payload=True)
+            out.update({int(r.id): r.payload or {} for r in records})
+            if offset is None:
+                return out
+
+    def count(self) -> int:
+        if not self.client.collection_exists(self.collection):
+            return 0
+        return int(self.client.count(self.collection, exact=True).count)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> ClientStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _client_query(q: SignalQuery) -> Any:
+    from qdrant_client import models
+
+    if q.vector is not None:
+        return np.asarray(q.vector, dtype=np.float32).tolist()
+    return models.RecommendQuery(recommend=models.RecommendInput(
+        positive=[np.asarray(v, dtype=np.float32).tolist() for v in q.positives],
+        negative=[np.asarray(v, dtype=np.float32).tolist() for v in q.negatives],
+        strategy=models.RecommendStrategy.BEST_SCORE))
+
+
+def _client_filter(filters: Filters | None) -> Any:
+    from qdrant_client import models
+
+    if filters is None or filters.is_empty():
+        return None
+    must: list[Any] = []
+    must_not: list[Any] = []
+    if filters.genres:
+        must.append(models.FieldCondition(key="genres", match=models.MatchAny(any=list(filters.genres))))
+    if filters.year_min is not None or filters.year_max is not None:
+        must.append(models.FieldCondition(key="year", range=models.Range(gte=filters.year_min,
+                                                                         lte=filters.year_max)))
+    if filters.only_ids is not None:
+        must.append(models.HasIdCondition(has_id=[int(i) for i in filters.only_ids]))
+    if filters.exclude_genres:
+        must_not.append(models.FieldCondition(key="genres",
+                                              match=models.MatchAny(any=list(filters.exclude_genres))))
+    if filters.exclude_ids:
+        must_not.append(models.HasIdCondition(has_id=[int(i) for i in filters.exclude_ids]))
+    return models.Filter(must=must or None, must_not=must_not or None)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Safe rebuilds of a local index
+# ---------------------------------------------------------------------------------------------------------
+
+
+def staging_path(final: str | os.PathLike[str]) -> Path:
+    """Where a local index is built before it replaces ``final``: a sibling folder, so the swap is a rename.
+
+    Example:
+        >>> staging_path("/data/index").name
+        'index.building'
+    """
+    final = Path(final).expanduser()
+    return final.with_name(final.name + ".building")
+
+
+def promote(staged: str | os.PathLike[str], final: str | os.PathLike[str]) -> None:
+    """Replace the index at ``final`` with the finished one at ``staged``; the old one survives any failure
+    before the last rename.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp()); (d / "x.building").mkdir(); promote(d / "x.building", d / "x")
+        >>> (d / "x").is_dir()
+        True
+    """
+    staged, final = Path(staged), Path(final).expanduser()
+    old = final.with_name(final.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        final.rename(old)
+    staged.rename(final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def iter_batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of ``items`` of at most ``size``.
+
+    Example:
+        >>> [list(b) for b in iter_batches([1, 2, 3], 2)]
+        [[1, 2], [3]]
+    """
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
