@@ -36,6 +36,7 @@ class VectorSpec:
 
     dim: int
     model: str
+    distance: Literal["cosine", "dot"] = "cosine"  # collaborative factors score by dot product
 
 
 @dataclass
@@ -138,6 +139,7 @@ class VectorStore(Protocol):
     def schema(self) -> StoreSchema | None: ...
     def create(self, schema: StoreSchema) -> None: ...
     def upsert(self, points: Sequence[StorePoint]) -> None: ...
+    def set_vectors(self, name: str, vectors: dict[int, np.ndarray]) -> None: ...
     def search(self, query: SignalQuery, *, limit: int = 10, filters: Filters | None = None,
                with_payload: bool = True) -> list[Hit]: ...
     def search_batch(self, queries: Sequence[SignalQuery], *, limit: int = 10,
@@ -227,7 +229,8 @@ class EdgeStore:
             self._write_schema(schema)
             return
         self.path.mkdir(parents=True, exist_ok=True)
-        config = EdgeConfig(vectors={name: EdgeVectorParams(size=spec.dim, distance=Distance.Cosine)
+        kinds = {"cosine": Distance.Cosine, "dot": Distance.Dot}
+        config = EdgeConfig(vectors={name: EdgeVectorParams(size=spec.dim, distance=kinds[spec.distance])
                                      for name, spec in schema.vectors.items()})
         self._shard = EdgeShard.create(str(self.path), config)
         for key, kind in PAYLOAD_INDEXES.items():
@@ -450,7 +453,7 @@ class ClientStore:
             return
         self.client.create_collection(
             self.collection,
-            vectors_config={name: models.VectorParams(size=spec.dim, distance=models.Distance.COSINE)
+            vectors_config={name: models.VectorParams(size=spec.dim, distance=_CLIENT_DISTANCE[spec.distance])
                             for name, spec in schema.vectors.items()},
             metadata={"cinefuse": schema.to_dict()})
         kinds = {"keyword": models.PayloadSchemaType.KEYWORD, "integer": models.PayloadSchemaType.INTEGER,
@@ -543,6 +546,9 @@ class ClientStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_CLIENT_DISTANCE = {"cosine": "Cosine", "dot": "Dot"}
 
 
 def _client_query(q: SignalQuery) -> Any:

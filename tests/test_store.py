@@ -20,7 +20,7 @@ from index.store import (
     promote,
 )
 
-DIMS = {"overview": 16, "poster": 8}
+DIMS = {"overview": 16, "poster": 8, "cf": 4}
 GENRES = ["Action", "Comedy", "Drama", "Animation"]
 N = 300
 
@@ -36,7 +36,8 @@ def make_points(seed: int = 0) -> list[StorePoint]:
     return points
 
 
-SCHEMA = StoreSchema({name: VectorSpec(dim, "test-model") for name, dim in DIMS.items()})
+SCHEMA = StoreSchema({name: VectorSpec(dim, "test-model", "dot" if name == "cf" else "cosine")
+                      for name, dim in DIMS.items()})
 
 
 def brute_force(points: list[StorePoint], name: str, query: np.ndarray, limit: int,
@@ -54,7 +55,8 @@ def brute_force(points: list[StorePoint], name: str, query: np.ndarray, limit: i
         if f.year_max is not None and p.payload["year"] > f.year_max:
             continue
         v = p.vectors[name]
-        rows.append((p.id, float(v @ query / (np.linalg.norm(v) * np.linalg.norm(query)))))
+        norm = 1.0 if name == "cf" else float(np.linalg.norm(v) * np.linalg.norm(query))  # cf scores by dot
+        rows.append((p.id, float(v @ query) / norm))
     return sorted(rows, key=lambda r: -r[1])[:limit]
 
 
@@ -121,8 +123,8 @@ def test_search_batch_equals_single_searches(store: VectorStore) -> None:
 def test_fused_query_matches_rrf_reference(store: VectorStore, weights: tuple[float, float]) -> None:
     points = make_points()
     rng = np.random.default_rng(11)
-    queries = [SignalQuery(n, vector=rng.normal(size=d).astype(np.float32), weight=w)
-               for (n, d), w in zip(DIMS.items(), weights, strict=True)]
+    queries = [SignalQuery(n, vector=rng.normal(size=DIMS[n]).astype(np.float32), weight=w)
+               for n, w in zip(["overview", "poster"], weights, strict=True)]
     got = store.fuse(queries, limit=10, prefetch_limit=50, with_payload=False)
     want = rrf_reference(points, queries, 50, 10)
     if weights == (1.0, 1.0):
@@ -162,8 +164,8 @@ def test_bad_vector_is_refused_and_store_unchanged(store: VectorStore) -> None:
     with pytest.raises(StoreError, match=r"movie 1: vector 'overview' has shape \(5,\)"):
         store.upsert([make_points()[1], bad])
     assert store.payloads([1])[1]["title"] == "m1"
-    with pytest.raises(StoreError, match="'cf' is not in this index"):
-        store.upsert([StorePoint(2, {"cf": np.ones(4)}, {})])
+    with pytest.raises(StoreError, match="'plot' is not in this index"):
+        store.upsert([StorePoint(2, {"plot": np.ones(4)}, {})])
 
 
 def test_vectors_round_trip(store: VectorStore) -> None:
@@ -178,7 +180,7 @@ def test_store_refuses_vectors_from_other_models(tmp_path: Path) -> None:
     for backend in ("edge", "client"):
         s = open_store(tmp_path / backend, backend=backend)  # type: ignore[arg-type]
         s.create(SCHEMA)
-        other = StoreSchema({"overview": VectorSpec(16, "another-model"), "poster": VectorSpec(8, "test-model")})
+        other = StoreSchema({**SCHEMA.vectors, "overview": VectorSpec(16, "another-model")})
         with pytest.raises(StoreError, match="overview.*test-model.*another-model"):
             s.create(other)
         s.create(SCHEMA)  # the same models are fine
@@ -224,3 +226,12 @@ def test_promote_keeps_old_index_until_new_one_is_complete(tmp_path: Path) -> No
     (staged / "new").write_text("new")
     promote(staged, final)
     assert (final / "new").exists() and not (final / "old").exists() and not staged.exists()
+
+
+def test_set_vectors_fills_one_signal_of_existing_points(store: VectorStore) -> None:
+    fresh = {pid: np.array([1.0, 0.0, 0.0, 100.0 * pid], dtype=np.float32) for pid in (1, 2, 3)}
+    store.set_vectors("cf", fresh)
+    got = store.search(SignalQuery("cf", vector=np.array([0, 0, 0, 1.0])), limit=3, with_payload=True)
+    assert [h.id for h in got] == [3, 2, 1] and got[0].score == pytest.approx(300.0)
+    assert store.payloads([3])[3]["title"] == "m3"  # payload and other vectors untouched
+    assert "overview" in store.vectors([3], ["overview"])[3]

@@ -1,0 +1,111 @@
+"""Find a movie by the title a person typed: forgiving case, leading articles, punctuation and a missing year."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from index.errors import TitleNotFound
+
+ARTICLES = ("the", "a", "an", "les", "la", "le", "il", "el", "die", "der", "das", "l")
+_YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
+
+
+def normalize_title(text: str) -> str:
+    """Lowercase, no accents, no punctuation, no leading or trailing article ("Matrix, The" == "the matrix").
+
+    Example:
+        >>> normalize_title("Matrix, The")
+        'matrix'
+        >>> normalize_title("The Matrix")
+        'matrix'
+    """
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z0-9]+", " ", text).strip()
+    words = text.split()
+    if len(words) > 1 and words[0] in ARTICLES:
+        words = words[1:]
+    if len(words) > 1 and words[-1] in ARTICLES:
+        words = words[:-1]
+    return " ".join(words)
+
+
+def split_year(text: str) -> tuple[str, int | None]:
+    """Split a trailing "(1995)" off a title.
+
+    Example:
+        >>> split_year("Heat (1995)")
+        ('Heat', 1995)
+    """
+    m = _YEAR.search(text)
+    return (text[:m.start()].strip(), int(m.group(1))) if m else (text.strip(), None)
+
+
+@dataclass(frozen=True)
+class TitleMatch:
+    movie_id: int
+    display_title: str
+    score: float
+
+
+class TitleIndex:
+    """Every movie's title, normalised once, for exact-then-fuzzy lookup.
+
+    Example:
+        >>> idx = TitleIndex({1: {"title": "Toy Story", "year": 1995}, 2: {"title": "Heat", "year": 1995}})
+        >>> idx.resolve("toy story")
+        1
+    """
+
+    def __init__(self, payloads: Mapping[int, Mapping[str, Any]]) -> None:
+        self.ids: list[int] = []
+        self.years: list[int | None] = []
+        self.display: list[str] = []
+        self.keys: list[str] = []
+        for mid, p in payloads.items():
+            title = str(p.get("title") or "")
+            year = p.get("year")
+            self.ids.append(int(mid))
+            self.years.append(int(year) if year else None)
+            self.display.append(p.get("display_title") or (f"{title} ({year})" if year else title))
+            self.keys.append(normalize_title(title))
+        self._by_key: dict[str, list[int]] = {}
+        for i, key in enumerate(self.keys):
+            self._by_key.setdefault(key, []).append(i)
+
+    def candidates(self, query: str, limit: int = 5) -> list[TitleMatch]:
+        """The closest titles, best first (a year in the query must match when given)."""
+        title, year = split_year(query)
+        key = normalize_title(title)
+        choices = {i: k for i, k in enumerate(self.keys) if year is None or self.years[i] == year}
+        found = process.extract(key, choices, scorer=fuzz.WRatio, limit=limit * 3)
+        matches = [TitleMatch(self.ids[i], self.display[i], float(score)) for _, score, i in found]
+        matches.sort(key=lambda m: (-m.score, m.display_title))
+        return matches[:limit]
+
+    def resolve(self, query: str) -> int:
+        """The movieId a title means; ``TitleNotFound`` (with candidates) when none or several fit.
+
+        Example:
+            >>> TitleIndex({1: {"title": "Heat", "year": 1995}}).resolve("HEAT (1995)")
+            1
+        """
+        title, year = split_year(query)
+        exact = [i for i in self._by_key.get(normalize_title(title), []) if year is None or self.years[i] == year]
+        if len(exact) == 1:
+            return self.ids[exact[0]]
+        if len(exact) > 1:
+            options = sorted(self.display[i] for i in exact)
+            raise TitleNotFound(f"'{query}' matches {len(exact)} movies: {', '.join(options)}; add the year",
+                                options)
+        best = self.candidates(query, limit=5)
+        if best and best[0].score >= 92 and (len(best) == 1 or best[0].score - best[1].score >= 4):
+            return best[0].movie_id
+        names = [m.display_title for m in best]
+        hint = f"; did you mean: {', '.join(names)}?" if names else ""
+        raise TitleNotFound(f"no movie titled '{query}'{hint}", names)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+
+from index.errors import TitleNotFound
+from index.titles import TitleIndex, normalize_title, split_year
+
+PAYLOADS = {
+    1: {"title": "Toy Story", "year": 1995},
+    3114: {"title": "Toy Story 2", "year": 1999},
+    6: {"title": "Heat", "year": 1995},
+    2571: {"title": "The Matrix", "year": 1999},
+    10: {"title": "Hamlet", "year": 1948},
+    11: {"title": "Hamlet", "year": 1990},
+    12: {"title": "Hamlet", "year": 1996},
+    13: {"title": "Amélie", "year": 2001},
+}
+
+
+@pytest.fixture(scope="module")
+def titles() -> TitleIndex:
+    return TitleIndex(PAYLOADS)
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("Toy Story (1995)", 1), ("toy story", 1), ("TOY STORY 2", 3114), ("Heat", 6), ("heat (1995)", 6),
+    ("Matrix, The", 2571), ("matrix", 2571), ("The Matrix (1999)", 2571), ("amelie", 13),
+    ("Hamlet (1990)", 11), ("Toy Storey", 1),
+])
+def test_resolves_forgiving_case_articles_and_year(titles: TitleIndex, query: str, expected: int) -> None:
+    assert titles.resolve(query) == expected
+
+
+def test_ambiguous_title_lists_candidates(titles: TitleIndex) -> None:
+    with pytest.raises(TitleNotFound) as err:
+        titles.resolve("Hamlet")
+    assert err.value.candidates == ["Hamlet (1948)", "Hamlet (1990)", "Hamlet (1996)"]
+    assert "add the year" in str(err.value)
+
+
+def test_unknown_title_suggests_close_ones(titles: TitleIndex) -> None:
+    with pytest.raises(TitleNotFound, match="did you mean") as err:
+        titles.resolve("Toy Stories of the Matrix")
+    assert err.value.candidates
+
+
+def test_wrong_year_is_not_silently_accepted(titles: TitleIndex) -> None:
+    with pytest.raises(TitleNotFound):
+        titles.resolve("Heat (2003)")
+
+
+def test_pure_helpers() -> None:
+    assert normalize_title("Matrix, The") == normalize_title("The Matrix") == "matrix"
+    assert split_year("Se7en (1995)") == ("Se7en", 1995)
+    assert split_year("Untitled") == ("Untitled", None)
