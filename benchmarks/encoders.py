@@ -1,0 +1,105 @@
+"""Encoder throughput on the real data: overviews/s, review documents/s and posters/s.
+
+Run from the repository root::
+
+    python -m benchmarks.encoders --texts 512 --docs 64 --images 128
+
+Posters are encoded with an untrained open_clip model unless ``--pretrained`` names weights this machine
+has: the weights do not change the speed, only the meaning of the vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+# Run as a file, this script's folder comes first on sys.path and its own name would shadow the encoders
+# package; drop it so `from encoders import ...` below finds the package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+
+DEFAULT_DATA = Path(os.environ.get("CINEFUSE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def _overviews(data: Path, limit: int) -> list[str]:
+    frame = pd.read_csv(data / "tmdb" / "movies_metadata.csv", usecols=["overview"], dtype=str,
+                        on_bad_lines="skip")
+    texts = [text for text in frame["overview"].dropna() if text.strip()]
+    return texts[:limit]
+
+
+def _review_documents(data: Path, limit: int, per_movie: int) -> list[list[str]]:
+    docs: dict[str, list[str]] = {}
+    with open(data / "reviews" / "reviews.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["imdbId"] not in docs and len(docs) == limit:
+                continue
+            texts = docs.setdefault(row["imdbId"], [])
+            if len(texts) < per_movie:
+                texts.append(row["text"])
+    return list(docs.values())
+
+
+def _timed(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--texts", type=int, default=512, help="overviews to encode")
+    parser.add_argument("--docs", type=int, default=64, help="movies whose reviews to pool")
+    parser.add_argument("--reviews-per-movie", type=int, default=20)
+    parser.add_argument("--images", type=int, default=128, help="posters to encode")
+    parser.add_argument("--image-model", default="ViT-B-32")
+    parser.add_argument("--pretrained", default=None, help="open_clip tag or checkpoint (default: untrained)")
+    parser.add_argument("--text-batch-size", type=int, default=64)
+    parser.add_argument("--image-batch-size", type=int, default=32)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    import torch
+
+    from encoders import load_image_encoder, load_text_encoder
+
+    rows: list[tuple[str, int, float, str]] = []
+    text_encoder = load_text_encoder(device=args.device)
+    overviews = _overviews(args.data, args.texts)
+    text_encoder.encode(overviews[:8])  # warm-up
+    seconds = _timed(lambda: text_encoder.encode(overviews, batch_size=args.text_batch_size))
+    rows.append(("overviews (encode)", len(overviews), seconds, "texts"))
+
+    docs = _review_documents(args.data, args.docs, args.reviews_per_movie)
+    chunks = sum(len(pieces) for doc in docs for pieces in text_encoder.chunk_texts(doc))
+    seconds = _timed(lambda: text_encoder.encode_documents(docs, batch_size=args.text_batch_size))
+    rows.append(("review docs (encode_documents)", len(docs), seconds, "docs"))
+    rows.append((f"  = {chunks} chunks of {sum(len(d) for d in docs)} reviews", chunks, seconds, "chunks"))
+
+    image_encoder = load_image_encoder(args.image_model, args.pretrained, allow_untrained=args.pretrained is None,
+                                       device=args.device)
+    if image_encoder is None:
+        raise SystemExit("no image encoder: see the warning above")
+    posters = sorted((args.data / "posters" / "images").glob("*.jpg"))[:args.images]
+    image_encoder.encode_images(posters[:4])  # warm-up
+    seconds = _timed(lambda: image_encoder.encode_images(posters, batch_size=args.image_batch_size))
+    rows.append((f"posters ({image_encoder.architecture})", len(posters), seconds, "images"))
+
+    print(f"device: {text_encoder.device}, torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}")
+    print(f"{'what':<40} {'n':>6} {'seconds':>8} {'per second':>14}")
+    for what, count, secs, unit in rows:
+        print(f"{what:<40} {count:>6} {secs:>8.2f} {count / secs:>9.1f} {unit}")
+
+
+if __name__ == "__main__":
+    main()
