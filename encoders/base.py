@@ -44,7 +44,7 @@ class TextEncoder(Protocol):
         ...
 
     def encode_documents(self, docs: Sequence[Sequence[str]], batch_size: int = 64,
-                         show_progress: bool = False) -> np.ndarray:
+                         show_progress: bool = False, max_chunks_per_doc: int | None = None) -> np.ndarray:
         """Encode documents made of several long texts (one pooled vector per document)."""
         ...
 

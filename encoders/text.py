@@ -112,11 +112,13 @@ class SentenceTransformerEncoder:
         return chunks
 
     def encode_documents(self, docs: Sequence[Sequence[str]], batch_size: int = 64,
-                         show_progress: bool = False) -> np.ndarray:
+                         show_progress: bool = False, max_chunks_per_doc: int | None = None) -> np.ndarray:
         """Encode documents made of several long texts (say, a movie's reviews) to one vector each.
 
         Every text is split by :meth:`chunk_texts`; the chunks of all documents are encoded in one batched
         pass, then averaged per document and renormalised. A document with no text gives a zero row.
+        ``max_chunks_per_doc`` caps the cost of a document: chunks are taken round-robin across its texts
+        (every text's first chunk, then every second chunk, ...), so a cap keeps the breadth of opinions.
 
         Example:
             >>> encoder = load_text_encoder(device="cpu")
@@ -131,9 +133,9 @@ class SentenceTransformerEncoder:
         for doc_index, doc in enumerate(docs):
             if isinstance(doc, str):
                 raise TypeError(f"document {doc_index} is a str; each document must be a sequence of texts")
-            for pieces in self.chunk_texts(doc):
-                all_chunks.extend(pieces)
-                doc_of_chunk.extend([doc_index] * len(pieces))
+            pieces = _round_robin(self.chunk_texts(doc), max_chunks_per_doc)
+            all_chunks.extend(pieces)
+            doc_of_chunk.extend([doc_index] * len(pieces))
         pooled = np.zeros((len(docs), self.dim), dtype=np.float32)
         if not all_chunks:
             return pooled
@@ -142,6 +144,12 @@ class SentenceTransformerEncoder:
         np.add.at(pooled, np.asarray(doc_of_chunk), vectors)
         # The mean and the sum point the same way, so renormalising the sum gives the pooled direction.
         return l2_normalize(pooled)
+
+
+def _round_robin(chunked: Sequence[Sequence[str]], cap: int | None) -> list[str]:
+    depth = max((len(c) for c in chunked), default=0)
+    order = [c[level] for level in range(depth) for c in chunked if level < len(c)]
+    return order if cap is None else order[:cap]
 
 
 def load_text_encoder(name_or_path: str = DEFAULT_TEXT_MODEL, device: str = "auto") -> SentenceTransformerEncoder:

@@ -35,6 +35,7 @@ class Settings:
     text_batch_size: int = 64
     image_batch_size: int = 32
     max_reviews_per_movie: int = 20
+    review_chunks_per_movie: int = 8  # the encoding budget of the reviews signal (chunks of up to 256 tokens)
     cf_factors: int = 64
     cache_dir: str = str(DEFAULT_HOME / "cache")
     skip_bad_rows: bool = False

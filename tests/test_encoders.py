@@ -313,3 +313,13 @@ def test_checkpoint_round_trip(untrained_clip: OpenClipEncoder, poster_paths: li
                                atol=1e-5)
     np.testing.assert_allclose(loaded.encode_text([HEIST_QUERY]), untrained_clip.encode_text([HEIST_QUERY]),
                                atol=1e-5)
+
+
+def test_document_chunk_budget_takes_every_reviews_first_chunk_first(
+        text_encoder: SentenceTransformerEncoder) -> None:
+    long_a, long_b = "The heist goes wrong. " * 300, "A quiet family drama about toys. " * 300
+    capped = text_encoder.encode_documents([[long_a, long_b]], max_chunks_per_doc=2)
+    firsts = text_encoder.encode([text_encoder.chunk_texts([long_a])[0][0], text_encoder.chunk_texts([long_b])[0][0]])
+    expected = firsts.sum(axis=0) / np.linalg.norm(firsts.sum(axis=0))
+    assert np.allclose(capped[0], expected, atol=1e-5)
+    assert not np.allclose(capped[0], text_encoder.encode_documents([[long_a, long_b]])[0], atol=1e-3)
