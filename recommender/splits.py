@@ -1,0 +1,108 @@
+"""Train/test splits of a ratings frame (columns ``user_id, movie_id, rating, timestamp``).
+
+Every function is pure: it returns ``(train, test)`` as two new frames holding the input's rows
+(index and columns kept), disjoint and together exactly the input, and never modifies its input.
+
+* :func:`split_latest` - protocol A, "predict what they watch next": per user, the latest ratings.
+* :func:`split_random` - protocol B, the Microsoft Recommenders MovieLens benchmark protocol.
+* :func:`split_cold_items` - movies held out of all training, for content-based cold start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+
+def _stratified(df: pd.DataFrame, order_key: np.ndarray, frac: float, min_ratings: int) -> tuple[
+        pd.DataFrame, pd.DataFrame]:
+    """Per user, rows ordered by ``order_key``: those whose rank/count exceeds ``1 - frac`` are test."""
+    if not 0.0 <= frac <= 1.0:
+        raise ValueError(f"frac must lie in [0, 1], got {frac}")
+    users = df["user_id"].to_numpy()
+    # lexsort sorts by the last key first: user, then order_key, then original position for ties
+    order = np.lexsort((np.arange(len(df)), order_key, users))
+    sorted_users = users[order]
+    starts = np.r_[0, np.flatnonzero(sorted_users[1:] != sorted_users[:-1]) + 1]
+    counts = np.diff(np.r_[starts, len(df)])
+    rank = np.arange(len(df)) - np.repeat(starts, counts) + 1
+    count = np.repeat(counts, counts)
+    # the same float comparison as recommenders' _do_stratification, so the splits agree exactly
+    is_test_sorted = (rank / count > 1.0 - frac) & (count >= min_ratings)
+    is_test = np.empty(len(df), dtype=bool)
+    is_test[order] = is_test_sorted
+    return df[~is_test].copy(), df[is_test].copy()
+
+
+def split_latest(df: pd.DataFrame, frac: float = 0.2, min_ratings: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Protocol A: per user, the latest ``frac`` of their ratings by timestamp are test.
+
+    A user with ``n`` ratings keeps the first ``floor((1 - frac) * n)`` in time order for training
+    and the rest for test (the rule of recommenders' ``python_chrono_split``: a rating is test
+    when its rank / n > 1 - frac). Ratings with equal timestamps are ordered by ``movie_id``.
+    Users with fewer than ``min_ratings`` ratings go to training entirely: a held-out rating of a
+    user with almost no history measures cold start, not ranking. (Every ml-latest-small user
+    has at least 20 ratings.)
+
+    Example:
+        >>> df = pd.DataFrame({"user_id": [1] * 5, "movie_id": [10, 20, 30, 40, 50],
+        ...                    "rating": [4.0] * 5, "timestamp": [5, 1, 4, 2, 3]})
+        >>> train, test = split_latest(df, frac=0.2)
+        >>> sorted(train.movie_id), test.movie_id.tolist()
+        ([20, 30, 40, 50], [10])
+    """
+    movie_tiebreak = df["movie_id"].to_numpy()
+    key = np.lexsort((movie_tiebreak, df["timestamp"].to_numpy()))
+    order_key = np.empty(len(df), dtype=np.int64)
+    order_key[key] = np.arange(len(df))
+    return _stratified(df, order_key, frac, min_ratings)
+
+
+def split_random(df: pd.DataFrame, frac: float = 0.25, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Protocol B: per user, a random ``frac`` of their ratings are test (a stratified random split).
+
+    This is recommenders' ``python_stratified_split(data, ratio=1 - frac, filter_by="user",
+    seed=seed)``, the split of its MovieLens benchmark: each row gets a key from
+    ``np.random.RandomState(seed).rand(len(df))`` in input order; per user, rows sorted by key with
+    rank / n > 1 - frac are test. Given the same rows in the same order, the two splits are
+    identical. A user with ``n`` ratings has ``n - floor((1 - frac) * n)`` test ratings (so a
+    user with a single rating is all test, as there).
+
+    Example:
+        >>> df = pd.DataFrame({"user_id": [1] * 8 + [2] * 4, "movie_id": range(12),
+        ...                    "rating": 4.0, "timestamp": 0})
+        >>> train, test = split_random(df, frac=0.25)
+        >>> test.groupby("user_id").size().tolist(), len(train)
+        ([2, 1], 9)
+    """
+    key = np.random.RandomState(seed).rand(len(df))
+    return _stratified(df, key, frac, min_ratings=1)
+
+
+def split_cold_items(df: pd.DataFrame, item_pool: Iterable[int], frac: float = 0.1,
+                     seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold ``frac`` of the movies in ``item_pool`` out of all training: every rating of them is test.
+
+    ``item_pool`` is the set of movies eligible for holding out (those with content: an overview,
+    a poster or reviews), so the test measures how well content alone places a movie nobody has
+    rated. ``round(frac * k)`` movies are drawn uniformly without replacement (``seed``) from the
+    ``k`` pool movies that have at least one rating in ``df``; pool movies without ratings could
+    never be tested and are ignored. The held-out movies are ``test.movie_id.unique()``.
+
+    Example:
+        >>> df = pd.DataFrame({"user_id": [1, 1, 2, 2], "movie_id": [10, 20, 10, 30],
+        ...                    "rating": 4.0, "timestamp": 0})
+        >>> train, test = split_cold_items(df, item_pool=[10, 99], frac=1.0)
+        >>> sorted(train.movie_id), sorted(test.movie_id)
+        ([20, 30], [10, 10])
+    """
+    if not 0.0 <= frac <= 1.0:
+        raise ValueError(f"frac must lie in [0, 1], got {frac}")
+    rated = df["movie_id"].to_numpy()
+    candidates = np.intersect1d(np.asarray(list(item_pool)), np.unique(rated))
+    n_held = int(round(frac * len(candidates)))
+    held = np.random.default_rng(seed).choice(candidates, size=n_held, replace=False)
+    is_test = np.isin(rated, held)
+    return df[~is_test].copy(), df[is_test].copy()
