@@ -36,9 +36,10 @@ class Settings:
     image_batch_size: int = 32
     max_reviews_per_movie: int = 20
     review_chunks_per_movie: int = 8  # the encoding budget of the reviews signal (chunks of up to 256 tokens)
-    cf_factors: int = 64
+    cf_factors: int = 128
     cache_dir: str = str(DEFAULT_HOME / "cache")
     skip_bad_rows: bool = False
+    movielens_url: str = "https://files.grouplens.org/datasets/movielens"
 
     @classmethod
     def load(cls, toml_path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

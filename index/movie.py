@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass
@@ -45,3 +48,21 @@ class Movie:
         if not self.overview:
             return None
         return f"{self.tagline}. {self.overview}" if self.tagline else self.overview
+
+    def review_sentences(self, limit: int = 8, min_chars: int = 40, max_chars: int = 220) -> list[str]:
+        """Short quotable sentences from the reviews: the first fitting sentence of each review, in order.
+
+        Example:
+            >>> m = Movie(1, "Heat", reviews=["Wow. The bank heist shootout is the best ever put on film. Yes."])
+            >>> m.review_sentences()
+            ['The bank heist shootout is the best ever put on film.']
+        """
+        out: list[str] = []
+        for review in self.reviews:
+            for sentence in _SENTENCE_END.split(" ".join(review.split())):
+                if min_chars <= len(sentence) <= max_chars:
+                    out.append(sentence)
+                    break
+            if len(out) == limit:
+                break
+        return out

@@ -1,0 +1,297 @@
+"""The `cinefuse` command line: build, fetch, search, similar (and the ranking and app commands)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from index.config import DEFAULT_HOME, Settings
+from index.errors import CinefuseError, TitleNotFound
+from index.store import Filters, Hit
+
+log = logging.getLogger("cinefuse")
+
+NO_DATA = ("cinefuse: no data: pass --data DIR (a folder with ml-latest-small/, tmdb/, reviews/, posters/, "
+           "e.g. ../shared/data), or run with internet access so MovieLens can be fetched")
+
+
+def parse_years(text: str | None) -> tuple[int | None, int | None]:
+    """``"1995"``, ``"1990-1999"``, ``"1990-"`` or ``"-1999"`` as (min, max).
+
+    Example:
+        >>> parse_years("1990-1999")
+        (1990, 1999)
+    """
+    if not text:
+        return None, None
+    lo, sep, hi = text.partition("-")
+    try:
+        if not sep:
+            return int(lo), int(lo)
+        return (int(lo) if lo else None), (int(hi) if hi else None)
+    except ValueError:
+        raise CinefuseError(f"--year '{text}': use a year (1995) or a range (1990-1999, 1990-, -1999)") from None
+
+
+def filters_from_args(args: argparse.Namespace) -> Filters:
+    year_min, year_max = parse_years(args.year)
+    return Filters(genres=list(args.genre or []), exclude_genres=list(args.exclude_genre or []),
+                   year_min=year_min, year_max=year_max)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings.load(getattr(args, "config", None), store=args.store, api_key=getattr(args, "api_key", None),
+                         collection=getattr(args, "collection", None),
+                         text_model=getattr(args, "text_model", None),
+                         image_model=getattr(args, "image_model", None),
+                         image_pretrained=getattr(args, "image_pretrained", None),
+                         allow_untrained_image_model=getattr(args, "allow_untrained_image_model", None) or None,
+                         device=getattr(args, "device", None),
+                         skip_bad_rows=getattr(args, "skip_bad_rows", None) or None)
+
+
+def find_data(data: str | None, settings: Settings) -> Path:
+    """The data folder: ``--data``, else a MovieLens release fetched earlier, else fetched now."""
+    if data:
+        path = Path(data).expanduser()
+        if not path.is_dir():
+            raise CinefuseError(f"--data {data}: no such folder")
+        return path
+    fetched = DEFAULT_HOME / "data"
+    if (fetched / "ml-latest-small" / "ratings.csv").exists():
+        return fetched
+    from index.errors import FetchError
+    from index.fetch import fetch_movielens
+
+    try:
+        fetch_movielens("ml-latest-small", fetched, base_url=settings.movielens_url)
+    except FetchError:
+        print(NO_DATA, file=sys.stderr)
+        raise SystemExit(2) from None
+    return fetched
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from encoders.image import load_image_encoder
+    from encoders.text import load_text_encoder
+    from index.build import build_index
+    from index.catalog import catalog_from_data_dir
+
+    settings = settings_from_args(args)
+    data = find_data(args.data, settings)
+    catalog = catalog_from_data_dir(data, skip_bad_rows=settings.skip_bad_rows)
+    text = load_text_encoder(settings.text_model, device=settings.device)
+    disabled: dict[str, str] = {}
+    image = None
+    if args.no_posters:
+        disabled["poster"] = "--no-posters"
+    else:
+        image = load_image_encoder(settings.image_model, settings.image_pretrained,
+                                   allow_untrained=settings.allow_untrained_image_model, device=settings.device)
+        if image is None:
+            disabled["poster"] = f"no weights for {settings.image_model}/{settings.image_pretrained}"
+    report = build_index(catalog, settings, text, image, progress=not args.quiet, disabled=disabled)
+    if not args.no_cf and len(catalog.ratings):
+        from recommender.cf_vectors import store_collaborative_vectors
+
+        store_collaborative_vectors(catalog.ratings, settings)
+    print(report.summary())
+    if getattr(catalog, "report", None) is not None and hasattr(catalog.report, "summary"):
+        print(catalog.report.summary())
+    return 0
+
+
+def _open(settings: Settings) -> Any:
+    from index.store import open_store
+
+    store = open_store(settings.store, api_key=settings.api_key, collection=settings.collection)
+    if store.schema() is None:
+        store.close()
+        raise CinefuseError(f"no index at {settings.store}: build one first with "
+                            "`cinefuse build --data DIR` (or pass --store)")
+    return store
+
+
+def _encoders_for(store: Any, settings: Settings, need_image: bool) -> tuple[Any, Any]:
+    from encoders.image import load_image_encoder
+    from encoders.text import load_text_encoder
+
+    built_with = Settings(**{**settings.to_dict(), **store.schema().info.get("settings", {}),
+                             "store": settings.store, "api_key": settings.api_key})
+    text = load_text_encoder(built_with.text_model, device=settings.device)
+    image = None
+    if need_image and "poster" in store.schema().vectors:
+        image = load_image_encoder(built_with.image_model, built_with.image_pretrained,
+                                   allow_untrained=built_with.allow_untrained_image_model, device=settings.device)
+    return text, image
+
+
+def print_hits(hits: Sequence[Hit], as_json: bool, header: str) -> None:
+    rows = [{"movie_id": h.id, "title": (h.payload or {}).get("display_title"),
+             "genres": (h.payload or {}).get("genres", []), "score": round(h.score, 4)} for h in hits]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(header)
+    for i, r in enumerate(rows, 1):
+        print(f"{i:>3}. {r['title']}  [{', '.join(r['genres'])}]  {r['score']:.3f}")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from index.search import search_text
+
+    settings = settings_from_args(args)
+    store = _open(settings)
+    try:
+        text, image = _encoders_for(store, settings, need_image=args.by in ("fused", "poster"))
+        hits = search_text(args.text, store, text, image, by=args.by, filters=filters_from_args(args),
+                           limit=args.limit)
+        print_hits(hits, args.json, f'movies matching "{args.text}" by {args.by}:')
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    from index.search import similar_movies
+    from index.titles import TitleIndex
+
+    settings = settings_from_args(args)
+    store = _open(settings)
+    try:
+        movie_id = TitleIndex(store.payloads()).resolve(args.title)
+        title = store.payloads([movie_id])[movie_id]["display_title"]
+        hits = similar_movies(movie_id, store, by=args.by, filters=filters_from_args(args), limit=args.limit)
+        print_hits(hits, args.json, f"movies like {title} by {args.by}:")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from index import fetch
+
+    dest = Path(args.dest).expanduser()
+    if args.what == "movielens":
+        print(fetch.fetch_movielens(args.release, dest))
+    elif args.what == "tmdb":
+        from index.sources import load_movielens
+
+        links = load_movielens(args.movielens).links
+        ids = [int(i) for i in links["tmdb_id"].dropna()]
+        print(fetch.fetch_tmdb(ids, dest / "tmdb_api_movies.jsonl.gz"))
+    else:
+        from index.sources import load_movielens, load_tmdb_jsonl
+
+        if not (args.tmdb and args.movielens):
+            raise CinefuseError("fetch posters needs --tmdb FILE (poster paths) and --movielens DIR (links.csv), "
+                                "so posters are saved as <movieId>.jpg")
+        records = load_tmdb_jsonl(args.tmdb)
+        links = load_movielens(args.movielens).links.dropna(subset=["tmdb_id"])
+        pairs = zip(links["movie_id"], links["tmdb_id"], strict=True)
+        paths = {int(mid): records[int(tid)].poster_path for mid, tid in pairs
+                 if int(tid) in records and records[int(tid)].poster_path}
+        print(f"{len(fetch.fetch_posters(paths, dest / 'images'))} posters in {dest / 'images'}")
+    return 0
+
+
+def _add_store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", help="index location: a folder (Qdrant Edge) or a Qdrant server URL "
+                   "[env CINEFUSE_STORE, default ~/.cinefuse/index]")
+    p.add_argument("--api-key", help="Qdrant server API key [env CINEFUSE_API_KEY]")
+    p.add_argument("--collection", help="collection name on a Qdrant server (default movies)")
+    p.add_argument("--config", help="a TOML file of settings")
+    p.add_argument("--device", help="auto, cpu, cuda or mps")
+
+
+def _add_query_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--by", default="fused", choices=["overview", "reviews", "poster", "cf", "fused"])
+    p.add_argument("--genre", action="append", help="keep movies of this genre (repeatable: any of them)")
+    p.add_argument("--exclude-genre", action="append", help="drop movies of this genre (repeatable)")
+    p.add_argument("--year", help="a year (1995) or a range (1990-1999, 1990-, -1999)")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a list")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cinefuse", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="ingest a catalog and build the multimodal index")
+    _add_store_args(b)
+    b.add_argument("--data", help="a local data folder (offline); without it MovieLens is fetched")
+    b.add_argument("--skip-bad-rows", action="store_true", help="skip malformed rows and report counts")
+    b.add_argument("--text-model", help="sentence-transformers name or path (default: packaged all-MiniLM-L6-v2)")
+    b.add_argument("--image-model", help="open_clip architecture (default ViT-B-32)")
+    b.add_argument("--image-pretrained", help="open_clip pretrained tag or a local checkpoint file")
+    b.add_argument("--allow-untrained-image-model", action="store_true",
+                   help="use an untrained CLIP when no weights can be had (tests and demos only)")
+    b.add_argument("--no-posters", action="store_true", help="skip the poster signal")
+    b.add_argument("--no-cf", action="store_true", help="skip the collaborative vectors")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    b.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("search", help="movies matching a description (overview, reviews, posters)")
+    s.add_argument("text")
+    _add_store_args(s)
+    _add_query_args(s)
+    s.set_defaults(func=cmd_search)
+
+    m = sub.add_parser("similar", help="movies like a title, per signal or fused")
+    m.add_argument("title")
+    _add_store_args(m)
+    _add_query_args(m)
+    m.set_defaults(func=cmd_similar)
+
+    f = sub.add_parser("fetch", help="download MovieLens, TMDB metadata (needs TMDB_API_KEY) or posters")
+    f.add_argument("what", choices=["movielens", "tmdb", "posters"])
+    f.add_argument("--release", default="ml-latest-small")
+    f.add_argument("--dest", default=str(DEFAULT_HOME / "data"))
+    f.add_argument("--movielens", help="for tmdb: the MovieLens folder whose links.csv lists the ids")
+    f.add_argument("--tmdb", help="for posters: the TMDB JSON-lines file with poster paths")
+    f.set_defaults(func=cmd_fetch)
+    return parser
+
+
+class _DropThirdPartyRootRecords(logging.Filter):
+    # open_clip logs on the root logger (an ERROR for a failed download that our own warning already explains)
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "root" or record.levelno >= logging.CRITICAL
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """INFO from cinefuse's packages (DEBUG with -v), warnings from everything else."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_DropThirdPartyRootRecords())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    for name in ("encoders", "index", "recommender", "app", "cinefuse"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Example:
+        >>> main(["--help"])  # doctest: +SKIP
+    """
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return int(args.func(args) or 0)
+    except TitleNotFound as exc:
+        print(f"cinefuse: {exc}", file=sys.stderr)
+        return 3
+    except CinefuseError as exc:
+        print(f"cinefuse: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

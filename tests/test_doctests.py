@@ -1,0 +1,17 @@
+"""The docstring examples of the light modules are executed, so the documentation cannot drift from the code."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["index.movie", "index.store", "index.cache", "index.titles", "index.config", "index.errors",
+           "index.build", "recommender.profile", "app.cli"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0

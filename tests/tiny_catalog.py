@@ -1,0 +1,120 @@
+"""A 30-movie catalog whose genres, overviews, reviews and ratings make the right answer obvious.
+
+Three groups of ten: animated family films, horror films and heist films. Sixty users each love one group
+(rating 4.5-5) and dislike one other (1-1.5). Poster images are flat colours per group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from index.catalog import Catalog
+from index.movie import Movie
+
+GROUPS: dict[str, dict[str, list[str]]] = {
+    "animation": {
+        "genres": ["Animation", "Children", "Comedy"],
+        "overviews": [
+            "A cowboy doll and a space ranger toy learn to be friends when their boy moves house.",
+            "A young clownfish is lost at sea and his anxious father crosses the ocean to bring him home.",
+            "A lonely robot who cleans up an abandoned Earth falls in love and follows her into space.",
+            "Talking zoo animals escape from their enclosure and are shipwrecked on a tropical island.",
+            "A rat who dreams of being a chef teams up with a clumsy kitchen boy in a Paris restaurant.",
+            "A kind ogre and a chatty donkey set off to rescue a princess from a dragon's castle.",
+            "The emotions inside a young girl's mind struggle when her family moves to a new city.",
+            "A little mermaid princess trades her voice for legs to join the prince she loves.",
+            "A family of superheroes hides their powers until a villain lures the father back into action.",
+            "A young lion cub flees his kingdom after his father's death and must return to claim it.",
+        ],
+        "review": "A delightful animated film for kids and parents alike, funny, warm and full of heart.",
+    },
+    "horror": {
+        "genres": ["Horror", "Thriller"],
+        "overviews": [
+            "A family moves into a haunted farmhouse where a demonic presence terrorizes their daughters.",
+            "Teenagers are stalked one by one by a masked killer with a knife on Halloween night.",
+            "A possessed girl's mother calls two priests to perform a terrifying exorcism.",
+            "A cursed videotape kills whoever watches it seven days later, and a journalist races the clock.",
+            "Campers at a lake are murdered by an unseen killer in the dark woods.",
+            "A writer and his family are snowed in at a haunted hotel and he slowly turns murderous.",
+            "A ghostly child haunts the survivors of a deadly fire in a gloomy old mansion.",
+            "A demon invades the nightmares of teenagers and kills them in their sleep.",
+            "Strangers wake up trapped in a room by a sadistic killer who forces gruesome games on them.",
+            "A woman is hunted through a creepy house by an invisible, blood-thirsty entity.",
+        ],
+        "review": "Genuinely terrifying and gory horror; the jump scares and the dread kept me awake all night.",
+    },
+    "heist": {
+        "genres": ["Crime", "Action"],
+        "overviews": [
+            "A crew of professional thieves plans one last bank robbery, but the heist goes wrong.",
+            "Eleven con men plot to rob three Las Vegas casinos in a single night.",
+            "A master safecracker assembles a team to steal gold bars from a Venice vault.",
+            "Detectives chase a gang of armed bank robbers across Los Angeles after a botched score.",
+            "A getaway driver is forced into a doomed robbery of a post office by a crime boss.",
+            "Thieves posing as bank workers lock hostages inside during an elaborate robbery.",
+            "A jewel heist by criminals in colour-coded code names ends in a bloody warehouse standoff.",
+            "A thief who steals secrets from dreams is hired for one impossible final job.",
+            "Robbers wearing presidents' masks surf by day and rob banks by night.",
+            "A veteran crook pulls off an armored car robbery and the police close in on his crew.",
+        ],
+        "review": "A slick, tense crime thriller: the heist sequences and the double-crosses are brilliant.",
+    },
+}
+COLOURS = {"animation": (250, 200, 40), "horror": (20, 10, 10), "heist": (40, 60, 160)}
+DISLIKES = {"animation": "horror", "horror": "heist", "heist": "animation"}
+
+
+def group_of(movie_id: int) -> str:
+    """The group a tiny-catalog movie belongs to: ids 1-10 animation, 11-20 horror, 21-30 heist."""
+    return list(GROUPS)[(movie_id - 1) // 10]
+
+
+def tiny_movies(poster_dir: Path | None = None) -> dict[int, Movie]:
+    movies: dict[int, Movie] = {}
+    for g, (name, spec) in enumerate(GROUPS.items()):
+        for i, overview in enumerate(spec["overviews"]):
+            mid = g * 10 + i + 1
+            poster = None
+            if poster_dir is not None:
+                from PIL import Image
+
+                poster_dir.mkdir(parents=True, exist_ok=True)
+                poster = str(poster_dir / f"{mid}.jpg")
+                Image.new("RGB", (60, 90), COLOURS[name]).save(poster)
+            movies[mid] = Movie(
+                movie_id=mid, title=f"{name.title()} Film {i + 1}", year=1990 + mid % 25, genres=list(spec["genres"]),
+                overview=overview, reviews=[spec["review"], f"{overview} I would watch it again."], poster=poster,
+                popularity=float(30 - mid % 10), rating_count=20)
+    return movies
+
+
+def tiny_ratings(seed: int = 0) -> pd.DataFrame:
+    """60 users, 20 per group: each loves 6 movies of its group and dislikes 2 of another, over 2 years."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(1, 61):
+        group = list(GROUPS)[(user - 1) % 3]
+        g, d = list(GROUPS).index(group), list(GROUPS).index(DISLIKES[group])
+        liked = rng.choice(np.arange(g * 10 + 1, g * 10 + 11), size=6, replace=False)
+        disliked = rng.choice(np.arange(d * 10 + 1, d * 10 + 11), size=2, replace=False)
+        for mid in liked:
+            rows.append((user, int(mid), float(rng.choice([4.5, 5.0])), int(1.5e9 + rng.integers(0, 6e7))))
+        for mid in disliked:
+            rows.append((user, int(mid), float(rng.choice([1.0, 1.5])), int(1.5e9 + rng.integers(0, 6e7))))
+    return pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
+
+
+def tiny_catalog(poster_dir: Path | None = None) -> Catalog:
+    """The whole tiny catalog; with ``poster_dir``, flat-colour posters are written there."""
+    ratings = tiny_ratings()
+    movies = tiny_movies(poster_dir)
+    stats = ratings.groupby("movie_id")["rating"].agg(["count", "mean"])
+    for mid, row in stats.iterrows():
+        movies[int(mid)].rating_count = int(row["count"])
+        movies[int(mid)].rating_mean = float(row["mean"])
+    tags = pd.DataFrame(columns=["user_id", "movie_id", "tag", "timestamp"])
+    return Catalog(movies=movies, ratings=ratings, tags=tags)
