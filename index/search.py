@@ -14,6 +14,9 @@ from index.store import Filters, Hit, SignalQuery, VectorStore
 Signal = Literal["overview", "reviews", "poster", "cf"]
 By = Literal["overview", "reviews", "poster", "cf", "fused"]
 TEXT_SIGNALS: tuple[Signal, ...] = ("overview", "reviews", "poster")
+# A description reads like a plot summary, so in a fused text search the overview leads: with equal weights,
+# review vectors (which mostly discuss acting and pacing) put off-topic films in the top three.
+TEXT_WEIGHTS: dict[str, float] = {"overview": 1.0, "reviews": 0.35, "poster": 0.5}
 
 
 def stored_signals(store: VectorStore) -> list[str]:
@@ -52,11 +55,12 @@ def text_queries(text: str, store: VectorStore, text_encoder: TextEncoder,
                     raise StoreError("searching posters by text needs the CLIP model that built them; "
                                      "it is not loaded (see the warning above)")
                 continue
-            queries.append(SignalQuery("poster", vector=image_encoder.encode_text([text])[0]))
+            queries.append(SignalQuery("poster", vector=image_encoder.encode_text([text])[0],
+                                       weight=TEXT_WEIGHTS["poster"]))
         else:
             if text_vec is None:
                 text_vec = text_encoder.encode([text])[0]
-            queries.append(SignalQuery(signal, vector=text_vec))
+            queries.append(SignalQuery(signal, vector=text_vec, weight=TEXT_WEIGHTS[signal]))
     return queries
 
 

@@ -30,6 +30,21 @@ RRF_K = 60
 Backend = Literal["auto", "edge", "client"]
 
 
+def rrf_term(rank: int | np.ndarray, weight: float = 1.0, k: int = RRF_K) -> np.ndarray:
+    """What a result at 0-based ``rank`` adds to a reciprocal-rank-fused score in Qdrant (Edge and server):
+    ``1 / (k - 1 + (rank + 1) / weight)``. A weight stretches the ranks rather than scaling the score, so a
+    low-weight signal's first hit still adds almost ``1/k``; weight 0 adds nothing.
+
+    Example:
+        >>> round(float(rrf_term(0)), 5), round(float(rrf_term(1, weight=0.5)), 5)
+        (0.01667, 0.01587)
+    """
+    ranks = np.asarray(rank, dtype=np.float64)
+    if weight <= 0:
+        return np.zeros_like(ranks)
+    return 1.0 / (k - 1 + (ranks + 1) / weight)
+
+
 @dataclass(frozen=True)
 class VectorSpec:
     """One named vector: its size and the model that made it (recorded so vectors are never mixed)."""
