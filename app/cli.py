@@ -96,11 +96,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         if image is None:
             disabled["poster"] = f"no weights for {settings.image_model}/{settings.image_pretrained}"
     report = build_index(catalog, settings, text, image, progress=not args.quiet, disabled=disabled)
-    if not args.no_cf and len(catalog.ratings):
-        from recommender.cf_vectors import store_collaborative_vectors
-
-        store_collaborative_vectors(catalog.ratings, settings)
     print(report.summary())
+    if not args.no_cf and len(catalog.ratings):
+        from index.store import open_store
+        from recommender.api import ranker_path, train_ranker
+
+        with open_store(settings.store, api_key=settings.api_key, collection=settings.collection) as store:
+            train_ranker(catalog.ratings, store, settings)
+        print(f"  ranker    trained on {len(catalog.ratings):,} ratings, cf vectors written ({ranker_path(settings)})")
     if getattr(catalog, "report", None) is not None and hasattr(catalog.report, "summary"):
         print(catalog.report.summary())
     return 0
@@ -233,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--allow-untrained-image-model", action="store_true",
                    help="use an untrained CLIP when no weights can be had (tests and demos only)")
     b.add_argument("--no-posters", action="store_true", help="skip the poster signal")
-    b.add_argument("--no-cf", action="store_true", help="skip the collaborative vectors")
+    b.add_argument("--no-cf", action="store_true", help="skip the collaborative vectors and the ranker")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     b.set_defaults(func=cmd_build)
 

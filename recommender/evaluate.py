@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -47,14 +47,26 @@ log = logging.getLogger(__name__)
 SplitProtocol = Literal["A", "B"]
 
 
-def _ranked_unseen(model: CollaborativeModel, inter: Interactions, user_rows: np.ndarray, n: int,
+@runtime_checkable
+class FrameModel(Protocol):
+    """A model that needs the whole training frame (timestamps, for recency) rather than the matrix alone,
+    and scores users by id; it must keep the column order of ``inter``."""
+
+    def fit_frame(self, train_df: pd.DataFrame, inter: Interactions) -> None: ...
+    def score_users(self, user_ids: np.ndarray) -> np.ndarray: ...
+
+
+def _ranked_unseen(model: CollaborativeModel | FrameModel, inter: Interactions, user_rows: np.ndarray, n: int,
                    batch_size: int) -> np.ndarray:
     """Top-n column indices per user among the items outside their training history, batch by batch."""
     out = np.empty((len(user_rows), min(n, inter.n_items)), dtype=np.int64)
     for start in range(0, len(user_rows), batch_size):
         batch = user_rows[start:start + batch_size]
         history = inter.matrix[batch]
-        scores = np.array(model.score(history), dtype=np.float32)
+        if isinstance(model, FrameModel):
+            scores = np.array(model.score_users(inter.user_ids[batch]), dtype=np.float32)
+        else:
+            scores = np.array(model.score(history), dtype=np.float32)
         r, c = history.nonzero()
         scores[r, c] = -np.inf
         out[start:start + len(batch)] = top_n(scores, n)[0]
@@ -62,7 +74,7 @@ def _ranked_unseen(model: CollaborativeModel, inter: Interactions, user_rows: np
 
 
 def evaluate_model(
-    model: CollaborativeModel,
+    model: CollaborativeModel | FrameModel,
     train_df: pd.DataFrame,
     test_df: pd.DataFrame,
     k: int = 10,
@@ -99,7 +111,10 @@ def evaluate_model(
     inter = Interactions.from_ratings(train_df, item_ids=item_ids, weighting=weighting, alpha=alpha)
 
     started = time.perf_counter()
-    model.fit(inter.matrix, show_progress=False)
+    if isinstance(model, FrameModel):
+        model.fit_frame(train_df, inter)
+    else:
+        model.fit(inter.matrix, show_progress=False)
     fit_seconds = time.perf_counter() - started
 
     test = test_df if relevance_threshold is None else test_df[test_df["rating"] >= relevance_threshold]

@@ -1,0 +1,432 @@
+"""The Python API: ``Recommender.open(store)`` then ``recommend``, ``similar``, ``search`` and ``rows``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from index.config import Settings
+from index.errors import CinefuseError, StoreError
+from index.search import By, search_text, similar_movies
+from index.store import Filters, Hit, SignalQuery, VectorStore, open_store
+from index.titles import TitleIndex
+from recommender.collaborative import single_threaded_blas
+from recommender.fusion import CONTENT_SIGNALS, FEATURES, FusionModel, History, ItemTable
+from recommender.interactions import Interactions
+from recommender.profile import Interaction, interaction_weights
+
+log = logging.getLogger(__name__)
+
+RANKER_FILE = "ranker.pkl"
+HistoryInput = Sequence[Interaction] | Mapping[str | int, float | bool] | Sequence[str | int] | None
+
+
+@dataclass
+class Recommendation:
+    """One recommended movie, with why it ranked (per-signal contributions, z-scores for this person).
+
+    Example:
+        >>> Recommendation(1, "Toy Story (1995)", 1995, ["Animation"], 0.9).title
+        'Toy Story (1995)'
+    """
+
+    movie_id: int
+    title: str
+    year: int | None
+    genres: list[str]
+    score: float
+    contributions: dict[str, float] = field(default_factory=dict)
+    poster: str | None = None
+    explanation: str | None = None
+    reason: Literal["ranked", "exploration", "popular", "similar", "search"] = "ranked"
+    evidence: Any = None
+
+    @classmethod
+    def from_payload(cls, movie_id: int, payload: Mapping[str, Any], score: float, **extra: Any) -> Recommendation:
+        return cls(movie_id, payload.get("display_title") or payload.get("title", str(movie_id)), payload.get("year"),
+                   list(payload.get("genres") or []), float(score), poster=payload.get("poster"), **extra)
+
+
+def ranker_path(settings: Settings) -> Path:
+    """Where the trained ranker lives: inside a local index, else in the cache folder per collection.
+
+    Example:
+        >>> ranker_path(Settings(store="/data/index")).as_posix()
+        '/data/index/ranker.pkl'
+    """
+    if settings.store.startswith(("http://", "https://")) or settings.store == ":memory:":
+        return Path(settings.cache_dir).expanduser() / f"{settings.collection}-{RANKER_FILE}"
+    return Path(settings.store).expanduser() / RANKER_FILE
+
+
+def train_ranker(ratings: pd.DataFrame, store: VectorStore, settings: Settings,
+                 half_life_days: float | None = None) -> FusionModel:
+    """Fit the fusion model on every rating, write its ALS factors as the ``cf`` vectors, and save it.
+
+    Example:
+        >>> # train_ranker(catalog.ratings, open_store("runs/index"), Settings(store="runs/index"))
+    """
+    items = ItemTable.from_store(store)
+    extra = {} if half_life_days is None else {"half_life_days": half_life_days}
+    model = FusionModel(items, ranker="gbdt", validation="A", **extra)
+    inter = Interactions.from_ratings(ratings, item_ids=items.item_ids, weighting="confidence")
+    model.fit_frame(ratings, inter)
+    assert model.als is not None and model.inter is not None
+    factors = model.als.item_factors
+    rated = np.flatnonzero(np.asarray((model.inter.matrix > 0).sum(axis=0)).ravel())
+    store.set_vectors("cf", {int(model.inter.item_ids[c]): factors[c] for c in rated})
+    path = ranker_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    model.items = None  # type: ignore[assignment]  # rebuilt from the store on open
+    with open(tmp, "wb") as fh:
+        pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    model.items = items
+    log.info("ranker trained on %d ratings; %d cf vectors written; saved to %s", len(ratings), len(rated), path)
+    return model
+
+
+def as_history(history: HistoryInput, titles: TitleIndex) -> list[Interaction]:
+    """Accept interactions, ``{title or id: rating or like}``, or a list of liked titles or ids.
+
+    Example:
+        >>> t = TitleIndex({1: {"title": "Toy Story", "year": 1995}, 6: {"title": "Heat", "year": 1995}})
+        >>> [(i.movie_id, i.rating, i.liked) for i in as_history({"toy story": 5, 6: False}, t)]
+        [(1, 5.0, None), (6, None, False)]
+    """
+    if not history:
+        return []
+    if isinstance(history, Mapping):
+        items: Iterable[tuple[Any, Any]] = history.items()
+    elif all(isinstance(h, Interaction) for h in history):
+        return list(history)  # type: ignore[arg-type]
+    else:
+        items = [(h, True) for h in history]
+    out = []
+    for key, value in items:
+        movie_id = int(key) if isinstance(key, int | np.integer) else titles.resolve(str(key))
+        if isinstance(value, bool):
+            out.append(Interaction(movie_id, liked=value))
+        else:
+            out.append(Interaction(movie_id, rating=float(value)))
+    return out
+
+
+def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int]:
+    """Maximal marginal relevance: greedily pick ``argmax lam*score - (1-lam)*max similarity to picked``.
+
+    ``scores`` are rescaled to [0, 1] first; ``lam=1`` is plain ranking.
+
+    Example:
+        >>> v = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+        >>> mmr(np.array([1.0, 0.9, 0.5]), v, k=2, lam=0.5)
+        [0, 2]
+    """
+    if len(scores) == 0:
+        return []
+    s = (scores - scores.min()) / (np.ptp(scores) or 1.0)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = np.divide(vectors, norms, out=np.zeros_like(vectors, dtype=np.float64), where=norms > 0)
+    picked: list[int] = [int(np.argmax(s))]
+    max_sim = unit @ unit[picked[0]]
+    while len(picked) < min(k, len(s)):
+        gain = lam * s - (1 - lam) * max_sim
+        gain[picked] = -np.inf
+        nxt = int(np.argmax(gain))
+        picked.append(nxt)
+        max_sim = np.maximum(max_sim, unit @ unit[nxt])
+    return picked
+
+
+class Recommender:
+    """Recommendations, similar movies, text search and home-page rows over one built index.
+
+    Example:
+        >>> # rec = Recommender.open("runs/index")
+        >>> # [r.title for r in rec.recommend({"Heat (1995)": 5, "Alien (1979)": 5, "Titanic (1997)": 1})]
+    """
+
+    def __init__(self, store: VectorStore, model: FusionModel, settings: Settings) -> None:
+        self.store = store
+        self.model = model
+        self.items: ItemTable = model.items
+        self.settings = settings
+        self.payloads = store.payloads()
+        self.titles = TitleIndex(self.payloads)
+        self.signals = list((store.schema() or _no_schema(store)).vectors)
+        assert model.inter is not None
+        self._columns = model.inter.item_ids
+        self._col_of = model.inter.item_index
+        self._text_encoder: Any = None
+        self._image_encoder: Any = None
+        self.explainer: Any = None
+
+    @classmethod
+    def open(cls, store: str | os.PathLike[str] | VectorStore = "runs/index", *, settings: Settings | None = None
+             ) -> Recommender:
+        """Open a built index (path, server URL or an open store) and its trained ranker."""
+        if isinstance(store, str | os.PathLike):
+            settings = settings or Settings.load(store=str(store))
+            vs = open_store(str(store), api_key=settings.api_key, collection=settings.collection)
+        else:
+            vs = store
+            settings = settings or Settings.load(store=vs.location)
+        path = ranker_path(settings)
+        if not path.exists():
+            vs.close()
+            raise CinefuseError(f"no trained ranker at {path}: build the index with ratings "
+                                "(cinefuse build --data DIR) to train it")
+        with open(path, "rb") as fh:
+            model: FusionModel = pickle.load(fh)  # noqa: S301 - our own file, written by train_ranker
+        model.items = ItemTable.from_store(vs, item_ids=None)
+        return cls(vs, model, settings)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Recommender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- recommendations -------------------------------------------------------------------------------
+    def history_of(self, user_id: int) -> list[Interaction]:
+        """A MovieLens user's ratings as a history (the users the ranker was trained with)."""
+        h = self.model._histories.get(int(user_id))
+        if h is None:
+            raise CinefuseError(f"user {user_id} has no ratings in this index")
+        return h.interactions()
+
+    def recommend(self, history: HistoryInput = None, *, user_id: int | None = None, k: int = 10,
+                  filters: Filters | None = None, diversity: float | None = None, explore: bool = True,
+                  explain: bool = False) -> list[Recommendation]:
+        """The top ``k`` movies for a history (or a known ``user_id``): Qdrant candidates per named vector from
+        the liked (positive) and disliked (negative) examples, ranked by the fusion model.
+
+        ``diversity`` is the MMR trade-off λ (1 = pure relevance); ``explore`` fills the last slot with a
+        well-matched but little-known pick. No history gives cold-start picks.
+
+        Example:
+            >>> # rec.recommend({"Heat": 5, "Alien": 5, "Titanic": False}, k=10, diversity=0.7)
+        """
+        items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
+        if not items:
+            return self.popular(k=k, filters=filters, diversity=0.7 if diversity is None else diversity)
+        with single_threaded_blas():
+            h = History.from_interactions(items)
+            user = self.model.user_vector(h)
+            feats = self.model.features(h, cf_vector=user)
+            seen = {int(m) for m in h.movie_ids}
+            cand = self._candidates(items, user, seen, filters)
+            scores = self._rank(feats, cand)
+        order = np.argsort(-scores)
+        pool = cand[order][: max(4 * k, 40)]
+        pool_scores = scores[order][: len(pool)]
+        n_main = k - 1 if explore and k > 2 else k
+        if diversity is not None and diversity < 1:
+            picks = mmr(pool_scores, self._diversity_vectors(pool), n_main, diversity)
+        else:
+            picks = list(range(min(n_main, len(pool))))
+        chosen = [int(pool[i]) for i in picks]
+        out = [self._recommendation(c, float(pool_scores[i]), feats) for i, c in zip(picks, chosen, strict=True)]
+        if explore and k > 2:
+            pick = self._exploration_pick(feats, cand, scores, set(chosen))
+            if pick is not None:
+                out.append(self._recommendation(pick[0], pick[1], feats, reason="exploration"))
+        if explain:
+            self.explain(out, items)
+        return out
+
+    def _candidates(self, items: list[Interaction], user: np.ndarray | None, seen: set[int],
+                    filters: Filters | None) -> np.ndarray:
+        weights = interaction_weights(items, self.model.half_life_days)
+        liked = [m for m, w in weights.items() if w > 0]
+        disliked = [m for m, w in weights.items() if w < 0]
+        base = filters or Filters()
+        flt = Filters(genres=base.genres, exclude_genres=base.exclude_genres, year_min=base.year_min,
+                      year_max=base.year_max, exclude_ids=sorted(seen | set(base.exclude_ids)), only_ids=base.only_ids)
+        queries: list[SignalQuery] = []
+        for signal in CONTENT_SIGNALS:
+            if signal not in self.signals or signal not in self.items.vectors:
+                continue
+            vec = self.items.vectors[signal]
+            pos = [vec[self.items.index[m]] for m in liked if m in self.items.index and vec[self.items.index[m]].any()]
+            neg = [vec[self.items.index[m]] for m in disliked
+                   if m in self.items.index and vec[self.items.index[m]].any()]
+            if pos:
+                queries.append(SignalQuery(signal, positives=pos[:20], negatives=neg[:20]))
+        if user is not None and "cf" in self.signals:
+            queries.append(SignalQuery("cf", vector=user))
+        hits = self.store.search_batch(queries, limit=100, filters=flt) if queries else []
+        ids = {h.id for res in hits for h in res}
+        if filters is None or filters.is_empty():  # the ranker may also lift well-liked movies no query reached
+            ids |= {int(m) for m in self._columns[np.argsort(-self.model._popularity)[:30]]} - seen
+        return np.array(sorted(i for i in ids if i in self._col_of), dtype=np.int64)
+
+    def _rank(self, feats: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        cols = np.array([self._col_of[int(m)] for m in cand], dtype=np.int64)
+        if len(cols) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return self.model.rank_columns(feats, cols)
+
+    def _recommendation(self, movie_id: int, score: float, feats: np.ndarray,
+                        reason: Literal["ranked", "exploration"] = "ranked") -> Recommendation:
+        row = feats[self._col_of[movie_id]]
+        contributions = {f: round(float(row[j]), 3) for j, f in enumerate(FEATURES[:6]) if not np.isnan(row[j])}
+        return Recommendation.from_payload(movie_id, self.payloads.get(movie_id, {}), score,
+                                           contributions=contributions, reason=reason)
+
+    def _diversity_vectors(self, movie_ids: np.ndarray) -> np.ndarray:
+        idx = [self.items.index.get(int(m), 0) for m in movie_ids]
+        parts = [self.items.genres[idx]]
+        if "overview" in self.items.vectors:
+            parts.append(self.items.vectors["overview"][idx])
+        return np.hstack(parts)
+
+    def _exploration_pick(self, feats: np.ndarray, cand: np.ndarray, scores: np.ndarray,
+                          taken: set[int]) -> tuple[int, float] | None:
+        cols = np.array([self._col_of[int(m)] for m in cand], dtype=np.int64)
+        if len(cols) == 0:
+            return None
+        popularity = self.model._popularity[cols]
+        content = np.nanmax(np.where(np.isnan(feats[cols][:, 2:5]), -np.inf, feats[cols][:, 2:5]), axis=1)
+        little_known = popularity <= np.quantile(popularity, 0.5)
+        options = [(float(content[i]), i) for i in np.flatnonzero(little_known)
+                   if int(cand[i]) not in taken and np.isfinite(content[i])]
+        if not options:
+            return None
+        _, best = max(options)
+        return int(cand[best]), float(scores[best])
+
+    def popular(self, k: int = 10, filters: Filters | None = None, diversity: float = 0.7,
+                recent_years: int = 15) -> list[Recommendation]:
+        """Cold start: well-liked recent movies (ratings count x mean), spread over genres with MMR.
+
+        Example:
+            >>> # rec.popular(k=10)
+        """
+        years = self.items.year
+        newest = np.nanmax(years) if np.isfinite(years).any() else 0
+        rows = []
+        for mid, p in self.payloads.items():
+            if filters is not None and not _passes(p, filters):
+                continue
+            year = p.get("year") or 0
+            if year < newest - recent_years:
+                continue
+            rows.append((mid, np.log1p(p.get("rating_count") or 0) * ((p.get("rating_mean") or 3.0) / 5.0)))
+        if not rows:
+            return []
+        rows.sort(key=lambda r: -r[1])
+        pool = rows[: 5 * k]
+        ids = np.array([r[0] for r in pool])
+        picks = mmr(np.array([r[1] for r in pool]), self._diversity_vectors(ids), k, diversity)
+        return [Recommendation.from_payload(int(ids[i]), self.payloads[int(ids[i])], float(pool[i][1]),
+                                            reason="popular") for i in picks]
+
+    def rows(self, history: HistoryInput = None, *, user_id: int | None = None, k: int = 10,
+             anchors: int = 2) -> dict[str, list[Recommendation]]:
+        """Home-page rows: "Top picks for you", "Because you liked X" (per strong anchor), "Trending now",
+        "Hidden gems" (high predicted score, low popularity).
+
+        Example:
+            >>> # list(rec.rows({"Heat": 5, "Alien": 5}))
+        """
+        items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
+        out: dict[str, list[Recommendation]] = {}
+        if items:
+            top = self.recommend(items, k=k, diversity=0.8)
+            out["Top picks for you"] = top
+            weights = interaction_weights(items, self.model.half_life_days)
+            strongest = [m for m, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0][:anchors]
+            seen = {i.movie_id for i in items}
+            for anchor in strongest:
+                title = self.payloads.get(anchor, {}).get("display_title", str(anchor))
+                similar = [r for r in self.similar(anchor, k=k + len(seen)) if r.movie_id not in seen][:k]
+                if similar:
+                    out[f"Because you liked {title}"] = similar
+        out["Trending now"] = self.popular(k=k, recent_years=5, diversity=0.9)
+        if items:
+            h = History.from_interactions(items)
+            user = self.model.user_vector(h)
+            feats = self.model.features(h, cf_vector=user)
+            cand = self._candidates(items, user, {i.movie_id for i in items}, None)
+            scores = self._rank(feats, cand)
+            cols = np.array([self._col_of[int(m)] for m in cand], dtype=np.int64)
+            popularity = self.model._popularity[cols]
+            gems = np.flatnonzero(popularity <= np.quantile(popularity, 0.3)) if len(cols) else np.zeros(0, int)
+            gems = gems[np.argsort(-scores[gems])][:k]
+            out["Hidden gems"] = [self._recommendation(int(cand[i]), float(scores[i]), feats) for i in gems]
+        return out
+
+    # ----- similar and search ---------------------------------------------------------------------------
+    def resolve(self, title: str | int) -> int:
+        """A movieId from a title (forgiving case, articles and a missing year) or an id."""
+        return int(title) if isinstance(title, int | np.integer) else self.titles.resolve(str(title))
+
+    def similar(self, title: str | int, by: By = "fused", k: int = 10,
+                filters: Filters | None = None) -> list[Recommendation]:
+        """Movies like one movie, by one signal or fused.
+
+        Example:
+            >>> # rec.similar("Toy Story (1995)", by="overview")
+        """
+        hits = similar_movies(self.resolve(title), self.store, by=by, filters=filters, limit=k)
+        return [self._from_hit(h, "similar") for h in hits]
+
+    def search(self, text: str, k: int = 10, by: By = "fused", filters: Filters | None = None
+               ) -> list[Recommendation]:
+        """Movies matching a description (overview and reviews; posters through CLIP text when available).
+
+        Example:
+            >>> # rec.search("a heist that goes wrong")
+        """
+        from encoders.text import load_text_encoder
+
+        if self._text_encoder is None:
+            schema = self.store.schema()
+            built = (schema.info.get("settings", {}) if schema else {}).get("text_model", self.settings.text_model)
+            self._text_encoder = load_text_encoder(built, device=self.settings.device)
+        if self._image_encoder is None and "poster" in self.signals and by in ("fused", "poster"):
+            from encoders.image import load_image_encoder
+
+            info = (self.store.schema() or _no_schema(self.store)).info.get("settings", {})
+            self._image_encoder = load_image_encoder(
+                info.get("image_model", self.settings.image_model), info.get("image_pretrained"),
+                allow_untrained=bool(info.get("allow_untrained_image_model")), device=self.settings.device)
+        hits = search_text(text, self.store, self._text_encoder, self._image_encoder, by=by, filters=filters,
+                           limit=k)
+        return [self._from_hit(h, "search") for h in hits]
+
+    def _from_hit(self, hit: Hit, reason: Literal["similar", "search"]) -> Recommendation:
+        return Recommendation.from_payload(hit.id, hit.payload or self.payloads.get(hit.id, {}), hit.score,
+                                           reason=reason)
+
+    # ----- explanations ---------------------------------------------------------------------------------
+    def explain(self, recs: list[Recommendation], history: list[Interaction]) -> list[Recommendation]:
+        """Fill ``explanation`` (and ``evidence``) on each recommendation; templates unless a model is loaded."""
+        from recommender.explain_service import explain_page
+
+        return explain_page(self, recs, history)
+
+
+def _passes(payload: Mapping[str, Any], f: Filters) -> bool:
+    genres = set(payload.get("genres") or [])
+    year = payload.get("year")
+    return ((not f.genres or bool(genres & set(f.genres))) and not (genres & set(f.exclude_genres))
+            and (f.year_min is None or (year is not None and year >= f.year_min))
+            and (f.year_max is None or (year is not None and year <= f.year_max)))
+
+
+def _no_schema(store: VectorStore) -> Any:
+    raise StoreError(f"no index at {store.location}: build one first (cinefuse build --data DIR)")

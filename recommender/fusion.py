@@ -1,0 +1,385 @@
+"""The fusion ranker: per-signal scores, popularity, recency and genre overlap, ranked by LightGBM's
+LambdaRank trained on a validation split (reciprocal rank fusion when untrained).
+
+The ranker sees NaN where a movie or a user lacks a signal (no overview, no poster, no ratings yet), and the
+trees learn what a missing value means instead of reading it as a low score. Movies nobody has rated go to a
+second, content-only ranker, trained on rated movies whose collaborative evidence was hidden.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+
+from index.store import rrf_term
+from recommender.collaborative import ALSModel, ItemKNNModel
+from recommender.interactions import Interactions
+from recommender.profile import DEFAULT_HALF_LIFE_DAYS, Interaction, interaction_weights, profile_vector
+from recommender.splits import split_latest, split_random
+
+log = logging.getLogger(__name__)
+
+CONTENT_SIGNALS = ("overview", "reviews", "poster")
+FEATURES = ("cf", "knn", "overview", "reviews", "poster", "genre_overlap", "popularity", "tmdb_popularity",
+            "year", "history_size")
+RRF_K = 60
+#: what a movie nobody has rated can be ranked by: its content, genres, metadata popularity, year
+COLD_FEATURES = np.array([f not in ("cf", "knn", "popularity") for f in FEATURES])
+COLD_DISCOUNT = 0.5
+
+
+def _ranker(seed: int) -> Any:
+    from lightgbm import LGBMRanker
+
+    # LambdaRank optimises each person's ranking (nDCG), not one global probability that heavy raters dominate
+    return LGBMRanker(objective="lambdarank", n_estimators=300, learning_rate=0.05, num_leaves=31,
+                      min_child_samples=50, subsample=0.8, subsample_freq=1, colsample_bytree=0.9,
+                      lambdarank_truncation_level=20, random_state=seed, n_jobs=2, verbose=-1)
+
+
+@dataclass
+class ItemTable:
+    """Every movie's content, as dense arrays in one column order (zero rows where a signal is missing).
+
+    Example:
+        >>> t = ItemTable.from_payloads({7: {"genres": ["Horror"], "year": 1999}}, {})
+        >>> t.item_ids.tolist(), t.genre_names
+        ([7], ['Horror'])
+    """
+
+    item_ids: np.ndarray
+    vectors: dict[str, np.ndarray]
+    genres: np.ndarray  # items x genres, 0/1
+    genre_names: list[str]
+    year: np.ndarray  # NaN where unknown
+    tmdb_popularity: np.ndarray  # NaN where unknown
+    index: dict[int, int] = field(default_factory=dict, repr=False)
+    _has: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.index:
+            self.index = {int(m): i for i, m in enumerate(self.item_ids)}
+
+    @classmethod
+    def from_payloads(cls, payloads: Mapping[int, Mapping[str, Any]],
+                      vectors: Mapping[int, Mapping[str, np.ndarray]], item_ids: Sequence[int] | None = None
+                      ) -> ItemTable:
+        ids = np.asarray(sorted(payloads) if item_ids is None else list(item_ids), dtype=np.int64)
+        names = sorted({g for p in payloads.values() for g in p.get("genres") or []})
+        col = {g: j for j, g in enumerate(names)}
+        genres = np.zeros((len(ids), len(names)), dtype=np.float32)
+        year = np.full(len(ids), np.nan, dtype=np.float32)
+        pop = np.full(len(ids), np.nan, dtype=np.float32)
+        dims = {s: len(v) for vs in vectors.values() for s, v in vs.items()}
+        dense = {s: np.zeros((len(ids), d), dtype=np.float32) for s, d in dims.items()}
+        for i, mid in enumerate(ids):
+            p = payloads.get(int(mid), {})
+            for g in p.get("genres") or []:
+                genres[i, col[g]] = 1.0
+            if p.get("year"):
+                year[i] = float(p["year"])
+            if p.get("popularity"):
+                pop[i] = float(np.log1p(p["popularity"]))
+            for s, v in vectors.get(int(mid), {}).items():
+                dense[s][i] = v
+        return cls(ids, dense, genres, names, year, pop)
+
+    @classmethod
+    def from_store(cls, store: Any, item_ids: Sequence[int] | None = None) -> ItemTable:
+        """Pull payloads and every vector from a built index (one scroll and one retrieve)."""
+        payloads = store.payloads()
+        names = [n for n in store.schema().vectors if n in CONTENT_SIGNALS]
+        ids = sorted(payloads)
+        vectors: dict[int, dict[str, np.ndarray]] = {}
+        for start in range(0, len(ids), 1000):
+            vectors.update(store.vectors(ids[start:start + 1000], names))
+        for signal in names:  # a signal no movie has still gets its (empty) column
+            if not any(signal in v for v in vectors.values()):
+                vectors.setdefault(ids[0], {})[signal] = np.zeros(store.schema().vectors[signal].dim, np.float32)
+        return cls.from_payloads(payloads, vectors, item_ids)
+
+    def has(self, signal: str) -> np.ndarray:
+        """Which movies have this signal (cached: it is asked for on every request)."""
+        cached = self._has.get(signal)
+        if cached is None:
+            v = self.vectors.get(signal)
+            cached = np.zeros(len(self.item_ids), bool) if v is None else np.any(v != 0, axis=1)
+            self._has[signal] = cached
+        return cached
+
+
+@dataclass
+class History:
+    """One person's ratings as parallel arrays (movie ids, ratings, timestamps)."""
+
+    movie_ids: np.ndarray
+    ratings: np.ndarray
+    timestamps: np.ndarray
+
+    @classmethod
+    def from_interactions(cls, items: Sequence[Interaction]) -> History:
+        ratings = [5.0 if i.liked else 1.0 if i.liked is False else (i.rating if i.rating is not None else 5.0)
+                   for i in items]
+        return cls(np.array([i.movie_id for i in items], dtype=np.int64), np.array(ratings, dtype=np.float32),
+                   np.array([i.timestamp if i.timestamp is not None else np.nan for i in items], dtype=np.float64))
+
+    def interactions(self) -> list[Interaction]:
+        return [Interaction(int(m), rating=float(r), timestamp=None if np.isnan(t) else float(t))
+                for m, r, t in zip(self.movie_ids, self.ratings, self.timestamps, strict=True)]
+
+
+def histories(frame: pd.DataFrame) -> dict[int, History]:
+    """Each user's history from a ratings frame.
+
+    Example:
+        >>> df = pd.DataFrame({"user_id": [1, 1], "movie_id": [5, 6], "rating": [4.0, 2.0], "timestamp": [0, 9]})
+        >>> histories(df)[1].movie_ids.tolist()
+        [5, 6]
+    """
+    out = {}
+    for user, g in frame.groupby("user_id", sort=False):
+        ts = g["timestamp"].to_numpy(np.float64) if "timestamp" in g else np.full(len(g), np.nan)
+        out[int(user)] = History(g["movie_id"].to_numpy(np.int64), g["rating"].to_numpy(np.float32), ts)
+    return out
+
+
+def reciprocal_rank_fusion(scores: np.ndarray, weights: Sequence[float] | None = None, k: int = RRF_K) -> np.ndarray:
+    """Fuse columns of scores (items x signals, NaN = absent) as Qdrant does (:func:`index.store.rrf_term`);
+    absent signals add nothing.
+
+    Example:
+        >>> reciprocal_rank_fusion(np.array([[0.9, np.nan], [0.1, 0.8]])).round(4).tolist()
+        [0.0167, 0.0331]
+    """
+    out = np.zeros(scores.shape[0], dtype=np.float64)
+    for j in range(scores.shape[1]):
+        col = scores[:, j]
+        ok = ~np.isnan(col)
+        if not ok.any():
+            continue
+        order = np.argsort(-np.where(ok, col, -np.inf), kind="stable")
+        ranks = np.empty(len(col))
+        ranks[order] = np.arange(len(col))
+        out += np.where(ok, rrf_term(ranks, 1.0 if weights is None else weights[j], k), 0.0)
+    return out
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))).astype(np.float32)
+
+
+def standardize_columns(scores: np.ndarray) -> np.ndarray:
+    """Each column as z-scores over its present values (NaN stays NaN): one person's scores from models fitted
+    on different amounts of data become comparable, which is what the ranker needs.
+
+    Example:
+        >>> standardize_columns(np.array([[1.0, np.nan], [3.0, 2.0]])).tolist()
+        [[-1.0, nan], [1.0, 0.0]]
+    """
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+        mean = np.nanmean(scores, axis=0)
+        std = np.nanstd(scores, axis=0)
+    return ((scores - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
+
+
+class FusionModel:
+    """Fuses collaborative and content signals for a person's history; ``ranker="rrf"`` needs no training.
+
+    Implements the harness's frame-model protocol (``fit_frame``/``score_users``) and scores any new
+    history with :meth:`score_history`.
+    """
+
+    def __init__(self, items: ItemTable, *, ranker: Literal["gbdt", "rrf"] = "gbdt",
+                 half_life_days: float = DEFAULT_HALF_LIFE_DAYS, validation: Literal["A", "B"] = "A",
+                 candidates: int = 300, max_training_users: int = 400, seed: int = 42,
+                 features: Sequence[str] = FEATURES, validation_frac: float | None = None) -> None:
+        self.items = items
+        self.ranker_kind = ranker
+        self.half_life_days = half_life_days
+        self.validation = validation
+        self.candidates = candidates
+        self.max_training_users = max_training_users
+        self.seed = seed
+        self.use = np.array([f in features for f in FEATURES])
+        self.validation_frac = validation_frac
+        self.model: Any = None
+        self.active = np.ones(len(FEATURES), dtype=bool)
+        self.cold_model: Any = None
+        self.cold_active = COLD_FEATURES.copy()
+        self.als: ALSModel | None = None
+        self.knn: ItemKNNModel | None = None
+        self.inter: Interactions | None = None
+        self._histories: dict[int, History] = {}
+        self._cols: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._popularity = np.zeros(len(items.item_ids), dtype=np.float32)
+        self._cf_known = np.zeros(len(items.item_ids), dtype=bool)
+
+    # ----- fitting --------------------------------------------------------------------------------------
+    def fit_frame(self, train_df: pd.DataFrame, inter: Interactions) -> None:
+        """Train the ranker on a validation split of ``train_df``, then refit the base models on all of it."""
+        if self.ranker_kind == "gbdt":
+            split = split_latest if self.validation == "A" else split_random
+            frac = self.validation_frac or (0.2 if self.validation == "A" else 0.25)
+            past, future = split(train_df, frac) if self.validation == "A" else split(train_df, frac, seed=self.seed)
+            self._fit_base(past, inter.item_ids)
+            X, y, groups, Xc, yc, cold_groups = self._training_rows(past, future)
+            self.active = self.use & ~np.isnan(X).all(axis=0)  # e.g. no poster vectors: nothing to learn there
+            self.model = _ranker(self.seed).fit(X[:, self.active], y, group=groups)
+            self.cold_active = self.active & COLD_FEATURES & ~np.isnan(Xc).all(axis=0)
+            self.cold_model = _ranker(self.seed).fit(Xc[:, self.cold_active], yc, group=cold_groups)
+            log.info("fusion ranker trained on %d rows (%d positive), cold ranker on %d (%d positive)",
+                     len(y), int(y.sum()), len(yc), int(yc.sum()))
+        self._fit_base(train_df, inter.item_ids)
+
+    def _fit_base(self, frame: pd.DataFrame, item_ids: np.ndarray) -> None:
+        self.inter = Interactions.from_ratings(frame, item_ids=item_ids, weighting="confidence")
+        self._cols = np.array([self.items.index.get(int(m), -1) for m in item_ids], dtype=np.int64)
+        self.als = ALSModel(factors=128, regularization=30.0, iterations=15)
+        self.als.fit(self.inter.matrix)
+        rating_inter = Interactions.from_ratings(frame, item_ids=item_ids, weighting="rating")
+        self.knn = ItemKNNModel(k_neighbours=20, shrinkage=10.0)
+        self.knn.fit(rating_inter.matrix)
+        counts = np.asarray((self.inter.matrix > 0).sum(axis=0)).ravel()
+        self._popularity = np.log1p(counts).astype(np.float32)
+        self._cf_known = counts > 0
+        self._histories = histories(frame)
+
+    def _training_rows(self, past: pd.DataFrame, future: pd.DataFrame
+                       ) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray, np.ndarray, list[int]]:
+        """Warm rows (every feature, real) and pseudo-cold rows (a tenth of the rated movies with their
+        collaborative evidence hidden), each with its labels."""
+        rng = np.random.default_rng(self.seed)
+        users = [u for u in future["user_id"].unique() if int(u) in self._histories]
+        users = list(rng.permutation(users)[: self.max_training_users])
+        assert self.inter is not None
+        hidden = rng.random(self.inter.n_items) < 0.1
+        wanted = future.groupby("user_id")["movie_id"].agg(set)
+        warm_x, warm_y, cold_x, cold_y = [], [], [], []
+        warm_g: list[int] = []
+        cold_g: list[int] = []
+        for u in users:
+            history = self._histories[int(u)]
+            truth = {self.inter.item_index.get(int(m), -1) for m in wanted[u]}
+            feats = self.features(history)
+            cand = self._candidate_columns(feats, history)
+            cand = cand[~hidden[cand]]
+            warm_x.append(feats[cand])
+            warm_y.append(np.array([c in truth for c in cand], dtype=np.int8))
+            warm_g.append(len(cand))
+            masked = self.features(history, hide_cf=hidden)
+            cold = np.intersect1d(np.flatnonzero(hidden & self._cf_known), self._candidate_columns(masked, history))
+            cold_x.append(masked[cold])
+            cold_y.append(np.array([c in truth for c in cold], dtype=np.int8))
+            cold_g.append(len(cold))
+        return (np.vstack(warm_x), np.concatenate(warm_y), warm_g,
+                np.vstack(cold_x), np.concatenate(cold_y), cold_g)
+
+    # ----- features -------------------------------------------------------------------------------------
+    def user_vector(self, history: History) -> np.ndarray | None:
+        """The person's collaborative vector, folded in from their ratings (None without rated movies)."""
+        assert self.inter is not None and self.als is not None
+        row = self.inter.history_row(history.movie_ids.tolist(), history.ratings.tolist())
+        return self.als.fold_in(row)[0] if row.nnz else None
+
+    def features(self, history: History, hide_cf: np.ndarray | None = None,
+                 cf_vector: np.ndarray | None = None) -> np.ndarray:
+        """The feature matrix (columns of the fitted item set x :data:`FEATURES`) for one history."""
+        assert self.inter is not None and self.als is not None and self.knn is not None
+        n = self.inter.n_items
+        out = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
+        weights = interaction_weights(history.interactions(), self.half_life_days)
+        cols = self._cols
+        known = cols >= 0
+        for j, signal in enumerate(("overview", "reviews", "poster"), start=2):
+            mat = self.items.vectors.get(signal)
+            if mat is None:
+                continue
+            rows = {m: mat[self.items.index[m]] for m in weights if m in self.items.index}
+            p = profile_vector(weights, rows)
+            if p is None:
+                continue
+            has = self.items.has(signal)
+            scores = mat @ p
+            col = np.full(n, np.nan, dtype=np.float32)
+            col[known] = np.where(has[cols[known]], scores[cols[known]], np.nan)
+            out[:, j] = col
+        liked = [m for m, w in weights.items() if w > 0]
+        user = cf_vector if cf_vector is not None else self.user_vector(history)
+        if user is not None:
+            out[:, 0] = self.als.item_factors @ user
+            out[:, 1] = self.knn.score(self._rating_row(history))[0]
+        unknown_cf = ~self._cf_known if hide_cf is None else (~self._cf_known | hide_cf)
+        out[unknown_cf, 0:2] = np.nan
+        out[:, 0:5] = standardize_columns(out[:, 0:5])
+        genre_profile = np.zeros(self.items.genres.shape[1], dtype=np.float32)
+        for m in liked:
+            if m in self.items.index:
+                genre_profile += weights[m] * self.items.genres[self.items.index[m]]
+        if genre_profile.any():
+            g = self.items.genres[cols[known]]
+            norms = np.linalg.norm(g, axis=1) * np.linalg.norm(genre_profile)
+            col = np.full(n, np.nan, dtype=np.float32)
+            col[known] = np.where(norms > 0, g @ genre_profile / np.where(norms > 0, norms, 1), np.nan)
+            out[:, 5] = col
+        out[:, 6] = np.where(hide_cf, 0.0, self._popularity) if hide_cf is not None else self._popularity
+        out[known, 7] = self.items.tmdb_popularity[cols[known]]
+        out[known, 8] = self.items.year[cols[known]]
+        out[:, 9] = float(len(history.movie_ids))
+        return out
+
+    def _rating_row(self, history: History) -> csr_matrix:
+        assert self.inter is not None
+        cols = [self.inter.item_index.get(int(m), -1) for m in history.movie_ids]
+        keep = [i for i, c in enumerate(cols) if c >= 0]
+        return csr_matrix((history.ratings[keep], (np.zeros(len(keep), int), np.array(cols)[keep].astype(int))),
+                          shape=(1, self.inter.n_items), dtype=np.float32)
+
+    def _candidate_columns(self, feats: np.ndarray, history: History) -> np.ndarray:
+        assert self.inter is not None
+        seen = {self.inter.item_index.get(int(m), -1) for m in history.movie_ids}
+        pool: set[int] = set()
+        for j in (0, 1, 2, 3, 4):
+            col = feats[:, j]
+            if np.isnan(col).all():
+                continue
+            pool.update(np.argsort(-np.nan_to_num(col, nan=-np.inf))[: self.candidates].tolist())
+        pool.update(np.argsort(-feats[:, 6])[:50].tolist())
+        return np.array(sorted(pool - seen), dtype=np.int64)
+
+    # ----- scoring --------------------------------------------------------------------------------------
+    def score_history(self, history: History) -> np.ndarray:
+        """A score for every column of the fitted item set (-inf outside the candidates, and for seen movies)."""
+        feats = self.features(history)
+        cand = self._candidate_columns(feats, history)
+        scores = np.full(feats.shape[0], -np.inf, dtype=np.float32)
+        if len(cand):
+            scores[cand] = self.rank_columns(feats, cand)
+        return scores
+
+    def rank_columns(self, feats: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Ranking scores of the given columns of a feature matrix (higher is better)."""
+        if self.model is None:
+            return reciprocal_rank_fusion(feats[cols][:, :5]).astype(np.float32)
+        out = np.zeros(len(cols), dtype=np.float32)
+        cold = ~self._cf_known[cols]
+        if (~cold).any():
+            out[~cold] = _sigmoid(self.model.predict(feats[cols[~cold]][:, self.active]))
+        if cold.any():
+            # the cold ranker learned on movies others had rated, so its odds are optimistic for movies
+            # nobody has rated yet; COLD_DISCOUNT keeps them from crowding out well-evidenced picks
+            out[cold] = COLD_DISCOUNT * _sigmoid(self.cold_model.predict(feats[cols[cold]][:, self.cold_active]))
+        return out
+
+    def score_users(self, user_ids: np.ndarray) -> np.ndarray:
+        return np.vstack([self.score_history(self._histories[int(u)]) for u in user_ids])
+
+    def fit(self, user_items: csr_matrix, show_progress: bool = False) -> None:  # pragma: no cover - protocol
+        raise TypeError("FusionModel needs timestamps: call fit_frame(train_df, interactions)")
