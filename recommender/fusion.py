@@ -35,6 +35,15 @@ COLD_FEATURES = np.array([f not in ("cf", "knn", "popularity") for f in FEATURES
 COLD_DISCOUNT = 0.5
 
 
+def _fit_ranker(X: np.ndarray, y: np.ndarray, groups: list[int], seed: int) -> Any:
+    """A fitted LambdaRank model, or None where the split gave nothing to learn from (then RRF ranks)."""
+    if len(y) < 2 or not y.any():
+        log.warning("ranker: %d training rows with %d positives; falling back to reciprocal rank fusion",
+                    len(y), int(y.sum()))
+        return None
+    return _ranker(seed).fit(X, y, group=groups)
+
+
 def _ranker(seed: int) -> Any:
     from lightgbm import LGBMRanker
 
@@ -232,9 +241,10 @@ class FusionModel:
             self._fit_base(past, inter.item_ids)
             X, y, groups, Xc, yc, cold_groups = self._training_rows(past, future)
             self.active = self.use & ~np.isnan(X).all(axis=0)  # e.g. no poster vectors: nothing to learn there
-            self.model = _ranker(self.seed).fit(X[:, self.active], y, group=groups)
-            self.cold_active = self.active & COLD_FEATURES & ~np.isnan(Xc).all(axis=0)
-            self.cold_model = _ranker(self.seed).fit(Xc[:, self.cold_active], yc, group=cold_groups)
+            self.model = _fit_ranker(X[:, self.active], y, groups, self.seed)
+            if len(yc):
+                self.cold_active = self.active & COLD_FEATURES & ~np.isnan(Xc).all(axis=0)
+                self.cold_model = _fit_ranker(Xc[:, self.cold_active], yc, cold_groups, self.seed)
             log.info("fusion ranker trained on %d rows (%d positive), cold ranker on %d (%d positive)",
                      len(y), int(y.sum()), len(yc), int(yc.sum()))
         self._fit_base(train_df, inter.item_ids)
@@ -375,7 +385,11 @@ class FusionModel:
         if cold.any():
             # the cold ranker learned on movies others had rated, so its odds are optimistic for movies
             # nobody has rated yet; COLD_DISCOUNT keeps them from crowding out well-evidenced picks
-            out[cold] = COLD_DISCOUNT * _sigmoid(self.cold_model.predict(feats[cols[cold]][:, self.cold_active]))
+            if self.cold_model is None:
+                raw = reciprocal_rank_fusion(feats[cols[cold]][:, 2:5]) * RRF_K
+            else:
+                raw = _sigmoid(self.cold_model.predict(feats[cols[cold]][:, self.cold_active]))
+            out[cold] = COLD_DISCOUNT * raw
         return out
 
     def score_users(self, user_ids: np.ndarray) -> np.ndarray:

@@ -1,0 +1,125 @@
+"""Ranking on the tiny catalog, where the right answers are obvious, and the harness on a real subset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from encoders.text import SentenceTransformerEncoder, load_text_encoder
+from index.build import build_index
+from index.config import Settings
+from index.store import Filters, open_store
+from recommender.api import Recommender, mmr, train_ranker
+from recommender.evaluate import evaluate_model, split_protocol
+from recommender.fusion import FEATURES, FusionModel, History, ItemTable, reciprocal_rank_fusion
+from recommender.profile import Interaction, interaction_weights, profile_vector, recency_weights
+from tests.tiny_catalog import group_of, tiny_catalog
+
+DAY = 86400.0
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("tiny")
+    settings = Settings(store=str(root / "index"), cache_dir=str(root / "cache"), cf_factors=128)
+    catalog = tiny_catalog()
+    build_index(catalog, settings, load_text_encoder(device="cpu"), None, progress=False)
+    with open_store(settings.store) as store:
+        train_ranker(catalog.ratings, store, settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def rec(tiny_index: Settings) -> Recommender:
+    r = Recommender.open(tiny_index.store)
+    yield r
+    r.close()
+
+
+def groups(recs: list) -> list[str]:  # type: ignore[type-arg]
+    return [group_of(r.movie_id) for r in recs]
+
+
+def test_liked_only_animated_films_gets_animated_films_first(rec: Recommender) -> None:
+    out = rec.recommend({1: 5.0, 2: 5.0, 3: 4.5}, k=5, explore=False)
+    assert groups(out) == ["animation"] * 5
+    assert not {1, 2, 3} & {r.movie_id for r in out}
+
+
+def test_recent_likes_outweigh_old_ones(rec: Recommender) -> None:
+    now = 1.6e9
+    history = [Interaction(11, rating=5.0, timestamp=now - 5 * 365 * DAY),
+               Interaction(12, rating=5.0, timestamp=now - 5 * 365 * DAY),
+               Interaction(21, rating=5.0, timestamp=now - DAY), Interaction(22, rating=5.0, timestamp=now)]
+    weights = interaction_weights(history, half_life_days=365)
+    assert weights[22] > weights[21] > 30 * weights[11]
+    feats = rec.model.features(History.from_interactions(history))
+    col = FEATURES.index("overview")
+    cols = rec.model.inter.item_index  # type: ignore[union-attr]
+    heist = np.nanmean([feats[cols[m], col] for m in range(23, 31)])
+    horror = np.nanmean([feats[cols[m], col] for m in range(13, 21)])
+    assert heist > horror
+    assert group_of(rec.recommend(history, k=3, explore=False)[0].movie_id) == "heist"
+
+
+def test_a_disliked_movies_neighbours_sink(rec: Recommender) -> None:
+    liked = {1: 5.0, 21: 5.0}
+    col = FEATURES.index("overview")
+    cols = rec.model.inter.item_index  # type: ignore[union-attr]
+    horror = [cols[m] for m in range(12, 21)]
+    before = rec.model.features(History.from_interactions([Interaction(m, rating=r) for m, r in liked.items()]))
+    after = rec.model.features(History.from_interactions(
+        [Interaction(m, rating=r) for m, r in liked.items()] + [Interaction(11, liked=False)]))
+    # features are standardised per person, so compare horror's place among all movies
+    assert np.mean(after[horror, col] < np.nanmedian(after[:, col])) >= np.mean(
+        before[horror, col] < np.nanmedian(before[:, col]))
+    ranked = rec.recommend({**liked, 11: False}, k=12, explore=False)
+    assert "horror" not in groups(ranked)[:6]
+
+
+def test_filters_cold_start_rows_and_exploration(rec: Recommender) -> None:
+    only_heist = rec.recommend({1: 5.0}, k=4, filters=Filters(genres=["Crime"]), explore=False)
+    assert only_heist and all("Crime" in r.genres for r in only_heist)
+    cold = rec.recommend(None, k=6)
+    assert len(cold) == 6 and {r.reason for r in cold} == {"popular"} and len(set(groups(cold))) >= 2
+    explored = rec.recommend({1: 5.0, 2: 5.0}, k=5, explore=True)
+    assert explored[-1].reason == "exploration" and len({r.movie_id for r in explored}) == 5
+    rows = rec.rows({1: 5.0, 21: 4.5}, k=4)
+    assert "Top picks for you" in rows and "Trending now" in rows and "Hidden gems" in rows
+    assert any(name.startswith("Because you liked Animation Film 1") for name in rows)
+    assert rec.recommend(user_id=1, k=3)
+
+
+def test_similar_and_search_through_the_api(rec: Recommender) -> None:
+    assert groups(rec.similar("Horror Film 1", by="overview", k=4)).count("horror") >= 3
+    assert groups(rec.search("bank robbers plan a heist", k=3)) == ["heist"] * 3
+
+
+def test_pure_pieces() -> None:
+    assert recency_weights([0, 365 * DAY], half_life_days=365).tolist() == [0.5, 1.0]
+    assert recency_weights([0, 365 * DAY], half_life_days=float("inf")).tolist() == [1.0, 1.0]
+    v = {1: np.array([1.0, 0.0]), 2: np.array([0.0, 1.0])}
+    assert profile_vector({1: 1.0}, v).tolist() == [1.0, 0.0]  # type: ignore[union-attr]
+    assert profile_vector({3: 1.0}, v) is None
+    assert mmr(np.array([1.0, 0.99, 0.2]), np.array([[1.0, 0], [1.0, 0], [0, 1.0]]), k=2, lam=1.0) == [0, 1]
+    fused = reciprocal_rank_fusion(np.array([[3.0, np.nan], [2.0, 5.0], [1.0, 4.0]]))
+    assert int(np.argmax(fused)) == 1
+
+
+@pytest.mark.slow
+def test_harness_end_to_end_on_a_real_subset(shared_data: Path) -> None:
+    ratings = pd.read_csv(shared_data / "ml-latest-small" / "ratings.csv").rename(
+        columns={"userId": "user_id", "movieId": "movie_id"})
+    ratings = ratings[ratings["user_id"] <= 120]
+    movies = pd.read_csv(shared_data / "ml-latest-small" / "movies.csv")
+    payloads = {int(m): {"genres": g.split("|"), "year": None} for m, g in zip(movies["movieId"], movies["genres"],
+                                                                                strict=True)}
+    items = ItemTable.from_payloads(payloads, {})
+    train, test = split_protocol(ratings, "A")
+    fused = evaluate_model(FusionModel(items, ranker="gbdt", max_training_users=80), train, test)
+    rrf = evaluate_model(FusionModel(items, ranker="rrf"), train, test)
+    for result in (fused, rrf):
+        assert result["users"] > 100 and 0.0 < result["ndcg@10"] < 1.0 and 0.0 < result["recall@20"] <= 1.0
