@@ -242,8 +242,8 @@ class FusionModel:
             X, y, groups, Xc, yc, cold_groups = self._training_rows(past, future)
             self.active = self.use & ~np.isnan(X).all(axis=0)  # e.g. no poster vectors: nothing to learn there
             self.model = _fit_ranker(X[:, self.active], y, groups, self.seed)
-            if len(yc):
-                self.cold_active = self.active & COLD_FEATURES & ~np.isnan(Xc).all(axis=0)
+            self.cold_active = self.active & COLD_FEATURES & ~np.isnan(Xc).all(axis=0)
+            if len(yc) and self.cold_active.any():
                 self.cold_model = _fit_ranker(Xc[:, self.cold_active], yc, cold_groups, self.seed)
             log.info("fusion ranker trained on %d rows (%d positive), cold ranker on %d (%d positive)",
                      len(y), int(y.sum()), len(yc), int(yc.sum()))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from encoders.text import SentenceTransformerEncoder, load_text_encoder
+from encoders.text import load_text_encoder
 from index.build import build_index
 from index.config import Settings
 from index.store import Filters, open_store
