@@ -176,6 +176,52 @@ def cmd_similar(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from recommender.api import Recommender
+
+    settings = settings_from_args(args)
+    history: dict[str | int, float | bool] = {t: True for t in args.like or []}
+    history.update({t: False for t in args.dislike or []})
+    history.update({t: float(r) for t, _, r in (x.rpartition("=") for x in args.rate or [])})
+    with Recommender.open(settings.store, settings=settings) as rec:
+        recs = rec.recommend(history or None, user_id=args.user, k=args.limit, filters=filters_from_args(args),
+                             diversity=args.diversity, explore=not args.no_explore, explain=args.explain)
+    if args.json:
+        print(json.dumps([{"movie_id": r.movie_id, "title": r.title, "genres": r.genres, "score": round(r.score, 4),
+                           "reason": r.reason, "contributions": r.contributions, "explanation": r.explanation}
+                          for r in recs], indent=2))
+        return 0
+    print("recommended for you:")
+    for i, r in enumerate(recs, 1):
+        tag = "  (exploration pick)" if r.reason == "exploration" else ""
+        print(f"{i:>3}. {r.title}  [{', '.join(r.genres)}]  {r.score:.3f}{tag}")
+        if r.explanation:
+            print(f"      {r.explanation}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from index.catalog import find_movielens_dir
+    from index.sources import load_movielens
+    from recommender.experiments import cold_start_recall, evaluate_protocol, write_report
+    from recommender.fusion import ItemTable
+
+    settings = settings_from_args(args)
+    store = _open(settings)
+    try:
+        items = ItemTable.from_store(store)
+    finally:
+        store.close()  # the evaluation takes minutes; do not hold the index's lock meanwhile
+    ratings = load_movielens(find_movielens_dir(find_data(args.data, settings))).ratings
+    results = {p: evaluate_protocol(ratings, items, p, only=args.models) for p in args.protocol}
+    cold = None if args.no_cold else cold_start_recall(ratings, items)
+    out = Path(args.out)
+    text = write_report(results, cold, out)
+    print((out / "results.json").read_text() if args.json else text)
+    print(f"charts and results in {out}", file=sys.stderr)
+    return 0
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     from index import fetch
 
@@ -251,6 +297,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_args(m)
     _add_query_args(m)
     m.set_defaults(func=cmd_similar)
+
+    r = sub.add_parser("recommend", help="top movies for a history (likes, dislikes, ratings) or a MovieLens user")
+    _add_store_args(r)
+    _add_query_args(r)
+    r.add_argument("--like", action="append", help="a title you liked (repeatable)")
+    r.add_argument("--dislike", action="append", help="a title you disliked (repeatable)")
+    r.add_argument("--rate", action="append", help='"Title=4.5" (repeatable)')
+    r.add_argument("--user", type=int, help="a MovieLens userId from the ratings the index was built with")
+    r.add_argument("--diversity", type=float, help="MMR lambda in (0, 1]: lower is more diverse")
+    r.add_argument("--no-explore", action="store_true", help="no exploration slot")
+    r.add_argument("--explain", action="store_true", help="add a 'because you liked...' sentence to each")
+    r.set_defaults(func=cmd_recommend)
+
+    e = sub.add_parser("evaluate", help="baselines, single signals and the fusion side by side (protocols A, B)")
+    _add_store_args(e)
+    e.add_argument("--data", help="the data folder whose MovieLens ratings to evaluate on")
+    e.add_argument("--protocol", nargs="+", default=["A", "B"], choices=["A", "B"])
+    e.add_argument("--models", nargs="*", help="only these rows (names as in the report)")
+    e.add_argument("--no-cold", action="store_true", help="skip the cold-start items experiment")
+    e.add_argument("--out", default="runs/eval", help="folder for report.md, results.json and PNG charts")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
 
     f = sub.add_parser("fetch", help="download MovieLens, TMDB metadata (needs TMDB_API_KEY) or posters")
     f.add_argument("what", choices=["movielens", "tmdb", "posters"])

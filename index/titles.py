@@ -67,6 +67,7 @@ class TitleIndex:
         self.years: list[int | None] = []
         self.display: list[str] = []
         self.keys: list[str] = []
+        self.literal: list[str] = []  # the title as written, lowercased: breaks ties like "Heat" vs "The Heat"
         for mid, p in payloads.items():
             title = str(p.get("title") or "")
             year = p.get("year")
@@ -74,6 +75,7 @@ class TitleIndex:
             self.years.append(int(year) if year else None)
             self.display.append(p.get("display_title") or (f"{title} ({year})" if year else title))
             self.keys.append(normalize_title(title))
+            self.literal.append(" ".join(title.lower().split()))
         self._by_key: dict[str, list[int]] = {}
         for i, key in enumerate(self.keys):
             self._by_key.setdefault(key, []).append(i)
@@ -100,6 +102,9 @@ class TitleIndex:
         if len(exact) == 1:
             return self.ids[exact[0]]
         if len(exact) > 1:
+            literal = [i for i in exact if self.literal[i] == " ".join(title.lower().split())]
+            if len(literal) == 1:
+                return self.ids[literal[0]]
             options = sorted(self.display[i] for i in exact)
             raise TitleNotFound(f"'{query}' matches {len(exact)} movies: {', '.join(options)}; add the year",
                                 options)

@@ -14,6 +14,7 @@ PAYLOADS = {
     11: {"title": "Hamlet", "year": 1990},
     12: {"title": "Hamlet", "year": 1996},
     13: {"title": "Amélie", "year": 2001},
+    14: {"title": "The Heat", "year": 2013},
 }
 
 
@@ -25,7 +26,7 @@ def titles() -> TitleIndex:
 @pytest.mark.parametrize("query,expected", [
     ("Toy Story (1995)", 1), ("toy story", 1), ("TOY STORY 2", 3114), ("Heat", 6), ("heat (1995)", 6),
     ("Matrix, The", 2571), ("matrix", 2571), ("The Matrix (1999)", 2571), ("amelie", 13),
-    ("Hamlet (1990)", 11), ("Toy Storey", 1),
+    ("Hamlet (1990)", 11), ("Toy Storey", 1), ("the heat", 14), ("Heat (2013)", 14),
 ])
 def test_resolves_forgiving_case_articles_and_year(titles: TitleIndex, query: str, expected: int) -> None:
     assert titles.resolve(query) == expected
