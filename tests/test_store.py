@@ -130,7 +130,7 @@ def test_fused_query_matches_rrf_reference(store: VectorStore, weights: tuple[fl
     assert np.allclose([h.score for h in got], [s for _, s in want], atol=1e-6)
     # ids agree wherever the score is not tied with a neighbour
     for i, (h, (pid, s)) in enumerate(zip(got, want, strict=True)):
-        tied = any(abs(s - want[j][1]) < 1e-9 for j in (i - 1, i + 1) if 0 <= j < len(want))
+        tied = any(abs(s - want[j][1]) < 1e-6 for j in (i - 1, i + 1) if 0 <= j < len(want))  # float32 scores
         assert tied or h.id == pid
 
 
