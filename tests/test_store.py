@@ -128,10 +128,17 @@ def test_fused_query_matches_rrf_reference(store: VectorStore, weights: tuple[fl
     got = store.fuse(queries, limit=10, prefetch_limit=50, with_payload=False)
     want = rrf_reference(points, queries, 50, 10)
     assert np.allclose([h.score for h in got], [s for _, s in want], atol=1e-6)
-    # ids agree wherever the score is not tied with a neighbour
-    for i, (h, (pid, s)) in enumerate(zip(got, want, strict=True)):
-        tied = any(abs(s - want[j][1]) < 1e-6 for j in (i - 1, i + 1) if 0 <= j < len(want))  # float32 scores
-        assert tied or h.id == pid
+    # the same ids at every score; weighted RRF has exact ties (rank 3 at weight 2 equals rank 0 at weight 0.5),
+    # and the lowest score group may be cut off by the limit
+    def groups(pairs: list[tuple[int, float]]) -> dict[float, set[int]]:
+        out: dict[float, set[int]] = {}
+        for pid, score in pairs:
+            out.setdefault(round(score, 6), set()).add(pid)
+        return out
+
+    got_groups, want_groups = groups([(h.id, h.score) for h in got]), groups(want)
+    lowest = min(want_groups)
+    assert {k: v for k, v in got_groups.items() if k != lowest} == {k: v for k, v in want_groups.items() if k != lowest}
 
 
 def test_backends_agree_on_recommend_queries(tmp_path: Path) -> None:
