@@ -320,6 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
+    from app.cli_explain import register
+
+    register(sub)
+
     f = sub.add_parser("fetch", help="download MovieLens, TMDB metadata (needs TMDB_API_KEY) or posters")
     f.add_argument("what", choices=["movielens", "tmdb", "posters"])
     f.add_argument("--release", default="ml-latest-small")

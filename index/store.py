@@ -604,6 +604,9 @@ def _client_filter(filters: Filters | None) -> Any:
 # ---------------------------------------------------------------------------------------------------------
 
 
+KEPT_ACROSS_REBUILDS = ("explainer",)
+
+
 def staging_path(final: str | os.PathLike[str]) -> Path:
     """Where a local index is built before it replaces ``final``: a sibling folder, so the swap is a rename.
 
@@ -629,6 +632,9 @@ def promote(staged: str | os.PathLike[str], final: str | os.PathLike[str]) -> No
     old = final.with_name(final.name + ".old")
     if old.exists():
         shutil.rmtree(old)
+    for kept in KEPT_ACROSS_REBUILDS:  # trained separately from the vectors; a rebuild must not lose it
+        if (final / kept).exists() and not (staged / kept).exists():
+            shutil.copytree(final / kept, staged / kept)
     if final.exists():
         final.rename(old)
     staged.rename(final)

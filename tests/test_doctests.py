@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["index.movie", "index.store", "index.cache", "index.titles", "index.config", "index.errors",
-           "index.build", "recommender.profile", "app.cli"]
+           "index.build", "recommender.profile", "recommender.fusion", "recommender.api",
+           "recommender.explain_service", "app.cli"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -123,3 +123,14 @@ def test_harness_end_to_end_on_a_real_subset(shared_data: Path) -> None:
     rrf = evaluate_model(FusionModel(items, ranker="rrf"), train, test)
     for result in (fused, rrf):
         assert result["users"] > 100 and 0.0 < result["ndcg@10"] < 1.0 and 0.0 < result["recall@20"] <= 1.0
+
+
+def test_recommendations_come_with_checked_explanations(rec: Recommender) -> None:
+    from recommender.explain import Vocabulary, check_explanation
+
+    out = rec.recommend({1: 5.0, 2: 5.0, 21: 1.0}, k=4, explain=True)
+    vocabulary = Vocabulary.from_payloads(rec.payloads.values())
+    for r in out:
+        assert r.explanation and r.evidence is not None
+        assert check_explanation(r.explanation, r.evidence, vocabulary) == []
+        assert "Heist Film 1" not in r.explanation  # a disliked movie is never an anchor

@@ -226,10 +226,13 @@ def test_promote_keeps_old_index_until_new_one_is_complete(tmp_path: Path) -> No
     final, staged = tmp_path / "idx", tmp_path / "idx.building"
     final.mkdir()
     (final / "old").write_text("old")
+    (final / "explainer").mkdir()
+    (final / "explainer" / "adapter_config.json").write_text("{}")
     staged.mkdir()
     (staged / "new").write_text("new")
     promote(staged, final)
     assert (final / "new").exists() and not (final / "old").exists() and not staged.exists()
+    assert (final / "explainer" / "adapter_config.json").exists()  # the trained explainer survives a rebuild
 
 
 def test_set_vectors_fills_one_signal_of_existing_points(store: VectorStore) -> None:
