@@ -149,14 +149,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     from index.search import search_text
 
     settings = settings_from_args(args)
-    store = _open(settings)
-    try:
+    with _open(settings) as store:
         text, image = _encoders_for(store, settings, need_image=args.by in ("fused", "poster"))
         hits = search_text(args.text, store, text, image, by=args.by, filters=filters_from_args(args),
                            limit=args.limit)
-        print_hits(hits, args.json, f'movies matching "{args.text}" by {args.by}:')
-    finally:
-        store.close()
+    print_hits(hits, args.json, f'movies matching "{args.text}" by {args.by}:')
     return 0
 
 
@@ -165,14 +162,11 @@ def cmd_similar(args: argparse.Namespace) -> int:
     from index.titles import TitleIndex
 
     settings = settings_from_args(args)
-    store = _open(settings)
-    try:
+    with _open(settings) as store:
         movie_id = TitleIndex(store.payloads()).resolve(args.title)
         title = store.payloads([movie_id])[movie_id]["display_title"]
         hits = similar_movies(movie_id, store, by=args.by, filters=filters_from_args(args), limit=args.limit)
-        print_hits(hits, args.json, f"movies like {title} by {args.by}:")
-    finally:
-        store.close()
+    print_hits(hits, args.json, f"movies like {title} by {args.by}:")
     return 0
 
 

@@ -7,6 +7,7 @@ Three groups of ten: animated family films, horror films and heist films. Sixty 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,3 +119,16 @@ def tiny_catalog(poster_dir: Path | None = None) -> Catalog:
         movies[int(mid)].rating_mean = float(row["mean"])
     tags = pd.DataFrame(columns=["user_id", "movie_id", "tag", "timestamp"])
     return Catalog(movies=movies, ratings=ratings, tags=tags)
+
+
+def tiny_payloads() -> dict[int, dict[str, Any]]:
+    """The tiny catalog's payloads as the index stores them, every review sentence quotable."""
+    from index.build import movie_payload
+    from recommender.evidence import split_sentences
+
+    out = {}
+    for movie in tiny_catalog().movies.values():
+        payload = movie_payload(movie, ["overview"])
+        payload["review_sentences"] = [s for r in movie.reviews for s in split_sentences(r)]
+        out[movie.movie_id] = payload
+    return out
