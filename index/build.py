@@ -113,7 +113,8 @@ def encode_signals(catalog: Catalog, text: TextEncoder, image: ImageEncoder | No
     out: dict[str, dict[int, np.ndarray]] = {}
 
     with _timed(seconds, "overview"):
-        with_text = [(m.movie_id, t) for m in movies if (t := m.overview_text())]
+        # length order, so each cached chunk pads as little as one big encode call would
+        with_text = sorted(((m.movie_id, t) for m in movies if (t := m.overview_text())), key=lambda mt: len(mt[1]))
         texts = [t for _, t in with_text]
         vecs = encode_cached(cache, text.name, texts, [content_key("overview", t) for t in texts],
                              lambda batch: text.encode(list(batch), batch_size=settings.text_batch_size),
@@ -121,7 +122,8 @@ def encode_signals(catalog: Catalog, text: TextEncoder, image: ImageEncoder | No
         out["overview"] = {mid: vecs[i] for i, (mid, _) in enumerate(with_text)}
 
     with _timed(seconds, "reviews"):
-        with_reviews = [(m.movie_id, m.reviews[:settings.max_reviews_per_movie]) for m in movies if m.reviews]
+        with_reviews = sorted(((m.movie_id, m.reviews[:settings.max_reviews_per_movie]) for m in movies if m.reviews),
+                              key=lambda mr: sum(len(r) for r in mr[1]))
         docs = [r for _, r in with_reviews]
         budget = str(settings.review_chunks_per_movie)
         vecs = encode_cached(cache, text.name, docs, [content_key("reviews", budget, *d) for d in docs],
