@@ -375,8 +375,10 @@ class FusionModel:
         if cold.any():
             # the cold ranker learned on movies others had rated, so its odds are optimistic for movies
             # nobody has rated yet; COLD_DISCOUNT keeps them from crowding out well-evidenced picks
-            if self.cold_model is None:
-                raw = reciprocal_rank_fusion(feats[cols[cold]][:, 2:5]) * RRF_K
+            if self.cold_model is None:  # content RRF, kept below every movie the warm ranker scored
+                rrf = reciprocal_rank_fusion(feats[cols[cold]][:, 2:5])
+                floor = float(out[~cold].min()) if (~cold).any() else 1.0
+                raw = floor * rrf / (rrf.max() or 1.0)
             else:
                 raw = self.cold_model.predict_proba(feats[cols[cold]][:, self.cold_active])[:, 1]
             out[cold] = COLD_DISCOUNT * raw
