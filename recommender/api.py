@@ -6,7 +6,7 @@ import logging
 import os
 import pickle
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -222,13 +222,25 @@ class Recommender:
         items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
         if not items:
             return self.popular(k=k, filters=filters, diversity=0.7 if diversity is None else diversity)
+        feats, cand, scores = self._scored(items, filters)
+        out = self._page(feats, cand, scores, k, diversity, explore)
+        if explain:
+            self.explain(out, items)
+        return out
+
+    def _scored(self, items: list[Interaction], filters: Filters | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The person's feature matrix, their candidate movieIds from Qdrant, and the ranker's score of each."""
         with single_threaded_blas():
             h = History.from_interactions(items)
             user = self.model.user_vector(h)
             feats = self.model.features(h, cf_vector=user)
-            seen = {int(m) for m in h.movie_ids}
-            cand = self._candidates(items, user, seen, filters)
-            scores = self._rank(feats, cand)
+            cand = self._candidates(items, user, {int(m) for m in h.movie_ids}, filters)
+            return feats, cand, self._rank(feats, cand)
+
+    def _page(self, feats: np.ndarray, cand: np.ndarray, scores: np.ndarray, k: int, diversity: float | None,
+              explore: bool) -> list[Recommendation]:
+        """The best ``k`` of the scored candidates, MMR-diversified, with the exploration pick last."""
         order = np.argsort(-scores)
         pool = cand[order][: max(4 * k, 40)]
         pool_scores = scores[order][: len(pool)]
@@ -243,8 +255,6 @@ class Recommender:
             pick = self._exploration_pick(feats, cand, scores, set(chosen))
             if pick is not None:
                 out.append(self._recommendation(pick[0], pick[1], feats, reason="exploration"))
-        if explain:
-            self.explain(out, items)
         return out
 
     def _candidates(self, items: list[Interaction], user: np.ndarray | None, seen: set[int],
@@ -253,8 +263,7 @@ class Recommender:
         liked = [m for m, w in weights.items() if w > 0]
         disliked = [m for m, w in weights.items() if w < 0]
         base = filters or Filters()
-        flt = Filters(genres=base.genres, exclude_genres=base.exclude_genres, year_min=base.year_min,
-                      year_max=base.year_max, exclude_ids=sorted(seen | set(base.exclude_ids)), only_ids=base.only_ids)
+        flt = replace(base, exclude_ids=sorted(seen | set(base.exclude_ids)))
         queries: list[SignalQuery] = []
         for signal in CONTENT_SIGNALS:
             if signal not in self.signals or signal not in self.items.vectors:
@@ -345,8 +354,8 @@ class Recommender:
         items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
         out: dict[str, list[Recommendation]] = {}
         if items:
-            top = self.recommend(items, k=k, diversity=0.8)
-            out["Top picks for you"] = top
+            feats, cand, scores = self._scored(items, None)  # one scoring serves top picks and hidden gems
+            out["Top picks for you"] = self._page(feats, cand, scores, k, diversity=0.8, explore=True)
             weights = interaction_weights(items, self.model.half_life_days)
             strongest = [m for m, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0][:anchors]
             seen = {i.movie_id for i in items}
@@ -357,11 +366,6 @@ class Recommender:
                     out[f"Because you liked {title}"] = similar
         out["Trending now"] = self.popular(k=k, recent_years=5, diversity=0.9)
         if items:
-            h = History.from_interactions(items)
-            user = self.model.user_vector(h)
-            feats = self.model.features(h, cf_vector=user)
-            cand = self._candidates(items, user, {i.movie_id for i in items}, None)
-            scores = self._rank(feats, cand)
             cols = np.array([self._col_of[int(m)] for m in cand], dtype=np.int64)
             popularity = self.model._popularity[cols]
             gems = np.flatnonzero(popularity <= np.quantile(popularity, 0.3)) if len(cols) else np.zeros(0, int)
