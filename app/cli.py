@@ -194,6 +194,28 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from app.session import ChatService
+    from app.ui import launch, parse_auth
+    from recommender.api import Recommender
+
+    auth = parse_auth(args.auth or os.environ.get("CINEFUSE_AUTH"))
+    settings = settings_from_args(args)
+    rec = Recommender.open(settings.store, settings=settings)
+    service = ChatService(rec, page_size=args.page_size, explainer=args.explainer)
+    where = f"http://{args.host}:{args.port}"
+    print(f"cinefuse: serving {settings.store} at {where} (explanations: {service.explainer_name}"
+          f"{', password required' if auth else ''}); Ctrl+C stops", flush=True)
+    try:
+        launch(service, host=args.host, port=args.port, auth=auth, eval_root=args.eval_dir,
+               concurrency=args.concurrency)
+    finally:
+        rec.close()
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from index.catalog import find_movielens_dir
     from index.sources import load_movielens
@@ -313,6 +335,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="runs/eval", help="folder for report.md, results.json and PNG charts")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+
+    v = sub.add_parser("serve", help="the Gradio chat app (on 127.0.0.1 unless --host says otherwise)")
+    _add_store_args(v)
+    v.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 exposes it to the network)")
+    v.add_argument("--port", type=int, default=7860)
+    v.add_argument("--auth", help="USER:PASSWORD required to open the app [env CINEFUSE_AUTH]")
+    v.add_argument("--explainer", default="auto", choices=["auto", "model", "template"],
+                   help="auto: the fine-tuned model where the index has one, else templates")
+    v.add_argument("--eval-dir", default="runs", help="where `cinefuse evaluate` wrote its reports (newest shown)")
+    v.add_argument("--page-size", type=int, default=8)
+    v.add_argument("--concurrency", type=int, default=4, help="requests handled at once")
+    v.set_defaults(func=cmd_serve)
 
     from app.cli_explain import register
 

@@ -90,6 +90,18 @@ class TitleIndex:
         matches.sort(key=lambda m: (-m.score, m.display_title))
         return matches[:limit]
 
+    def exact(self, query: str) -> list[int]:
+        """Every movieId whose normalised title (and year, when given) equals the query's.
+
+        Example:
+            >>> idx = TitleIndex({1: {"title": "Titanic", "year": 1997}, 2: {"title": "Titanic", "year": 1953}})
+            >>> idx.exact("titanic"), idx.exact("Titanic (1953)")
+            ([1, 2], [2])
+        """
+        title, year = split_year(query)
+        return [self.ids[i] for i in self._by_key.get(normalize_title(title), [])
+                if year is None or self.years[i] == year]
+
     def resolve(self, query: str) -> int:
         """The movieId a title means; ``TitleNotFound`` (with candidates) when none or several fit.
 

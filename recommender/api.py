@@ -147,6 +147,23 @@ def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int
     return picked
 
 
+def steered(scores: np.ndarray, match: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """Ranker scores plus ``weight`` times the text match, both standardised over the candidates; a movie
+    with no text (NaN match) gets the average match, so it is neither lifted nor sunk.
+
+    Example:
+        >>> int(steered(np.array([0.9, 0.8, 0.1]), np.array([0.1, 0.6, np.nan])).argmax())
+        1
+    """
+    def z(x: np.ndarray) -> np.ndarray:
+        sd = np.nanstd(x)
+        return (x - np.nanmean(x)) / (sd if sd > 0 else 1.0)
+
+    if len(scores) == 0 or np.all(np.isnan(match)):
+        return scores
+    return z(scores) + weight * np.nan_to_num(z(match), nan=0.0)
+
+
 class Recommender:
     """Recommendations, similar movies, text search and home-page rows over one built index.
 
@@ -209,33 +226,43 @@ class Recommender:
 
     def recommend(self, history: HistoryInput = None, *, user_id: int | None = None, k: int = 10,
                   filters: Filters | None = None, diversity: float | None = None, explore: bool = True,
-                  explain: bool = False) -> list[Recommendation]:
+                  explain: bool = False, steer: str | None = None, steer_weight: float = 1.5
+                  ) -> list[Recommendation]:
         """The top ``k`` movies for a history (or a known ``user_id``): Qdrant candidates per named vector from
         the liked (positive) and disliked (negative) examples, ranked by the fusion model.
 
         ``diversity`` is the MMR trade-off λ (1 = pure relevance); ``explore`` fills the last slot with a
-        well-matched but little-known pick. No history gives cold-start picks.
+        well-matched but little-known pick. ``steer`` is a description ("darker", "a heist") that nudges the
+        ranking towards movies whose overview or reviews read like it. No history gives cold-start picks
+        (steered, when a ``steer`` text is given: then it is a text search).
 
         Example:
             >>> # rec.recommend({"Heat": 5, "Alien": 5, "Titanic": False}, k=10, diversity=0.7)
+            >>> # rec.recommend({"Toy Story": True}, steer="darker")
         """
         items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
         if not items:
+            if steer:
+                return self.search(steer, k=k, filters=filters)
             return self.popular(k=k, filters=filters, diversity=0.7 if diversity is None else diversity)
-        feats, cand, scores = self._scored(items, filters)
+        query = self.text_encoder().encode([steer])[0] if steer else None
+        feats, cand, scores = self._scored(items, filters, query)
+        if query is not None:
+            scores = steered(scores, self._text_match(query, cand), steer_weight)
         out = self._page(feats, cand, scores, k, diversity, explore)
         if explain:
             self.explain(out, items)
         return out
 
-    def _scored(self, items: list[Interaction], filters: Filters | None
+    def _scored(self, items: list[Interaction], filters: Filters | None, text: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The person's feature matrix, their candidate movieIds from Qdrant, and the ranker's score of each."""
+        """The person's feature matrix, their candidate movieIds from Qdrant (plus the movies whose text is
+        closest to ``text``, when given), and the ranker's score of each."""
         with single_threaded_blas():
             h = History.from_interactions(items)
             user = self.model.user_vector(h)
             feats = self.model.features(h, cf_vector=user)
-            cand = self._candidates(items, user, {int(m) for m in h.movie_ids}, filters)
+            cand = self._candidates(items, user, {int(m) for m in h.movie_ids}, filters, text)
             return feats, cand, self._rank(feats, cand)
 
     def _page(self, feats: np.ndarray, cand: np.ndarray, scores: np.ndarray, k: int, diversity: float | None,
@@ -258,7 +285,7 @@ class Recommender:
         return out
 
     def _candidates(self, items: list[Interaction], user: np.ndarray | None, seen: set[int],
-                    filters: Filters | None) -> np.ndarray:
+                    filters: Filters | None, text: np.ndarray | None = None) -> np.ndarray:
         weights = interaction_weights(items, self.model.half_life_days)
         liked = [m for m, w in weights.items() if w > 0]
         disliked = [m for m, w in weights.items() if w < 0]
@@ -276,11 +303,27 @@ class Recommender:
                 queries.append(SignalQuery(signal, positives=pos[:20], negatives=neg[:20]))
         if user is not None and "cf" in self.signals:
             queries.append(SignalQuery("cf", vector=user))
+        if text is not None:
+            queries += [SignalQuery(s, vector=text) for s in ("overview", "reviews") if s in self.signals]
         hits = self.store.search_batch(queries, limit=100, filters=flt) if queries else []
         ids = {h.id for res in hits for h in res}
         if filters is None or filters.is_empty():  # the ranker may also lift well-liked movies no query reached
             ids |= {int(m) for m in self._columns[np.argsort(-self.model._popularity)[:30]]} - seen
         return np.array(sorted(i for i in ids if i in self._col_of), dtype=np.int64)
+
+    def _text_match(self, query: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """Cosine of each candidate's overview (else reviews) vector with ``query``; NaN where it has neither."""
+        out = np.full(len(cand), np.nan)
+        idx = np.array([self.items.index.get(int(m), -1) for m in cand])
+        for signal in ("reviews", "overview"):  # overview wins where a movie has both
+            vecs = self.items.vectors.get(signal)
+            if vecs is None or vecs.shape[1] != len(query):
+                continue
+            ok = idx >= 0
+            rows = vecs[idx[ok]]
+            has = np.flatnonzero(ok)[np.any(rows != 0, axis=1)]
+            out[has] = vecs[idx[has]] @ query
+        return out
 
     def _rank(self, feats: np.ndarray, cand: np.ndarray) -> np.ndarray:
         cols = np.array([self._col_of[int(m)] for m in cand], dtype=np.int64)
@@ -395,12 +438,7 @@ class Recommender:
         Example:
             >>> # rec.search("a heist that goes wrong")
         """
-        from encoders.text import load_text_encoder
-
-        if self._text_encoder is None:
-            schema = self.store.schema()
-            built = (schema.info.get("settings", {}) if schema else {}).get("text_model", self.settings.text_model)
-            self._text_encoder = load_text_encoder(built, device=self.settings.device)
+        self.text_encoder()
         if self._image_encoder is None and "poster" in self.signals and by in ("fused", "poster"):
             from encoders.image import load_image_encoder
 
@@ -411,6 +449,16 @@ class Recommender:
         hits = search_text(text, self.store, self._text_encoder, self._image_encoder, by=by, filters=filters,
                            limit=k)
         return [self._from_hit(h, "search") for h in hits]
+
+    def text_encoder(self) -> Any:
+        """The text model this index was built with, loaded on first use."""
+        if self._text_encoder is None:
+            from encoders.text import load_text_encoder
+
+            schema = self.store.schema()
+            built = (schema.info.get("settings", {}) if schema else {}).get("text_model", self.settings.text_model)
+            self._text_encoder = load_text_encoder(built, device=self.settings.device)
+        return self._text_encoder
 
     def _from_hit(self, hit: Hit, reason: Literal["similar", "search"]) -> Recommendation:
         return Recommendation.from_payload(hit.id, hit.payload or self.payloads.get(hit.id, {}), hit.score,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,8 @@ from scipy.sparse import csr_matrix
 
 from recommender.evidence import Evidence, build_evidence, co_like_counts
 from recommender.profile import Interaction, interaction_weights
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from recommender.api import Recommendation, Recommender
@@ -55,8 +58,8 @@ def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Seq
 
 
 def load_explainer(store_location: str, kind: str = "auto") -> Any:
-    """The fine-tuned model where ``<store>/explainer`` holds an adapter (``kind="auto"`` or ``"model"``),
-    else the template explainer.
+    """The fine-tuned model where ``<store>/explainer`` holds an adapter (``kind="auto"`` or ``"model"``), else
+    the template explainer; ``"model"`` without an adapter uses the base model (still checked, so still true).
 
     Example:
         >>> type(load_explainer("/nonexistent", "auto")).__name__
@@ -67,6 +70,10 @@ def load_explainer(store_location: str, kind: str = "auto") -> Any:
     folder = explainer_dir(store_location)
     if kind == "template" or (kind == "auto" and not (folder / "adapter_config.json").is_file()):
         return TemplateExplainer()
+    if not (folder / "adapter_config.json").is_file():
+        log.warning("no fine-tuned explainer in %s (train one with `cinefuse train-explainer`); using the base model",
+                    folder)
+        return LMExplainer.load(None)
     return LMExplainer.load(folder)
 
 

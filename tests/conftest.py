@@ -17,3 +17,23 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "ml-latest-small" / "ratings.csv").exists():
         pytest.skip(f"real data not found at {SHARED_DATA} (set CINEFUSE_SHARED_DATA or check out ../shared)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def built_store(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A real index built by `cinefuse build` from a ~120-movie subset of ../shared/data (no posters vectors)."""
+    from app import cli
+    from tests.real_subset import write_subset
+
+    root = tmp_path_factory.mktemp("subset")
+    write_subset(shared_data, root / "data")
+    store = root / "index"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CINEFUSE_CACHE_DIR", str(root / "cache"))
+    mp.setenv("CINEFUSE_REVIEW_CHUNKS_PER_MOVIE", "2")
+    try:
+        code = cli.main(["build", "--data", str(root / "data"), "--store", str(store), "--no-posters", "-q"])
+    finally:
+        mp.undo()
+    assert code == 0
+    return store

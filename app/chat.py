@@ -1,0 +1,253 @@
+"""What a chat message asks for: liked and disliked titles, genre rules, feedback on shown cards, "why", and a
+free-text description that steers the ranking. Pure parsing; titles are only split here, resolved elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
+            "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "ninth": 9, "9th": 9,
+            "tenth": 10, "10th": 10, "last": -1}
+_ORD = (r"(?:the\s+)?(?P<ord>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last"
+        r"|\d{1,2}(?:st|nd|rd|th)|#\s*\d{1,2}|(?:number|no\.?)\s*\d{1,2})(?:\s+(?:one|movie|film|pick|card))?")
+
+#: the words people use for a genre, mapped to MovieLens' genre names
+GENRE_WORDS = {
+    "action": "Action", "adventure": "Adventure", "adventures": "Adventure", "animation": "Animation",
+    "animated": "Animation", "cartoons": "Animation", "cartoon": "Animation", "anime": "Animation",
+    "children": "Children", "children's": "Children", "kids": "Children", "kid": "Children", "family": "Children",
+    "comedy": "Comedy", "comedies": "Comedy", "funny": "Comedy", "crime": "Crime", "documentary": "Documentary",
+    "documentaries": "Documentary", "docs": "Documentary", "drama": "Drama", "dramas": "Drama",
+    "fantasy": "Fantasy", "film-noir": "Film-Noir", "film noir": "Film-Noir", "noir": "Film-Noir",
+    "horror": "Horror", "scary": "Horror", "slasher": "Horror", "slashers": "Horror", "imax": "IMAX",
+    "musical": "Musical", "musicals": "Musical", "mystery": "Mystery", "mysteries": "Mystery",
+    "romance": "Romance", "romantic": "Romance", "romances": "Romance", "romcom": "Romance", "romcoms": "Romance",
+    "sci-fi": "Sci-Fi", "scifi": "Sci-Fi", "sci fi": "Sci-Fi", "science fiction": "Sci-Fi",
+    "thriller": "Thriller", "thrillers": "Thriller", "war": "War", "western": "Western", "westerns": "Western",
+}
+_GENRE = "|".join(re.escape(w) for w in sorted(GENRE_WORDS, key=len, reverse=True))
+
+_RESET = re.compile(r"^\s*(?:reset|start over|start again|forget (?:everything|it all|me)|clear"
+                    r"(?: my)? (?:history|profile|likes))\b[\s.!]*", re.I)
+_WHY = re.compile(r"\bwhy\b(?:\s+(?:did|do|would)\s+you\s+(?:pick|choose|recommend|suggest|show)(?:\s+me)?)?"
+                  r"(?:\s+(?:is|was))?\s+(?P<ref>[^?.!;]+)", re.I)
+_CARD = re.compile(rf"\b(?P<dir>(?:more|less|fewer|nothing)\s+like|loved?|liked?|not|drop|remove|hide|no)\s+{_ORD}",
+                   re.I)
+_NO_GENRE = re.compile(rf"\b(?:no|without|not|skip|avoid|exclude|except|nothing|none of the|stop(?: showing)?)\s+"
+                       rf"(?:more\s+|any\s+)?(?P<g>{_GENRE})\b(?:\s+(?:movies|films|stuff|please|anymore))?", re.I)
+_ONLY_GENRE = re.compile(rf"\b(?:only|just)\s+(?P<g>{_GENRE})\b(?:\s+(?:movies|films|stuff|please))?", re.I)
+_ANY_GENRE = re.compile(r"\b(?:any|all)\s+genres?(?:\s+(?:is|are)\s+(?:fine|ok(?:ay)?))?\b"
+                        r"|\bgenres?\s+(?:are\s+)?fine\b|\bclear\s+(?:the\s+)?filters?\b", re.I)
+_SIMILAR = re.compile(r"(?:^|\b(?:something|anything|movies?|films?|stuff|ones?|more|things?|a\s+bit)\s+)"
+                      r"(?:like|similar\s+to)\s+(?P<t>[^.;!?]+?)(?:\s*,?\s+but\s+(?P<steer>[^.;!?]+))?"
+                      r"(?=\s*(?:[.;!?]|$))", re.I)
+_VERB = re.compile(
+    r"\b(?P<neg>didn'?t\s+(?:like|enjoy|love)|did\s+not\s+(?:like|enjoy|love)|don'?t\s+(?:like|love)|"
+    r"do\s+not\s+(?:like|love)|couldn'?t\s+stand|can'?t\s+stand|could\s+not\s+stand|cannot\s+stand|disliked?|"
+    r"hated?|loathed?|(?:was|wasn'?t|am|i'?m|not)\s+(?:a\s+)?fan\s+of|bored\s+by|was\s+bored\s+by)\b"
+    r"|\b(?P<pos>(?:really\s+|also\s+|absolutely\s+)?(?:loved?|liked?|enjoyed|enjoy|adored?)|(?:big\s+)?fan\s+of|"
+    r"favou?rites?\s+(?:are|is|were|was|include))\b", re.I)
+_VERDICT = re.compile(
+    r"(?:^|(?<=[.;!?,]))\s*(?P<t>[^.;!?,]+?)\s+(?:was|were|is|are)\s+(?:so\s+|really\s+|very\s+|just\s+|truly\s+)?"
+    r"(?:(?P<pos>great|amazing|awesome|fantastic|brilliant|excellent|wonderful|superb|perfect|good|fun|a\s+masterpiece)"
+    r"|(?P<neg>terrible|awful|boring|bad|dull|horrible|overrated|a\s+mess|the\s+worst))\b", re.I)
+_PRONOUN = re.compile(r"^(?:it|them|that|those|these|this|both|all\s+of\s+them|it\s+all)$", re.I)
+_REQUEST = re.compile(r"\b(?:i'?d|i\s+would|we'?d|would)\s+$", re.I)
+_TRAIL = re.compile(r"(?:\s+(?:a\s+lot|so\s+much|very\s+much|too|as\s+well|a\s+bunch|though|but|and))+\s*$", re.I)
+_LEAD = re.compile(r"^\s*(?:and\s+|also\s+|the\s+(?:movies?|films?)\s+|movies?\s+|films?\s+)+", re.I)
+_FILLER = re.compile(r"\b(?:please|pls|thanks|thank you|hi|hello|hey|ok(?:ay)?|so|well|now|"
+                     r"show\s+me|give\s+me|find\s+me|recommend(?:\s+me)?|suggest|i\s+want(?:\s+to\s+watch)?|"
+                     r"i'?d\s+like|i\s+would\s+like|can\s+you|could\s+you|maybe|some|something|anything|"
+                     r"a\s+(?:movie|film)|movies?|films?|to\s+watch|tonight|for\s+me)\b", re.I)
+
+
+@dataclass
+class Request:
+    """Everything one message asked for. Titles are raw text; positions are 1-based (-1 is the last card).
+
+    Example:
+        >>> Request(liked=["Heat"]).is_empty()
+        False
+    """
+
+    liked: list[str] = field(default_factory=list)
+    disliked: list[str] = field(default_factory=list)
+    exclude_genres: list[str] = field(default_factory=list)
+    only_genres: list[str] = field(default_factory=list)
+    any_genre: bool = False
+    card_liked: list[int] = field(default_factory=list)
+    card_disliked: list[int] = field(default_factory=list)
+    why: list[int | str] = field(default_factory=list)
+    steer: str | None = None
+    reset: bool = False
+
+    def is_empty(self) -> bool:
+        return not (self.liked or self.disliked or self.exclude_genres or self.only_genres or self.any_genre
+                    or self.card_liked or self.card_disliked or self.why or self.steer or self.reset)
+
+
+def ordinal(text: str) -> int | None:
+    """The 1-based card position an ordinal names ("third", "3rd", "#3", "number 3"); -1 for "last".
+
+    Example:
+        >>> ordinal("the third one"), ordinal("#2"), ordinal("last"), ordinal("Heat")
+        (3, 2, -1, None)
+    """
+    words = re.sub(r"^(?:the\s+)", "", text.strip().lower())
+    m = re.match(r"^(?:#\s*|(?:number|no\.?)\s*)?(\d{1,2})(?:st|nd|rd|th)?\b", words)
+    if m:
+        return int(m.group(1))
+    first = words.split()[0] if words.split() else ""
+    return ORDINALS.get(first)
+
+
+def split_titles(text: str, is_title: Callable[[str], bool]) -> list[str]:
+    """Titles in a list like "Heat, Alien and Toy Story", keeping an "and" that belongs to a title.
+
+    Example:
+        >>> known = {"heat", "alien", "sense and sensibility"}
+        >>> split_titles("Heat, Sense and Sensibility and Alien", lambda t: t.lower() in known)
+        ['Heat', 'Sense and Sensibility', 'Alien']
+    """
+    out: list[str] = []
+    for part in re.split(r"\s*[,;/]\s*|\s+&\s+", text):
+        part = _LEAD.sub("", _TRAIL.sub("", part)).strip(" '\"")
+        if part:
+            out.extend(_split_and(part, is_title) or [part])
+    return out
+
+
+def _split_and(text: str, is_title: Callable[[str], bool]) -> list[str] | None:
+    """The split of ``text`` at " and "/" or " whose every piece is a title (fewest pieces first), if any."""
+    if is_title(text):
+        return [text]
+    for m in re.finditer(r"\s+(?:and|or|plus)\s+", text, re.I):
+        head, tail = text[:m.start()].strip(), text[m.end():].strip()
+        if head and tail and is_title(head):
+            rest = _split_and(tail, is_title)
+            if rest:
+                return [head, *rest]
+    return None
+
+
+def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) -> Request:
+    """Read one chat message into a :class:`Request`.
+
+    Example:
+        >>> known = {"heat", "alien", "titanic", "toy story"}
+        >>> r = parse_message("I loved Heat and Alien, hated Titanic. No horror", lambda t: t.lower() in known)
+        >>> r.liked, r.disliked, r.exclude_genres
+        (['Heat', 'Alien'], ['Titanic'], ['Horror'])
+        >>> r = parse_message("something like Toy Story but darker", lambda t: t.lower() in known)
+        >>> r.liked, r.steer
+        (['Toy Story'], 'darker')
+        >>> parse_message("more like the third one").card_liked, parse_message("why the second?").why
+        ([3], [2])
+    """
+    req = Request()
+    rest = " ".join(text.split())
+    m = _RESET.match(rest)
+    if m:
+        req.reset = True
+        rest = rest[m.end():]
+
+    def take(pattern: re.Pattern[str], handle: Callable[[re.Match[str]], None]) -> None:
+        nonlocal rest
+        pieces, last = [], 0
+        for found in pattern.finditer(rest):
+            handle(found)
+            pieces.append(rest[last:found.start()])
+            last = found.end()
+        pieces.append(rest[last:])
+        rest = " ; ".join(p for p in pieces if p.strip())
+
+    def why(found: re.Match[str]) -> None:
+        ref = found.group("ref").strip()
+        pos = ordinal(ref)
+        req.why.append(pos if pos is not None else _LEAD.sub("", re.sub(r"^(?:the\s+movie\s+)", "", ref)).strip())
+
+    def card(found: re.Match[str]) -> None:
+        pos = ordinal(found.group("ord"))
+        if pos is None:
+            return
+        word = found.group("dir").lower().split()[0]
+        (req.card_liked if word in ("more", "love", "loved", "like", "liked") else req.card_disliked).append(pos)
+
+    def genre(target: list[str]) -> Callable[[re.Match[str]], None]:
+        def add(found: re.Match[str]) -> None:
+            name = GENRE_WORDS[found.group("g").lower()]
+            if name not in target:
+                target.append(name)
+        return add
+
+    def any_genre(_: re.Match[str]) -> None:
+        req.any_genre = True
+
+    def similar(found: re.Match[str]) -> None:
+        req.liked.extend(split_titles(found.group("t"), is_title))
+        if found.group("steer"):
+            req.steer = found.group("steer").strip()
+
+    take(_WHY, why)
+    take(_CARD, card)
+    take(_NO_GENRE, genre(req.exclude_genres))
+    take(_ONLY_GENRE, genre(req.only_genres))
+    take(_ANY_GENRE, any_genre)
+    def verdict(found: re.Match[str]) -> None:
+        titles = [t for t in split_titles(found.group("t"), is_title) if not _PRONOUN.match(t)]
+        (req.disliked if found.group("neg") else req.liked).extend(titles)
+
+    take(_SIMILAR, similar)
+    take(_VERDICT, verdict)
+    rest = _sentiments(rest, req, is_title)
+    leftover = _FILLER.sub(" ", re.sub(r"[^\w' -]+", " ", rest))
+    leftover = " ".join(w for w in leftover.split() if w.lower() not in ("i", "me", "and", "but", "a", "the"))
+    if leftover and not req.steer and re.search(r"[A-Za-z]{3,}", leftover):
+        text = " ".join(rest.replace(" ; ", " ").split()).strip(" .,;!?")
+        titles = split_titles(text, is_title)
+        if req.is_empty() and titles and all(is_title(t) for t in titles):
+            req.liked.extend(titles)  # a message that is only titles lists things the person liked
+        else:
+            steer = _FILLER_START.sub("", text).strip()
+            req.steer = re.sub(r"(?:\s+(?:and|but|or|with|please))+$", "", steer or text, flags=re.I)
+    return req
+
+
+_FILLER_START = re.compile(r"^(?:(?:please|show\s+me|give\s+me|find\s+me|recommend(?:\s+me)?|i\s+want|"
+                           r"i'?d\s+like|i\s+would\s+like|can\s+you\s+(?:find|show|recommend)(?:\s+me)?|"
+                           r"something|anything|some|a\s+movie|a\s+film|movies|films)\s+)+", re.I)
+
+
+def _sentiments(text: str, req: Request, is_title: Callable[[str], bool]) -> str:
+    """Pull "I loved X and Y, hated Z" into ``req``; returns the text no verb claimed."""
+    verbs = [m for m in _VERB.finditer(text) if not _REQUEST.search(text[:m.start()])]
+    if not verbs:
+        return text
+    kept = [text[:verbs[0].start()]]
+    for i, verb in enumerate(verbs):
+        end = verbs[i + 1].start() if i + 1 < len(verbs) else len(text)
+        chunk = text[verb.end():end]
+        stop = re.search(r"[.;!?]", chunk)
+        obj, after = (chunk[:stop.start()], chunk[stop.end():]) if stop else (chunk, "")
+        obj = re.sub(r"(?:,|\s)+(?:and|but|i|we|also)?\s*$", "", obj.strip(), flags=re.I).strip(" ,")
+        if obj and not re.match(r"^(?:something|anything|some|movies|films)\b", obj, re.I):
+            titles = [t for t in split_titles(obj, is_title) if not _PRONOUN.match(t)]
+            (req.disliked if verb.group("neg") else req.liked).extend(titles)
+        elif obj:
+            kept.append(obj)
+        kept.append(after)
+    return " ".join(k for k in kept if k.strip())
+
+
+def describe(items: Iterable[str]) -> str:
+    """"A", "A and B", "A, B and C".
+
+    Example:
+        >>> describe(["Heat", "Alien", "Up"])
+        'Heat, Alien and Up'
+    """
+    names = list(items)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""

@@ -1,0 +1,370 @@
+"""One chat session's profile and what the chat does with a message: the logic behind the Gradio app, kept free of
+Gradio so it can be used and tested on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from app.chat import Request, describe, parse_message
+from index.errors import CinefuseError, TitleNotFound
+from index.store import Filters
+from recommender.api import Recommendation, Recommender
+from recommender.profile import Interaction
+
+log = logging.getLogger(__name__)
+
+ExplainerKind = Literal["auto", "model", "template"]
+SORRY = "Sorry, something went wrong on my side (it is logged). Please try again, or rephrase your message."
+
+
+@dataclass
+class Card:
+    """One movie shown in the gallery.
+
+    Example:
+        >>> Card(1, "Toy Story (1995)", "/posters/1.jpg", "Because you liked Up.").caption()
+        'Toy Story (1995): Because you liked Up.'
+    """
+
+    movie_id: int
+    title: str
+    image: str
+    explanation: str = ""
+    reason: str = "ranked"
+
+    def caption(self) -> str:
+        return f"{self.title}: {self.explanation}" if self.explanation else self.title
+
+
+@dataclass
+class Session:
+    """What one person told us in this chat: likes and dislikes (newest weigh most), genre rules, the last page.
+
+    Example:
+        >>> s = Session()
+        >>> s.tell(6, True); s.tell(1721, False)
+        >>> sorted((m, i.liked) for m, i in s.history.items())
+        [(6, True), (1721, False)]
+    """
+
+    history: dict[int, Interaction] = field(default_factory=dict)
+    exclude_genres: list[str] = field(default_factory=list)
+    only_genres: list[str] = field(default_factory=list)
+    page: list[Card] = field(default_factory=list)
+    _clock: float = 0.0
+
+    def tell(self, movie_id: int, liked: bool) -> None:
+        """Record a like or dislike now; saying it again about the same movie replaces what was said before."""
+        self._clock = max(time.time(), self._clock + 1.0)
+        self.history.pop(movie_id, None)
+        self.history[movie_id] = Interaction(movie_id, liked=liked, timestamp=self._clock)
+
+    def filters(self) -> Filters:
+        return Filters(genres=list(self.only_genres), exclude_genres=list(self.exclude_genres))
+
+    def profile(self, titles: dict[int, str]) -> dict[str, Any]:
+        """The profile as plain data (for the app's side panel and the API).
+
+        Example:
+            >>> s = Session(); s.tell(6, True)
+            >>> s.profile({6: "Heat (1995)"})["liked"]
+            ['Heat (1995)']
+        """
+        return {"liked": [titles.get(m, str(m)) for m, i in self.history.items() if i.liked],
+                "disliked": [titles.get(m, str(m)) for m, i in self.history.items() if i.liked is False],
+                "no_genres": list(self.exclude_genres), "only_genres": list(self.only_genres)}
+
+
+@dataclass
+class Reply:
+    """The chat's answer: a message, and a new page of cards when the ranking changed (None: keep the page)."""
+
+    text: str
+    cards: list[Card] | None = None
+    explain: list[Recommendation] = field(default_factory=list)
+
+
+class ChatService:
+    """Turns chat messages and thumbs into recommendations for a :class:`Session`, over one shared
+    :class:`Recommender`. Safe to share between sessions and threads: all state lives in the sessions.
+
+    Example:
+        >>> # svc = ChatService(Recommender.open("runs/index"))
+        >>> # s = Session(); svc.respond(s, "I loved Heat and Alien, hated Titanic").text
+    """
+
+    def __init__(self, rec: Recommender, *, page_size: int = 8, explainer: ExplainerKind = "auto",
+                 placeholder_dir: str | Path | None = None, explain_budget_s: float | None = 6.0) -> None:
+        from recommender.explain_service import load_explainer
+
+        self.rec = rec
+        self.page_size = page_size
+        self.placeholders = Path(placeholder_dir or Path(rec.settings.cache_dir).expanduser() / "placeholders")
+        self.placeholders.mkdir(parents=True, exist_ok=True)
+        self._rank_lock = threading.Lock()
+        self._explain_lock = threading.Lock()
+        rec.explainer = load_explainer(rec.settings.store, explainer)
+        rec.text_encoder()  # loaded now, not inside the first person's request
+        if hasattr(rec.explainer, "time_budget_s"):
+            rec.explainer.time_budget_s = explain_budget_s
+        self.titles = {m: p.get("display_title") or str(m) for m, p in rec.payloads.items()}
+        self.genres = sorted({g for p in rec.payloads.values() for g in p.get("genres") or []})
+
+    @property
+    def explainer_name(self) -> str:
+        return str(getattr(self.rec.explainer, "name", "template"))
+
+    def poster_dirs(self) -> list[Path]:
+        """The folders the app may serve images from: the index's poster folders and the placeholder folder."""
+        dirs = {Path(p["poster"]).resolve().parent for p in self.rec.payloads.values()
+                if isinstance(p.get("poster"), str) and not p["poster"].startswith(("http://", "https://"))}
+        return sorted(dirs | {self.placeholders.resolve()})
+
+    # ----- chat ---------------------------------------------------------------------------------------------
+    def respond(self, session: Session, message: str) -> Reply:
+        """Apply one chat message to the session and answer it.
+
+        Example:
+            >>> # svc.respond(session, "no horror").text
+            "Got it: no Horror. Here are 8 picks..."
+        """
+        req = parse_message(message or "", self._is_title)
+        notes: list[str] = []
+        if req.reset:
+            session.history.clear()
+            session.exclude_genres.clear()
+            session.only_genres.clear()
+            notes.append("Starting over: I forgot your likes, dislikes and genre rules.")
+        self._apply_titles(session, req, notes)
+        self._apply_cards(session, req.card_liked, True, notes)
+        self._apply_cards(session, req.card_disliked, False, notes)
+        self._apply_genres(session, req, notes)
+        why = [self._why(session, ref) for ref in req.why]
+        changed = not session.page or bool(req.liked or req.disliked or req.card_liked or req.card_disliked
+                                      or req.exclude_genres or req.only_genres or req.any_genre or req.steer
+                                      or req.reset)
+        if req.is_empty() and (message or "").strip():
+            notes.append("Tell me movies you liked or disliked (\"I loved Heat and Alien, hated Titanic\"), "
+                         "describe what you want (\"a heist that goes wrong\"), or say \"no horror\".")
+        if not changed:
+            return Reply(" ".join(notes + why))
+        cards, recs, lead = self.page(session, steer=req.steer)
+        return Reply(" ".join(notes + why + [lead]), cards, recs)
+
+    def feedback(self, session: Session, position: int, liked: bool) -> Reply:
+        """A thumbs up or down on the card at 1-based ``position``: the profile changes and the page re-ranks.
+
+        Example:
+            >>> # svc.feedback(session, 1, liked=True).cards
+        """
+        notes: list[str] = []
+        self._apply_cards(session, [position], liked, notes)
+        if not notes or notes[-1].startswith("There is no"):
+            return Reply(" ".join(notes) or "Pick a card first.")
+        cards, recs, lead = self.page(session)
+        return Reply(" ".join([*notes, lead]), cards, recs)
+
+    def page(self, session: Session, steer: str | None = None) -> tuple[list[Card], list[Recommendation], str]:
+        """A fresh page for the session (explanations come after, from :meth:`explanations`)."""
+        history = list(session.history.values())
+        flt = session.filters()
+        with self._rank_lock:
+            recs = self.rec.recommend(history, k=self.page_size, filters=None if flt.is_empty() else flt,
+                                      diversity=0.85, steer=steer)
+        cards = [self.card(r) for r in recs]
+        session.page = cards
+        if not recs:
+            return cards, recs, "Nothing matches those rules; try \"any genre\" or fewer exclusions."
+        if not history:
+            what = f"movies matching “{steer}”" if steer else "popular recent picks to start from"
+            return cards, [], f"Here are {what}. Give them a thumbs up or down, or tell me what you liked."
+        suffix = f", leaning towards “{steer}”" if steer else ""
+        return cards, recs, f"Here are {len(cards)} picks{suffix}."
+
+    def card(self, r: Recommendation) -> Card:
+        explanation = {"popular": self._popular_line(r.movie_id), "search": "It matches your description.",
+                       "similar": "It is close to the movie you picked."}.get(r.reason, "")
+        return Card(r.movie_id, r.title, self.image(r.movie_id), r.explanation or explanation, r.reason)
+
+    def explanations(self, session: Session, recs: list[Recommendation]) -> Iterator[int]:
+        """Write each card's explanation, yielding the card's index as it lands (the top one first)."""
+        if not recs:
+            return
+        from recommender.explain_service import page_evidence
+
+        history = list(session.history.values())
+        cards = session.page
+        with self._explain_lock:
+            evidence = page_evidence(self.rec, recs, history)
+            for index, text in self.rec.explainer.stream(evidence):
+                if cards is session.page and index < len(cards):
+                    cards[index].explanation = text
+                    yield index
+
+    # ----- the other views ----------------------------------------------------------------------------------
+    def rows(self, session: Session) -> dict[str, list[Card]]:
+        """Home-page rows for the session's profile (cold-start rows when it is empty)."""
+        with self._rank_lock:
+            rows = self.rec.rows(list(session.history.values()), k=self.page_size)
+        return {name: [self.card(r) for r in recs] for name, recs in rows.items()}
+
+    def poster_search(self, text: str) -> tuple[str, list[Card]]:
+        """Movies whose posters look like ``text`` (CLIP); plot and review search where the index has no posters."""
+        text = (text or "").strip()
+        if not text:
+            return "Describe a poster, e.g. “a lone astronaut in space”.", []
+        if "poster" in self.rec.signals:
+            with self._rank_lock:
+                recs = self.rec.search(text, k=self.page_size, by="poster")
+            return f"Posters that look like “{text}”.", [self.card(r) for r in recs]
+        with self._rank_lock:
+            recs = self.rec.search(text, k=self.page_size, by="fused")
+        return ("This index was built without poster vectors (no CLIP weights were available), so these match "
+                f"“{text}” by plot and reviews instead.", [self.card(r) for r in recs])
+
+    def image(self, movie_id: int) -> str:
+        """The movie's poster file, or a generated title card where there is none."""
+        poster = self.rec.payloads.get(movie_id, {}).get("poster")
+        if isinstance(poster, str) and Path(poster).is_file():
+            return str(Path(poster).resolve())
+        path = self.placeholders / f"{movie_id}.png"
+        if not path.exists():
+            _title_card(self.titles.get(movie_id, str(movie_id)), path)
+        return str(path.resolve())
+
+    # ----- helpers ------------------------------------------------------------------------------------------
+    def _is_title(self, text: str) -> bool:
+        return bool(self.rec.titles.exact(text)) or self._resolve(text)[0] is not None
+
+    def _resolve(self, text: str) -> tuple[int | None, list[str]]:
+        """The movie a typed title means (the most-rated one where several share the title), or suggestions."""
+        exact = self.rec.titles.exact(text)
+        if exact:
+            return max(exact, key=lambda m: self.rec.payloads.get(m, {}).get("rating_count") or 0), []
+        try:
+            return self.rec.titles.resolve(text), []
+        except TitleNotFound as err:
+            return None, list(err.candidates)
+
+    def _apply_titles(self, session: Session, req: Request, notes: list[str]) -> None:
+        said: dict[bool, list[str]] = {True: [], False: []}
+        for liked, texts in ((True, req.liked), (False, req.disliked)):
+            for text in texts:
+                movie_id, options = self._resolve(text)
+                if movie_id is None:
+                    hint = f" Did you mean {describe(options[:3])}?" if options else ""
+                    notes.append(f"I don't know a movie called “{text}”.{hint}")
+                    continue
+                session.tell(movie_id, liked)
+                said[liked].append(self.titles[movie_id])
+        parts = [f"you liked {describe(said[True])}" if said[True] else "",
+                 f"you disliked {describe(said[False])}" if said[False] else ""]
+        if any(parts):
+            notes.insert(0, "Noted: " + " and ".join(p for p in parts if p) + ".")
+
+    def _apply_cards(self, session: Session, positions: list[int], liked: bool, notes: list[str]) -> None:
+        for pos in positions:
+            card = self._card_at(session, pos)
+            if card is None:
+                notes.append(f"There is no card {pos} on this page (it has {len(session.page)})."
+                             if session.page else "There are no cards yet: tell me what you like first.")
+                continue
+            session.tell(card.movie_id, liked)
+            notes.append(f"{'More' if liked else 'Less'} like {card.title}.")
+
+    def _apply_genres(self, session: Session, req: Request, notes: list[str]) -> None:
+        if req.any_genre:
+            session.exclude_genres.clear()
+            session.only_genres.clear()
+            notes.append("All genres are back.")
+        for g in req.exclude_genres:
+            if g not in session.exclude_genres:
+                session.exclude_genres.append(g)
+            if g in session.only_genres:
+                session.only_genres.remove(g)
+        for g in req.only_genres:
+            if g not in session.only_genres:
+                session.only_genres.append(g)
+            if g in session.exclude_genres:
+                session.exclude_genres.remove(g)
+        if req.exclude_genres:
+            notes.append(f"Got it: no {describe(req.exclude_genres)}.")
+        if req.only_genres:
+            notes.append(f"Only {describe(req.only_genres)} from now on.")
+
+    def _card_at(self, session: Session, pos: int) -> Card | None:
+        if session.page and pos == -1:
+            return session.page[-1]
+        return session.page[pos - 1] if 1 <= pos <= len(session.page) else None
+
+    def _why(self, session: Session, ref: int | str) -> str:
+        if isinstance(ref, int):
+            card = self._card_at(session, ref)
+            if card is None:
+                return f"There is no card {ref} on this page." if session.page else "There are no cards yet."
+        else:
+            movie_id, options = self._resolve(ref)
+            match = [c for c in session.page if c.movie_id == movie_id]
+            if not match:
+                hint = f" Did you mean {describe(options[:3])}?" if options else ""
+                return f"“{ref}” is not on this page.{hint}"
+            card = match[0]
+        return f"Why {card.title}? {self._reason(session, card)}"
+
+    def _reason(self, session: Session, card: Card) -> str:
+        if card.reason == "popular" or not session.history:
+            return self._popular_line(card.movie_id)
+        if card.explanation:
+            return card.explanation
+        rec = Recommendation.from_payload(card.movie_id, self.rec.payloads.get(card.movie_id, {}), 0.0)
+        with self._explain_lock:
+            self.rec.explain([rec], list(session.history.values()))
+        return rec.explanation or "It scored well on the signals your likes point to."
+
+    def _popular_line(self, movie_id: int) -> str:
+        p = self.rec.payloads.get(movie_id, {})
+        count, mean = p.get("rating_count") or 0, p.get("rating_mean")
+        return (f"One of the most-watched recent films here: {count:,} ratings, {mean:.1f}★ on average."
+                if mean else "A well-known recent film.")
+
+
+def friendly(err: BaseException) -> str:
+    """The message a person sees for an error: ours say what to do; anything else is logged, never shown.
+
+    Example:
+        >>> friendly(CinefuseError("no index at runs/index: build one first"))
+        'no index at runs/index: build one first'
+    """
+    if isinstance(err, CinefuseError):
+        return str(err)
+    log.exception("chat handler failed", exc_info=err)
+    return SORRY
+
+
+def _title_card(title: str, path: Path) -> None:
+    """A plain poster-sized image with the title, for movies without a poster file."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (182, 268), (38, 42, 58))
+    draw = ImageDraw.Draw(img)
+    words, lines, line = title.split(), [], ""
+    for w in words:
+        if len(line) + len(w) + 1 > 16 and line:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    lines.append(line)
+    for i, text in enumerate(lines[:8]):
+        draw.text((12, 90 + 16 * i), text, fill=(235, 235, 240))
+    tmp = path.with_suffix(".tmp.png")
+    img.save(tmp)
+    tmp.replace(path)
+

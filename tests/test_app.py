@@ -1,0 +1,236 @@
+"""The chat app on a real index built from a ~120-movie subset of ../shared/data: the chat logic (ChatService),
+then the Gradio app through gradio_client over HTTP, with authentication and two sessions at once."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from app.session import SORRY, ChatService, Session
+from recommender.api import Recommender
+
+HORROR = {"Dracula: Dead and Loving It (1995)", "Copycat (1995)", "From Dusk Till Dawn (1996)", "Mary Reilly (1996)",
+          "Vampire in Brooklyn (1995)"}
+
+
+@pytest.fixture(scope="module")
+def service(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatService]:
+    rec = Recommender.open(built_store)
+    try:
+        yield ChatService(rec, explainer="template", placeholder_dir=tmp_path_factory.mktemp("cards"))
+    finally:
+        rec.close()
+
+
+def titles(cards: list) -> list[str]:
+    return [c.title for c in cards]
+
+
+def test_an_empty_history_gets_cold_start_picks(service: ChatService) -> None:
+    session = Session()
+    reply = service.respond(session, "")
+    assert reply.cards and len(reply.cards) == service.page_size
+    assert all(c.reason == "popular" and "ratings" in c.explanation for c in reply.cards)
+
+
+def test_likes_dislikes_and_explanations(service: ChatService) -> None:
+    session = Session()
+    reply = service.respond(session, "I loved Heat and The Matrix, hated Jurassic Park")
+    assert reply.text == ("Noted: you liked Heat (1995) and The Matrix (1999) and you disliked Jurassic Park (1993). "
+                          "Here are 8 picks.")
+    assert session.profile(service.titles) == {"liked": ["Heat (1995)", "The Matrix (1999)"],
+                                               "disliked": ["Jurassic Park (1993)"], "no_genres": [], "only_genres": []}
+    assert reply.cards and not {6, 2571, 480} & {c.movie_id for c in reply.cards}
+    written = list(service.explanations(session, reply.explain))
+    assert sorted(written) == list(range(len(reply.cards)))
+    for card in session.page:  # every card is explained by something the person actually said they liked
+        assert any(t in card.explanation for t in ("Heat", "Matrix")), card.explanation
+
+
+def test_unknown_title_gets_did_you_mean_and_stores_nothing(service: ChatService) -> None:
+    session = Session()
+    reply = service.respond(session, "I loved Heatt")
+    assert "I don't know a movie called “Heatt”. Did you mean" in reply.text and "Heat (1995)" in reply.text
+    assert session.history == {}
+
+
+def test_no_horror_more_like_the_third_and_why_the_second(service: ChatService) -> None:
+    session = Session()
+    service.respond(session, "I loved Copycat and Se7en")
+    before = service.respond(session, "no horror").cards
+    assert before and not HORROR & set(titles(before)) and session.exclude_genres == ["Horror"]
+    third = before[2]
+    after = service.respond(session, "more like the third one")
+    assert f"More like {third.title}" in after.text and session.history[third.movie_id].liked is True
+    assert after.cards and third.movie_id not in {c.movie_id for c in after.cards}
+    assert not HORROR & set(titles(after.cards))
+    list(service.explanations(session, after.explain))
+    why = service.respond(session, "why the second?")
+    assert why.cards is None  # the page stays
+    assert why.text == f"Why {after.cards[1].title}? {after.cards[1].explanation}"
+    assert "There is no card 12" in service.respond(session, "why the 12th?").text
+
+
+def test_something_like_a_title_but_steered_by_a_description(service: ChatService) -> None:
+    plain = Session()
+    service.respond(plain, "I loved Toy Story")
+    steered = Session()
+    reply = service.respond(steered, "something like Toy Story but about mafia gangsters and crime families")
+    assert steered.history[1].liked is True and "leaning towards" in reply.text
+    crime = {m for m, p in service.rec.payloads.items() if "Crime" in (p.get("genres") or [])}
+    assert sum(c.movie_id in crime for c in reply.cards or []) > sum(c.movie_id in crime for c in plain.page)
+
+
+def test_thumbs_reranks_and_reset_forgets(service: ChatService) -> None:
+    session = Session()
+    first = service.respond(session, "I loved Toy Story").cards
+    assert first
+    down = service.feedback(session, 1, liked=False)
+    assert session.history[first[0].movie_id].liked is False
+    assert down.cards and first[0].movie_id not in {c.movie_id for c in down.cards}
+    assert "There is no card 40" in service.feedback(session, 40, liked=True).text
+    reset = service.respond(session, "start over")
+    assert session.history == {} and reset.cards and all(c.reason == "popular" for c in reset.cards)
+
+
+def test_rows_and_poster_search_fall_back_to_text(service: ChatService) -> None:
+    session = Session()
+    service.respond(session, "I loved Heat and Goodfellas")
+    rows = service.rows(session)
+    assert list(rows)[0] == "Top picks for you" and "Trending now" in rows
+    assert any(name.startswith("Because you liked") for name in rows)
+    note, cards = service.poster_search("a mafia family")
+    assert "without poster vectors" in note and cards
+
+
+def test_every_image_is_a_poster_or_a_title_card(service: ChatService) -> None:
+    allowed = service.poster_dirs()
+    session = Session()
+    cards = service.respond(session, "../../../etc/passwd").cards or []
+    cards += service.respond(session, "I loved Toy Story").cards or []
+    assert cards
+    for card in cards:
+        path = Path(card.image)
+        assert path.is_file() and any(path.is_relative_to(d) for d in allowed), path
+        poster = service.rec.payloads[card.movie_id].get("poster")
+        if poster and Path(poster).is_file():
+            assert card.image == str(Path(poster).resolve())
+        else:
+            assert Path(card.image).parent == service.placeholders.resolve()
+    assert service.image(1).endswith("posters/images/1.jpg")  # Toy Story's real poster
+
+
+# ----- the Gradio app over HTTP ---------------------------------------------------------------------------------
+
+AUTH = ("ana", "s3cret")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(service: ChatService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from app.ui import launch
+
+    evals = tmp_path_factory.mktemp("runs") / "eval"
+    evals.mkdir()
+    (evals / "report.md").write_text("| model | nDCG@10 |\n|---|---|\n| EASE | 0.13 |\n")
+    _chart(evals / "ndcg_at_10.png")
+    port = free_port()
+    demo = launch(service, port=port, auth=AUTH, eval_root=evals.parent, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def _chart(path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.bar(["EASE"], [0.13])
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def client(url: str):  # noqa: ANN201 - gradio_client's Client
+    from gradio_client import Client
+
+    return Client(url, auth=AUTH, verbose=False)
+
+
+def test_app_listens_on_localhost_and_needs_the_password(server: str) -> None:
+    assert server.startswith("http://127.0.0.1:")
+    assert requests.get(server + "config", timeout=10).status_code == 401
+    login = requests.post(server + "login", data={"username": "ana", "password": "wrong"}, timeout=10)
+    assert login.status_code >= 400
+    with requests.Session() as s:
+        assert s.post(server + "login", data={"username": AUTH[0], "password": AUTH[1]}, timeout=10).ok
+        config = s.get(server + "config", timeout=10).json()
+    ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
+    assert {"chat", "message", "picks", "thumbs-up", "thumbs-down", "poster-query", "eval-charts"} <= ids
+    assert {d.get("api_name") for d in config["dependencies"]} >= {"chat", "thumbs_up", "thumbs_down", "rows",
+                                                                  "poster_search"}
+
+
+def test_gradio_client_chat_then_thumbs_up(server: str) -> None:
+    c = client(server)
+    messages, picks, profile, box = c.predict("I loved Heat and The Matrix, hated Jurassic Park", [],
+                                              api_name="/chat")
+    assert box == "" and profile["liked"] == ["Heat (1995)", "The Matrix (1999)"]
+    assert len(picks) == 8 and all(p["caption"] and Path(p["image"]).is_file() for p in picks)
+    assert all(("Heat" in p["caption"] or "Matrix" in p["caption"]) for p in picks)
+    first = picks[0]["caption"].split(": ", 1)[0]
+    messages, after, profile, _ = c.predict(1, messages, api_name="/thumbs_up")
+    assert first in profile["liked"] and first not in [p["caption"].split(": ", 1)[0] for p in after]
+    assert f"More like {first}" in str(messages[-1])
+
+
+def test_sessions_do_not_share_profiles(server: str) -> None:
+    a, b = client(server), client(server)
+    a.predict("I loved Toy Story", [], api_name="/chat")
+    b.predict("I loved Goodfellas, hated Toy Story", [], api_name="/chat")
+    _, _, profile_a, _ = a.predict("no horror", [], api_name="/chat")
+    _, _, profile_b, _ = b.predict("why the second?", [], api_name="/chat")
+    assert profile_a == {"liked": ["Toy Story (1995)"], "disliked": [], "no_genres": ["Horror"], "only_genres": []}
+    assert profile_b == {"liked": ["Goodfellas (1990)"], "disliked": ["Toy Story (1995)"], "no_genres": [],
+                         "only_genres": []}
+
+
+def test_errors_are_friendly_messages(server: str, service: ChatService, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = client(server)
+    messages, _, _, _ = c.predict(99, [], api_name="/thumbs_up")
+    assert "There are no cards yet" in str(messages[-1])
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("internal detail that must not leak")
+
+    monkeypatch.setattr(service, "respond", broken)
+    messages, _, _, _ = c.predict("I loved Heat", [], api_name="/chat")
+    text = str(messages[-1])
+    assert SORRY in text and "internal detail" not in text and "Traceback" not in text
+
+
+def test_rows_and_poster_search_endpoints(server: str) -> None:
+    c = client(server)
+    c.predict("I loved Heat and Goodfellas", [], api_name="/chat")
+    note, *rows = c.predict(api_name="/rows")
+    assert note == "" and len(rows) == 5 and all(len(r) > 0 for r in rows[:3])
+    note, found = c.predict("a mafia family", api_name="/poster_search")
+    assert "by plot and reviews" in note and len(found) == 8
+
+
+def test_files_outside_the_posters_are_refused(server: str) -> None:
+    with requests.Session() as s:
+        s.post(server + "login", data={"username": AUTH[0], "password": AUTH[1]}, timeout=10)
+        assert s.get(server + "gradio_api/file=/etc/passwd", timeout=10).status_code in (403, 404)
