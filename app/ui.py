@@ -38,6 +38,17 @@ def gallery(cards: list[Card]) -> GalleryValue:
     return [(c.image, c.caption()) for c in cards]
 
 
+def card_list(cards: list[Card]) -> str:
+    """The page as a numbered list, so every explanation can be read in full (gallery captions are cut short).
+
+    Example:
+        >>> card_list([Card(1, "Up (2009)", "/p/1.jpg", "Because you liked Cars.")])
+        '1. **Up (2009)**: Because you liked Cars.'
+    """
+    return "\n".join(f"{i}. **{c.title}**" + (f": {c.explanation}" if c.explanation else "")
+                      for i, c in enumerate(cards, 1))
+
+
 def latest_eval_dir(root: str | Path) -> Path | None:
     """The most recently written evaluation folder (one holding ``report.md``) at or under ``root``.
 
@@ -65,12 +76,12 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
         try:
             reply = service.respond(session, message)
             messages.append({"role": "assistant", "content": reply.text})
-            yield messages, _gallery_update(reply.cards), profile(session), "", session
+            yield messages, *_page_update(reply.cards), profile(session), "", session
             if reply.cards is not None:
                 yield from _explained(session, reply.explain, messages)
         except Exception as err:  # noqa: BLE001 - every failure becomes a message, never a stack trace
             messages.append({"role": "assistant", "content": friendly(err)})
-            yield messages, gr.skip(), profile(session), "", session
+            yield messages, gr.skip(), gr.skip(), profile(session), "", session
 
     def thumbs(liked: bool) -> Any:
         def handler(position: float | None, messages: Messages | None, session: Session
@@ -79,12 +90,12 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
             try:
                 reply = service.feedback(session, int(position or 0), liked)
                 messages.append({"role": "assistant", "content": reply.text})
-                yield messages, _gallery_update(reply.cards), profile(session), "", session
+                yield messages, *_page_update(reply.cards), profile(session), "", session
                 if reply.cards is not None:
                     yield from _explained(session, reply.explain, messages)
             except Exception as err:  # noqa: BLE001
                 messages.append({"role": "assistant", "content": friendly(err)})
-                yield messages, gr.skip(), profile(session), "", session
+                yield messages, gr.skip(), gr.skip(), profile(session), "", session
         return handler
 
     def _explained(session: Session, recs: list[Any], messages: Messages) -> Iterator[tuple[Any, ...]]:
@@ -93,10 +104,10 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
         for _ in service.explanations(session, recs):
             pending = True
             if time.perf_counter() - last > 0.75:
-                yield messages, gallery(session.page), profile(session), "", session
+                yield messages, *_page_update(session.page), profile(session), "", session
                 last, pending = time.perf_counter(), False
         if pending:
-            yield messages, gallery(session.page), profile(session), "", session
+            yield messages, *_page_update(session.page), profile(session), "", session
 
     def profile(session: Session) -> dict[str, Any]:
         return session.profile(service.titles)
@@ -141,6 +152,7 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
                     card = gr.Number(value=1, precision=0, minimum=1, label="Card", elem_id="card", scale=1)
                     up = gr.Button("👍 More like this", elem_id="thumbs-up", scale=2)
                     down = gr.Button("👎 Less like this", elem_id="thumbs-down", scale=2)
+                why = gr.Markdown(elem_id="explanations")
                 you = gr.JSON(label="Your profile", elem_id="profile")
         with gr.Tab("For you") as rows_tab:
             rows_note = gr.Markdown()
@@ -164,7 +176,7 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
                                allow_preview=True, elem_id="eval-charts")
                 gr.Markdown((eval_dir / "report.md").read_text())
 
-        outputs = [chatbot, picks, you, message, session]
+        outputs = [chatbot, picks, why, you, message, session]
         send.click(chat, [message, chatbot, session], outputs, api_name="chat")
         message.submit(chat, [message, chatbot, session], outputs, api_visibility="private")
         up.click(thumbs(True), [card, chatbot, session], outputs, api_name="thumbs_up")
@@ -177,8 +189,8 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
     return demo
 
 
-def _gallery_update(cards: list[Card] | None) -> Any:
-    return gr.skip() if cards is None else gallery(cards)
+def _page_update(cards: list[Card] | None) -> tuple[Any, Any]:
+    return (gr.skip(), gr.skip()) if cards is None else (gallery(cards), card_list(cards))
 
 
 def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860,

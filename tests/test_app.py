@@ -185,13 +185,14 @@ def test_app_listens_on_localhost_and_needs_the_password(server: str) -> None:
 
 def test_gradio_client_chat_then_thumbs_up(server: str) -> None:
     c = client(server)
-    messages, picks, profile, box = c.predict("I loved Heat and The Matrix, hated Jurassic Park", [],
+    messages, picks, listing, profile, box = c.predict("I loved Heat and The Matrix, hated Jurassic Park", [],
                                               api_name="/chat")
     assert box == "" and profile["liked"] == ["Heat (1995)", "The Matrix (1999)"]
     assert len(picks) == 8 and all(p["caption"] and Path(p["image"]).is_file() for p in picks)
     assert all(("Heat" in p["caption"] or "Matrix" in p["caption"]) for p in picks)
     first = picks[0]["caption"].split(": ", 1)[0]
-    messages, after, profile, _ = c.predict(1, messages, api_name="/thumbs_up")
+    assert listing.startswith(f"1. **{picks[0]['caption'].split(': ', 1)[0]}**: ")
+    messages, after, _, profile, _ = c.predict(1, messages, api_name="/thumbs_up")
     assert first in profile["liked"] and first not in [p["caption"].split(": ", 1)[0] for p in after]
     assert f"More like {first}" in str(messages[-1])
 
@@ -200,8 +201,8 @@ def test_sessions_do_not_share_profiles(server: str) -> None:
     a, b = client(server), client(server)
     a.predict("I loved Toy Story", [], api_name="/chat")
     b.predict("I loved Goodfellas, hated Toy Story", [], api_name="/chat")
-    _, _, profile_a, _ = a.predict("no horror", [], api_name="/chat")
-    _, _, profile_b, _ = b.predict("why the second?", [], api_name="/chat")
+    profile_a = a.predict("no horror", [], api_name="/chat")[3]
+    profile_b = b.predict("why the second?", [], api_name="/chat")[3]
     assert profile_a == {"liked": ["Toy Story (1995)"], "disliked": [], "no_genres": ["Horror"], "only_genres": []}
     assert profile_b == {"liked": ["Goodfellas (1990)"], "disliked": ["Toy Story (1995)"], "no_genres": [],
                          "only_genres": []}
@@ -209,14 +210,14 @@ def test_sessions_do_not_share_profiles(server: str) -> None:
 
 def test_errors_are_friendly_messages(server: str, service: ChatService, monkeypatch: pytest.MonkeyPatch) -> None:
     c = client(server)
-    messages, _, _, _ = c.predict(99, [], api_name="/thumbs_up")
+    messages = c.predict(99, [], api_name="/thumbs_up")[0]
     assert "There are no cards yet" in str(messages[-1])
 
     def broken(*_: object) -> None:
         raise RuntimeError("internal detail that must not leak")
 
     monkeypatch.setattr(service, "respond", broken)
-    messages, _, _, _ = c.predict("I loved Heat", [], api_name="/chat")
+    messages = c.predict("I loved Heat", [], api_name="/chat")[0]
     text = str(messages[-1])
     assert SORRY in text and "internal detail" not in text and "Traceback" not in text
 
