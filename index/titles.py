@@ -46,6 +46,27 @@ def split_year(text: str) -> tuple[str, int | None]:
     return (text[:m.start()].strip(), int(m.group(1))) if m else (text.strip(), None)
 
 
+_PARENS = re.compile(r"\(([^()]*)\)")
+
+
+def title_aliases(title: str) -> set[str]:
+    """The normalised keys a title is found by: as written, without its parenthesised parts, and each
+    parenthesised alternative title ("a.k.a." or a translation) on its own.
+
+    Example:
+        >>> sorted(title_aliases("Seven (a.k.a. Se7en)"))
+        ['se7en', 'seven', 'seven a k a se7en']
+        >>> "amelie" in title_aliases("Amelie (Fabuleux destin d'Amélie Poulain, Le)")
+        True
+    """
+    keys = {normalize_title(title), normalize_title(_PARENS.sub(" ", title))}
+    for group in _PARENS.findall(title):
+        key = normalize_title(re.sub(r"^\s*a\.?\s*k\.?\s*a\.?\s+", "", group, flags=re.I))
+        if len(key) >= 3 and not key.isdigit():
+            keys.add(key)
+    return {k for k in keys if k}
+
+
 @dataclass(frozen=True)
 class TitleMatch:
     movie_id: int
@@ -77,8 +98,9 @@ class TitleIndex:
             self.keys.append(normalize_title(title))
             self.literal.append(" ".join(title.lower().split()))
         self._by_key: dict[str, list[int]] = {}
-        for i, key in enumerate(self.keys):
-            self._by_key.setdefault(key, []).append(i)
+        for i, mid in enumerate(self.ids):
+            for key in title_aliases(str(payloads[mid].get("title") or "")):
+                self._by_key.setdefault(key, []).append(i)
 
     def candidates(self, query: str, limit: int = 5) -> list[TitleMatch]:
         """The closest titles, best first (a year in the query must match when given)."""

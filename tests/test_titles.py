@@ -54,3 +54,12 @@ def test_pure_helpers() -> None:
     assert normalize_title("Matrix, The") == normalize_title("The Matrix") == "matrix"
     assert split_year("Se7en (1995)") == ("Se7en", 1995)
     assert split_year("Untitled") == ("Untitled", None)
+
+
+def test_alternative_titles_in_parentheses_are_found() -> None:
+    idx = TitleIndex({47: {"title": "Seven (a.k.a. Se7en)", "year": 1995},
+                      4973: {"title": "Amelie (Fabuleux destin d'Amélie Poulain, Le)", "year": 2001},
+                      2716: {"title": "Ghostbusters (a.k.a. Ghost Busters)", "year": 1984},
+                      160080: {"title": "Ghostbusters", "year": 2016}})
+    assert idx.resolve("Se7en") == 47 and idx.resolve("seven") == 47 and idx.resolve("Amelie") == 4973
+    assert idx.exact("ghostbusters") == [2716, 160080] and idx.resolve("Ghostbusters (1984)") == 2716
