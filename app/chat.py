@@ -54,6 +54,8 @@ _VERDICT = re.compile(
     r"(?:^|(?<=[.;!?,]))\s*(?P<t>[^.;!?,]+?)\s+(?:was|were|is|are)\s+(?:so\s+|really\s+|very\s+|just\s+|truly\s+)?"
     r"(?:(?P<pos>great|amazing|awesome|fantastic|brilliant|excellent|wonderful|superb|perfect|good|fun|a\s+masterpiece)"
     r"|(?P<neg>terrible|awful|boring|bad|dull|horrible|overrated|a\s+mess|the\s+worst))\b", re.I)
+#: where a sentence ends: not at "Inc.," or "Dr. Strangelove", which belong to titles
+_STOP = re.compile(r"[;!?]|(?<!\b(?:Mr|Dr|St|Jr|vs|Ms))(?<!\bMrs|\bInc)\.(?=\s|$)", re.I)
 _PRONOUN = re.compile(r"^(?:it|them|that|those|these|this|both|all\s+of\s+them|it\s+all)$", re.I)
 _REQUEST = re.compile(r"\b(?:i'?d|i\s+would|we'?d|would)\s+$", re.I)
 _TRAIL = re.compile(r"(?:\s+(?:a\s+lot|so\s+much|very\s+much|too|as\s+well|a\s+bunch|though|but|and))+\s*$", re.I)
@@ -104,33 +106,45 @@ def ordinal(text: str) -> int | None:
     return ORDINALS.get(first)
 
 
+_SEP = re.compile(r"\s*[,;/&]\s*(?:and\s+|or\s+)?|\s+(?:and|or|plus)\s+", re.I)
+
+
 def split_titles(text: str, is_title: Callable[[str], bool]) -> list[str]:
-    """Titles in a list like "Heat, Alien and Toy Story", keeping an "and" that belongs to a title.
+    """Titles in a list like "Heat, Alien and Toy Story", keeping a comma or "and" that belongs to a title.
+
+    The text is cut at separators into pieces that are titles, or single unrecognised stretches (asked about
+    later); the cut with the fewest unrecognised pieces, then the fewest pieces, wins.
 
     Example:
-        >>> known = {"heat", "alien", "sense and sensibility"}
-        >>> split_titles("Heat, Sense and Sensibility and Alien", lambda t: t.lower() in known)
-        ['Heat', 'Sense and Sensibility', 'Alien']
+        >>> known = {"heat", "alien", "sense and sensibility", "monsters, inc."}
+        >>> split_titles("Heat, Sense and Sensibility and Monsters, Inc.", lambda t: t.lower() in known)
+        ['Heat', 'Sense and Sensibility', 'Monsters, Inc.']
+        >>> split_titles("Heatt and Alien", lambda t: t.lower() in known)
+        ['Heatt', 'Alien']
     """
-    out: list[str] = []
-    for part in re.split(r"\s*[,;/]\s*|\s+&\s+", text):
-        part = _LEAD.sub("", _TRAIL.sub("", part)).strip(" '\"")
-        if part:
-            out.extend(_split_and(part, is_title) or [part])
-    return out
+    seps = list(_SEP.finditer(text))
+    starts = [0] + [m.end() for m in seps]
+    ends = [m.start() for m in seps] + [len(text)]
+    n = len(starts)
+    best: dict[int, tuple[int, int, list[str]]] = {n: (0, 0, [])}  # from atom i: (unknown, pieces, split)
+    for i in range(n - 1, -1, -1):
+        options = []
+        for j in range(i, n):
+            piece = _clean(text[starts[i]:ends[j]])
+            unknown, count, rest = best[j + 1]
+            if not piece:
+                if j == i:
+                    options.append((unknown, count, rest))
+            elif is_title(piece):
+                options.append((unknown, count + 1, [piece, *rest]))
+            elif j == i:
+                options.append((unknown + 1, count + 1, [piece, *rest]))
+        best[i] = min(options, key=lambda o: (o[0], o[1]))
+    return best[0][2]
 
 
-def _split_and(text: str, is_title: Callable[[str], bool]) -> list[str] | None:
-    """The split of ``text`` at " and "/" or " whose every piece is a title (fewest pieces first), if any."""
-    if is_title(text):
-        return [text]
-    for m in re.finditer(r"\s+(?:and|or|plus)\s+", text, re.I):
-        head, tail = text[:m.start()].strip(), text[m.end():].strip()
-        if head and tail and is_title(head):
-            rest = _split_and(tail, is_title)
-            if rest:
-                return [head, *rest]
-    return None
+def _clean(piece: str) -> str:
+    return _LEAD.sub("", _TRAIL.sub("", piece)).strip(" '\"")
 
 
 def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) -> Request:
@@ -230,7 +244,7 @@ def _sentiments(text: str, req: Request, is_title: Callable[[str], bool]) -> str
     for i, verb in enumerate(verbs):
         end = verbs[i + 1].start() if i + 1 < len(verbs) else len(text)
         chunk = text[verb.end():end]
-        stop = re.search(r"[.;!?]", chunk)
+        stop = _STOP.search(chunk)
         obj, after = (chunk[:stop.start()], chunk[stop.end():]) if stop else (chunk, "")
         obj = re.sub(r"(?:,|\s)+(?:and|but|i|we|also)?\s*$", "", obj.strip(), flags=re.I).strip(" ,")
         if obj and not re.match(r"^(?:something|anything|some|movies|films)\b", obj, re.I):

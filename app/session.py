@@ -132,8 +132,7 @@ class ChatService:
         """Apply one chat message to the session and answer it.
 
         Example:
-            >>> # svc.respond(session, "no horror").text
-            "Got it: no Horror. Here are 8 picks..."
+            >>> # svc.respond(session, "no horror").text  ->  'Got it: no Horror. Here are 8 picks.'
         """
         req = parse_message(message or "", self._is_title)
         notes: list[str] = []
@@ -241,7 +240,7 @@ class ChatService:
 
     # ----- helpers ------------------------------------------------------------------------------------------
     def _is_title(self, text: str) -> bool:
-        return bool(self.rec.titles.exact(text)) or self._resolve(text)[0] is not None
+        return bool(self.rec.titles.exact(text))  # exact (or an alias): a fuzzy match would swallow "X and Y"
 
     def _resolve(self, text: str) -> tuple[int | None, list[str]]:
         """The movie a typed title means (the most-rated one where several share the title), or suggestions."""

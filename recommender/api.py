@@ -18,7 +18,7 @@ from index.errors import CinefuseError, StoreError
 from index.search import By, search_text, similar_movies
 from index.store import Filters, Hit, SignalQuery, VectorStore, open_store
 from index.titles import TitleIndex
-from recommender.collaborative import single_threaded_blas
+from recommender.collaborative import _blas_controller
 from recommender.fusion import CONTENT_SIGNALS, FEATURES, FusionModel, History, ItemTable
 from recommender.interactions import Interactions
 from recommender.profile import Interaction, interaction_weights
@@ -147,6 +147,17 @@ def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int
     return picked
 
 
+def single_threaded() -> Any:
+    """One thread for BLAS and OpenMP while scoring one person: the work is small, and on shared cores (or with
+    several requests at once) idle OpenMP threads made the ranker's predict stall for up to a second.
+
+    Example:
+        >>> with single_threaded():
+        ...     pass
+    """
+    return _blas_controller().limit(limits=1)
+
+
 def steered(scores: np.ndarray, match: np.ndarray, weight: float = 1.0) -> np.ndarray:
     """Ranker scores plus ``weight`` times the text match, both standardised over the candidates; a movie
     with no text (NaN match) gets the average match, so it is neither lifted nor sunk.
@@ -258,7 +269,7 @@ class Recommender:
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The person's feature matrix, their candidate movieIds from Qdrant (plus the movies whose text is
         closest to ``text``, when given), and the ranker's score of each."""
-        with single_threaded_blas():
+        with single_threaded():
             h = History.from_interactions(items)
             user = self.model.user_vector(h)
             feats = self.model.features(h, cf_vector=user)

@@ -3,6 +3,7 @@ then the Gradio app through gradio_client over HTTP, with authentication and two
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,6 +184,10 @@ def test_app_listens_on_localhost_and_needs_the_password(server: str) -> None:
                                                                   "poster_search"}
 
 
+def listed_titles(listing: str) -> list[str]:
+    return re.findall(r"^\d+\. \*\*(.+?)\*\*", listing, re.M)
+
+
 def test_gradio_client_chat_then_thumbs_up(server: str) -> None:
     c = client(server)
     messages, picks, listing, profile, box = c.predict("I loved Heat and The Matrix, hated Jurassic Park", [],
@@ -190,10 +195,11 @@ def test_gradio_client_chat_then_thumbs_up(server: str) -> None:
     assert box == "" and profile["liked"] == ["Heat (1995)", "The Matrix (1999)"]
     assert len(picks) == 8 and all(p["caption"] and Path(p["image"]).is_file() for p in picks)
     assert all(("Heat" in p["caption"] or "Matrix" in p["caption"]) for p in picks)
-    first = picks[0]["caption"].split(": ", 1)[0]
-    assert listing.startswith(f"1. **{picks[0]['caption'].split(': ', 1)[0]}**: ")
-    messages, after, _, profile, _ = c.predict(1, messages, api_name="/thumbs_up")
-    assert first in profile["liked"] and first not in [p["caption"].split(": ", 1)[0] for p in after]
+    shown = listed_titles(listing)
+    assert len(shown) == 8 and all(p["caption"].startswith(f"{t}: ") for p, t in zip(picks, shown, strict=True))
+    first = shown[0]
+    messages, after, listing, profile, _ = c.predict(1, messages, api_name="/thumbs_up")
+    assert profile["liked"] == ["Heat (1995)", "The Matrix (1999)", first] and first not in listed_titles(listing)
     assert f"More like {first}" in str(messages[-1])
 
 

@@ -79,6 +79,13 @@ def captions(driver: Any) -> list[str]:
             for e in driver.find_elements(By.CSS_SELECTOR, "#picks .thumbnail-item .caption-label")]
 
 
+def listed(driver: Any) -> list[str]:
+    """The titles in the numbered list of explanations under the gallery."""
+    from selenium.webdriver.common.by import By
+
+    return [e.text.strip() for e in driver.find_elements(By.CSS_SELECTOR, "#explanations li strong")]
+
+
 def test_chat_thumbs_up_changes_the_gallery(browser: Any, app_url: str, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
@@ -94,11 +101,12 @@ def test_chat_thumbs_up_changes_the_gallery(browser: Any, app_url: str, tmp_path
     browser.find_elements(By.CSS_SELECTOR, "#picks .thumbnail-item")[1].click()
     wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#card input").get_attribute("value") == "2",
              what="card 2 to be selected")
-    liked = first[1].split(": ", 1)[0]
+    liked = listed(browser)[1]
+    assert first[1].startswith(f"{liked}: ")
     browser.find_element(By.CSS_SELECTOR, "#thumbs-up").click()
     after = wait_for(lambda: (c := captions(browser)) and len(c) == 8 and c != first and all(": " in x for x in c)
                      and c, what="the gallery to re-rank")
-    assert liked not in [c.split(": ", 1)[0] for c in after]
+    assert liked not in wait_for(lambda: (t := listed(browser)) and len(t) == 8 and t, what="the new listing")
     wait_for(lambda: f"More like {liked}" in browser.find_element(By.ID, "chat").text, what="the thumbs reply")
     profile = browser.find_element(By.ID, "profile").text
     assert liked in profile and "Jurassic Park (1993)" in profile

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from app.chat import ordinal, parse_message, split_titles
+from index.titles import normalize_title
 
 KNOWN = {"heat", "alien", "titanic", "toy story", "the matrix", "sense and sensibility", "fargo", "se7en", "up",
-         "harry and the hendersons"}
+         "harry and the hendersons", "monsters, inc.", "monsters", "finding nemo"}
 
 
 def is_title(text: str) -> bool:
-    return text.lower() in KNOWN
+    return normalize_title(text) in {normalize_title(k) for k in KNOWN}
 
 
 def parse(text: str) -> dict[str, object]:
@@ -29,6 +30,8 @@ def parse(text: str) -> dict[str, object]:
     ("Sense and Sensibility and Heat were great", {"liked": ["Sense and Sensibility", "Heat"]}),
     ("Titanic was boring", {"disliked": ["Titanic"]}),
     ("movies like The Matrix", {"liked": ["The Matrix"]}),
+    ("I loved Finding Nemo and Monsters, Inc., hated Up", {"liked": ["Finding Nemo", "Monsters, Inc."],
+                                                            "disliked": ["Up"]}),
     ("less like #2", {"card_disliked": [2]}),
     ("not the 4th", {"card_disliked": [4]}),
     ("why did you pick the last one?", {"why": [-1]}),
@@ -52,7 +55,9 @@ def test_chat_sentences(message: str, expected: dict[str, object]) -> None:
 def test_an_and_inside_a_title_is_kept() -> None:
     assert split_titles("Harry and the Hendersons and Up", is_title) == ["Harry and the Hendersons", "Up"]
     assert split_titles("Heat, Alien & Fargo", is_title) == ["Heat", "Alien", "Fargo"]
-    assert split_titles("Heat and Unknown Film", is_title) == ["Heat and Unknown Film"]  # unresolved: asked back
+    assert split_titles("Heat and Unknown Film", is_title) == ["Heat", "Unknown Film"]  # the unknown one is asked back
+    assert split_titles("Heat, Unknown and Sense and Sensibility", is_title) == ["Heat", "Unknown",
+                                                                                "Sense and Sensibility"]
 
 
 def test_ordinals() -> None:

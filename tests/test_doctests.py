@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["index.movie", "index.store", "index.cache", "index.titles", "index.config", "index.errors",
            "index.build", "recommender.profile", "recommender.fusion", "recommender.api",
-           "recommender.explain_service", "app.cli"]
+           "recommender.explain_service", "app.cli", "app.chat", "app.session", "app.ui"]
 
 
 @pytest.mark.parametrize("name", MODULES)
