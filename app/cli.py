@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     else:
         image = load_image_encoder(settings.image_model, settings.image_pretrained,
                                    allow_untrained=settings.allow_untrained_image_model, device=settings.device)
+        if image is None and settings.allow_untrained_image_model and settings.image_pretrained is not None:
+            log.warning("no weights for %s/%s: using an untrained %s, as --allow-untrained-image-model asks",
+                        settings.image_model, settings.image_pretrained, settings.image_model)
+            settings = replace(settings, image_pretrained=None)  # saved with the index, so search loads the same
+            image = load_image_encoder(settings.image_model, None, allow_untrained=True, device=settings.device)
         if image is None:
             disabled["poster"] = f"no weights for {settings.image_model}/{settings.image_pretrained}"
     report = build_index(catalog, settings, text, image, progress=not args.quiet, disabled=disabled)

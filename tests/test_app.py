@@ -241,3 +241,33 @@ def test_files_outside_the_posters_are_refused(server: str) -> None:
     with requests.Session() as s:
         s.post(server + "login", data={"username": AUTH[0], "password": AUTH[1]}, timeout=10)
         assert s.get(server + "gradio_api/file=/etc/passwd", timeout=10).status_code in (403, 404)
+
+
+def test_serve_listens_on_localhost_by_default() -> None:
+    from app.cli import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert args.host == "127.0.0.1" and args.auth is None
+
+
+def test_poster_search_through_clip(shared_data: Path, tmp_path: Path) -> None:
+    """The real text-to-poster path: an index with poster vectors (an untrained open_clip, as no weights exist
+    here) answers the Poster search tab from the poster vectors only."""
+    from app import cli
+    from tests.real_subset import write_subset
+
+    write_subset(shared_data, tmp_path / "data", n_other=5, n_reviews=5)
+    store = tmp_path / "index"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CINEFUSE_CACHE_DIR", str(tmp_path / "cache"))
+        mp.setenv("CINEFUSE_REVIEW_CHUNKS_PER_MOVIE", "1")
+        assert cli.main(["build", "--data", str(tmp_path / "data"), "--store", str(store), "-q",
+                         "--allow-untrained-image-model"]) == 0
+    with Recommender.open(store) as rec:
+        assert "poster" in rec.signals
+        svc = ChatService(rec, explainer="template", placeholder_dir=tmp_path / "cards")
+        note, cards = svc.poster_search("a cartoon lion on a rock")
+        with_poster = {m for m, v in rec.store.vectors(list(rec.payloads), ["poster"]).items() if "poster" in v}
+        assert note.startswith("Posters that look like") and cards
+        assert {c.movie_id for c in cards} <= with_poster
+        assert all(Path(c.image).parent.name == "images" for c in cards)  # every hit has its real poster
