@@ -217,8 +217,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         launch(service, host=args.host, port=args.port, auth=auth, eval_root=args.eval_dir,
                concurrency=args.concurrency)
+    except KeyboardInterrupt:
+        pass
     finally:
         rec.close()
+        written = ", ".join(f"{n} by {name}" for name, n in sorted(service.stats.items())) or "none"
+        print(f"cinefuse: stopped; explanations written: {written}", flush=True)
     return 0
 
 

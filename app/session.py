@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from app.chat import Request, describe, parse_message
 from index.errors import CinefuseError, TitleNotFound
 from index.store import Filters
 from recommender.api import Recommendation, Recommender
+from recommender.explain import TemplateExplainer
 from recommender.profile import Interaction
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,8 @@ class ChatService:
     """
 
     def __init__(self, rec: Recommender, *, page_size: int = 8, explainer: ExplainerKind = "auto",
-                 placeholder_dir: str | Path | None = None, explain_budget_s: float | None = 6.0) -> None:
+                 placeholder_dir: str | Path | None = None, explain_budget_s: float | None = 6.0,
+                 explain_wait_s: float = 2.0) -> None:
         from recommender.explain_service import load_explainer
 
         self.rec = rec
@@ -110,6 +113,10 @@ class ChatService:
         self.placeholders.mkdir(parents=True, exist_ok=True)
         self._rank_lock = threading.Lock()
         self._explain_lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._template = TemplateExplainer()
+        self.explain_wait_s = explain_wait_s
+        self.stats: Counter[str] = Counter()  # explanations written, by which explainer
         rec.explainer = load_explainer(rec.settings.store, explainer)
         rec.text_encoder()  # loaded now, not inside the first person's request
         if hasattr(rec.explainer, "time_budget_s"):
@@ -171,7 +178,8 @@ class ChatService:
         return Reply(" ".join([*notes, lead]), cards, recs)
 
     def page(self, session: Session, steer: str | None = None) -> tuple[list[Card], list[Recommendation], str]:
-        """A fresh page for the session (explanations come after, from :meth:`explanations`)."""
+        """A fresh page for the session. Template explanations are written at once; a language model's come
+        after, from :meth:`explanations` (the returned recommendations are the ones still to explain)."""
         history = list(session.history.values())
         flt = session.filters()
         with self._rank_lock:
@@ -185,7 +193,12 @@ class ChatService:
             what = f"movies matching “{steer}”" if steer else "popular recent picks to start from"
             return cards, [], f"Here are {what}. Give them a thumbs up or down, or tell me what you liked."
         suffix = f", leaning towards “{steer}”" if steer else ""
-        return cards, recs, f"Here are {len(cards)} picks{suffix}."
+        lead = f"Here are {len(cards)} picks{suffix}."
+        if isinstance(self.rec.explainer, TemplateExplainer):  # instant: one update instead of two
+            for _ in self.explanations(session, recs):
+                pass
+            return cards, [], lead
+        return cards, recs, lead
 
     def card(self, r: Recommendation) -> Card:
         explanation = {"popular": self._popular_line(r.movie_id), "search": "It matches your description.",
@@ -193,19 +206,33 @@ class ChatService:
         return Card(r.movie_id, r.title, self.image(r.movie_id), r.explanation or explanation, r.reason)
 
     def explanations(self, session: Session, recs: list[Recommendation]) -> Iterator[int]:
-        """Write each card's explanation, yielding the card's index as it lands (the top one first)."""
+        """Write each card's explanation, yielding the card's index as it lands (the top one first).
+
+        One page at a time uses the language model; a page that would wait longer than ``explain_wait_s`` for
+        it (the model is busy with other sessions) gets the template sentences from the same evidence instead,
+        so a busy app stays responsive and every explanation is still true.
+        """
         if not recs:
             return
         from recommender.explain_service import page_evidence
 
         history = list(session.history.values())
         cards = session.page
-        with self._explain_lock:
+        with self._rank_lock:
             evidence = page_evidence(self.rec, recs, history)
-            for index, text in self.rec.explainer.stream(evidence):
+        model = self.rec.explainer
+        got = self._explain_lock.acquire(timeout=self.explain_wait_s)
+        try:
+            explainer = model if got else self._template
+            for index, text in explainer.stream(evidence):
+                with self._stats_lock:
+                    self.stats[str(getattr(explainer, "name", "template")) if got else "template (model busy)"] += 1
                 if cards is session.page and index < len(cards):
                     cards[index].explanation = text
                     yield index
+        finally:
+            if got:
+                self._explain_lock.release()
 
     # ----- the other views ----------------------------------------------------------------------------------
     def rows(self, session: Session) -> dict[str, list[Card]]:

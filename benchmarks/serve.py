@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -58,17 +59,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(store: Path, port: int, explainer: str) -> subprocess.Popen[bytes]:
+def start_server(store: Path, port: int, explainer: str, log: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "app.cli", "serve", "--store", str(store), "--port", str(port), "--explainer",
            explainer, "--eval-dir", str(ROOT / "runs")]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    with open(log, "wb") as out:  # a file, not a pipe: a full pipe would stall the server
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1"})
     import requests
 
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+            raise SystemExit(f"server exited: {log.read_text()[-2000:]}")
         try:
             if requests.get(f"http://127.0.0.1:{port}/config", timeout=2).ok:
                 return proc
@@ -189,15 +191,20 @@ def main() -> None:
 
     port = free_port()
     t0 = time.perf_counter()
-    server = start_server(store, port, args.explainer)
+    log = work / "server.log"
+    server = start_server(store, port, args.explainer, log)
     started = time.perf_counter() - t0
     try:
         wall = time.perf_counter()
         http, errors = run_http(f"http://127.0.0.1:{port}/", args.sessions, titles)
         wall = time.perf_counter() - wall
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.send_signal(signal.SIGINT)  # a clean stop prints how the explanations were written
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    written = [line for line in log.read_text().splitlines() if "explanations written" in line]
     api = run_api(store, args.sessions, args.explainer)
     shutil.rmtree(work, ignore_errors=True)
 
@@ -208,6 +215,7 @@ def main() -> None:
           "profile leaks: " + ("none" if not errors else "see errors"))
     for e in errors[:10]:
         print("  " + e)
+    print(written[-1].split("; ", 1)[-1] if written else "explanations written: (server gave no summary)")
     print(f"\n| turn | n | {args.sessions} sessions via gradio_client p50 | p95 "
           "| Python API, one at a time p50 | p95 |")
     print("|---|---|---|---|---|---|")
