@@ -269,7 +269,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         records = load_tmdb_jsonl(args.tmdb)
         links = load_movielens(args.movielens).links.dropna(subset=["tmdb_id"])
         pairs = zip(links["movie_id"], links["tmdb_id"], strict=True)
-        paths = {int(mid): records[int(tid)].poster_path for mid, tid in pairs
+        paths = {int(mid): str(records[int(tid)].poster_path) for mid, tid in pairs
                  if int(tid) in records and records[int(tid)].poster_path}
         print(f"{len(fetch.fetch_posters(paths, dest / 'images'))} posters in {dest / 'images'}")
     return 0

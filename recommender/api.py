@@ -75,7 +75,7 @@ def train_ranker(ratings: pd.DataFrame, store: VectorStore, settings: Settings,
         >>> # train_ranker(catalog.ratings, open_store("runs/index"), Settings(store="runs/index"))
     """
     items = ItemTable.from_store(store)
-    extra = {} if half_life_days is None else {"half_life_days": half_life_days}
+    extra: dict[str, Any] = {} if half_life_days is None else {"half_life_days": half_life_days}
     model = FusionModel(items, ranker="gbdt", validation="A", **extra)
     inter = Interactions.from_ratings(ratings, item_ids=items.item_ids, weighting="confidence")
     model.fit_frame(ratings, inter)
@@ -197,6 +197,7 @@ class Recommender:
         self._text_encoder: Any = None
         self._image_encoder: Any = None
         self.explainer: Any = None
+        self._loved: Any = None  # people x movies "loved" matrix, built on the first explanation
 
     @classmethod
     def open(cls, store: str | os.PathLike[str] | VectorStore = "runs/index", *, settings: Settings | None = None

@@ -45,7 +45,7 @@ def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Seq
     hist = [(rec.payloads[m], w) for m, w in weights.items() if m in rec.payloads]
     signals = [s for s in rec.signals if s != "poster" or "poster" in rec.items.vectors]
     vectors = rec.store.vectors([r.movie_id for r in recs] + liked, signals)
-    if getattr(rec, "_loved", None) is None:
+    if rec._loved is None:
         assert rec.model.inter is not None
         rec._loved = loved_from_confidence(rec.model.inter.matrix)
     out = []
