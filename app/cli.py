@@ -202,6 +202,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
+    import signal
 
     from app.session import ChatService
     from app.ui import launch, parse_auth
@@ -214,6 +215,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     where = f"http://{args.host}:{args.port}"
     print(f"cinefuse: serving {settings.store} at {where} (explanations: {service.explainer_name}"
           f"{', password required' if auth else ''}); Ctrl+C stops", flush=True)
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # `kill` stops it as cleanly as Ctrl+C
     try:
         launch(service, host=args.host, port=args.port, auth=auth, eval_root=args.eval_dir,
                concurrency=args.concurrency)

@@ -13,7 +13,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -79,6 +78,12 @@ def start_server(store: Path, port: int, explainer: str, log: Path) -> subproces
         time.sleep(1)
     proc.kill()
     raise SystemExit("server did not start in 300 s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), for the server's own share of the work."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_http(url: str, sessions: int, titles: dict[str, str]) -> tuple[dict[str, list[float]], list[str]]:
@@ -194,12 +199,14 @@ def main() -> None:
     log = work / "server.log"
     server = start_server(store, port, args.explainer, log)
     started = time.perf_counter() - t0
+    cpu_at_start = cpu_seconds(server.pid)
     try:
         wall = time.perf_counter()
         http, errors = run_http(f"http://127.0.0.1:{port}/", args.sessions, titles)
         wall = time.perf_counter() - wall
     finally:
-        server.send_signal(signal.SIGINT)  # a clean stop prints how the explanations were written
+        cpu = cpu_seconds(server.pid) - cpu_at_start
+        server.terminate()  # a clean stop prints how the explanations were written
         try:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -211,6 +218,8 @@ def main() -> None:
     turns = sum(len(conversation(i)) for i in range(args.sessions))
     print(f"\n{args.sessions} concurrent sessions x {turns // args.sessions} turns, explainer={args.explainer}, "
           f"server start {started:.1f} s, wall {wall:.1f} s, {os.cpu_count()} cores")
+    print(f"server CPU: {cpu:.1f} s in all, {cpu / max(1, len(http['any turn'])):.3f} s per turn "
+          "(the rest of the wall time is the 20 clients sharing the same cores)")
     print(f"answered: {len(http['any turn'])}/{turns} turns; sessions with errors: {len(errors)}; "
           "profile leaks: " + ("none" if not errors else "see errors"))
     for e in errors[:10]:
