@@ -275,6 +275,12 @@ class Recommender:
             user = self.model.user_vector(h)
             feats = self.model.features(h, cf_vector=user)
             cand = self._candidates(items, user, {int(m) for m in h.movie_ids}, filters, text)
+            # the collaborative models' own top picks (item-kNN and EASE have no vectors in the store): the
+            # ranker was trained to rerank exactly these, so scoring sees the pool evaluation measured
+            extra = self._columns[self.model._candidate_columns(feats, h)]
+            flt = filters or Filters()
+            keep = [int(m) for m in extra if flt.is_empty() or _passes(self.payloads.get(int(m), {}), flt, int(m))]
+            cand = np.union1d(cand, np.array(keep, dtype=np.int64))
             return feats, cand, self._rank(feats, cand)
 
     def _page(self, feats: np.ndarray, cand: np.ndarray, scores: np.ndarray, k: int, diversity: float | None,
@@ -484,9 +490,11 @@ class Recommender:
         return explain_page(self, recs, history)
 
 
-def _passes(payload: Mapping[str, Any], f: Filters) -> bool:
+def _passes(payload: Mapping[str, Any], f: Filters, movie_id: int | None = None) -> bool:
     genres = set(payload.get("genres") or [])
     year = payload.get("year")
+    if movie_id is not None and (movie_id in f.exclude_ids or (f.only_ids is not None and movie_id not in f.only_ids)):
+        return False
     return ((not f.genres or bool(genres & set(f.genres))) and not (genres & set(f.exclude_genres))
             and (f.year_min is None or (year is not None and year >= f.year_min))
             and (f.year_max is None or (year is not None and year <= f.year_max)))

@@ -1,9 +1,18 @@
-"""The fusion ranker: per-signal scores, popularity, recency and genre overlap, ranked by gradient-boosted
-trees (scikit-learn's histogram boosting) trained on a validation split (reciprocal rank fusion when untrained).
+"""The fusion ranker: per-signal scores (ALS, item-kNN, EASE, content profiles), their per-person ranks,
+popularity, recency and genre overlap, ranked by gradient-boosted trees (scikit-learn's histogram boosting)
+trained on a validation split (reciprocal rank fusion when untrained).
 
 The ranker sees NaN where a movie or a user lacks a signal (no overview, no poster, no ratings yet), and the
 trees learn what a missing value means instead of reading it as a low score. Movies nobody has rated go to a
 second, content-only ranker, trained on rated movies whose collaborative evidence was hidden.
+
+Why the ranker looks as it does (ml-latest-small, chosen on a validation split nested inside the training
+data): a pointwise classifier pools every person's rows, and a per-person z-score means different things for
+different people, so with free-form trees the learned odds were not even monotone in the ALS score (a tree
+on that one column ranked worse than the column itself). The ranker therefore gets each collaborative score's
+rank within the person's unseen movies as well, is constrained to be monotone in the collaborative columns,
+is kept small (7 leaves, 200 rows a leaf), and reranks only the movies some collaborative model puts in its
+top :data:`CANDIDATES`, where its training rows come from too.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from index.store import rrf_term
-from recommender.collaborative import ALSModel, ItemKNNModel
+from recommender.collaborative import ALSModel, EASEModel, ItemKNNModel
 from recommender.interactions import Interactions
 from recommender.profile import DEFAULT_HALF_LIFE_DAYS, Interaction, interaction_weights, profile_vector
 from recommender.splits import split_latest, split_random
@@ -27,29 +36,63 @@ from recommender.splits import split_latest, split_random
 log = logging.getLogger(__name__)
 
 CONTENT_SIGNALS = ("overview", "reviews", "poster")
+#: the first ten keep their historical positions (the API reads columns 0-5 by position)
 FEATURES = ("cf", "knn", "overview", "reviews", "poster", "genre_overlap", "popularity", "tmdb_popularity",
-            "year", "history_size")
+            "year", "history_size", "ease", "cf_rank", "knn_rank", "ease_rank", "overview_rank", "reviews_rank",
+            "poster_rank")
+#: score columns and the log-rank column each one gets
+RANKED = {"cf": "cf_rank", "knn": "knn_rank", "ease": "ease_rank", "overview": "overview_rank",
+          "reviews": "reviews_rank", "poster": "poster_rank"}
+COLLABORATIVE = ("cf", "knn", "ease")
 RRF_K = 60
 #: what a movie nobody has rated can be ranked by: its content, genres, metadata popularity, year
-COLD_FEATURES = np.array([f not in ("cf", "knn", "popularity") for f in FEATURES])
+COLD_FEATURES = np.array([f not in ("cf", "knn", "ease", "popularity") and f not in
+                          {RANKED[c] for c in COLLABORATIVE} for f in FEATURES])
+#: the ranker's odds may only rise with a collaborative score (and fall with its rank)
+MONOTONE = np.array([1 if f in COLLABORATIVE else -1 if f in {RANKED[c] for c in COLLABORATIVE} else 0
+                     for f in FEATURES])
 COLD_DISCOUNT = 0.5
+#: movies each collaborative model contributes to the reranked pool (validation: 50 beat 100 and 300)
+CANDIDATES = 50
+#: movies each content signal contributes among those with no collaborative evidence
+COLD_CANDIDATES = 100
+#: above this many movies EASE's dense items x items weights (4 bytes each) are left out: 20k movies is 1.6 GB
+EASE_MAX_ITEMS = 20_000
+_COL = {f: j for j, f in enumerate(FEATURES)}
 
 
-def _fit_ranker(X: np.ndarray, y: np.ndarray, seed: int) -> Any:
-    """A fitted gradient-boosted classifier, or None where the split gave nothing to learn from (then RRF ranks)."""
+def _fit_ranker(X: np.ndarray, y: np.ndarray, seed: int, monotone: np.ndarray | None = None) -> Any:
+    """A fitted gradient-boosted classifier, or None where the split gave nothing to learn from (then RRF ranks).
+
+    Small trees with large leaves: on ml-latest-small's validation split, 31-leaf trees fitted noise in the
+    pooled rows and ranked below their own best feature.
+    """
     if len(y) < 2 or not y.any():
         log.warning("ranker: %d training rows with %d positives; falling back to reciprocal rank fusion",
                     len(y), int(y.sum()))
         return None
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    # Pointwise on per-person standardised features. Against LightGBM's LambdaRank on the same rows the result
-    # was mixed on ml-latest-small (nDCG@10 A 0.129 vs 0.130, B 0.362 vs 0.353; cold-start recall@20 0.229 vs
-    # 0.239), so the extra dependency was not worth it
-
-    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.08, max_leaf_nodes=31, l2_regularization=1.0,
-                                           random_state=seed)
+    model = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.05, max_leaf_nodes=7,
+                                           min_samples_leaf=int(np.clip(len(y) // 250, 5, 200)),
+                                           l2_regularization=1.0, random_state=seed,
+                                           monotonic_cst=None if monotone is None else monotone.tolist())
     return model.fit(X, y)
+
+
+def log_ranks(scores: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+    """log(1 + rank) of each present score, best first (0 for the best); NaN where absent or excluded.
+
+    Example:
+        >>> [round(float(r), 3) for r in log_ranks(np.array([0.2, np.nan, 0.9, 0.5]))]
+        [1.099, nan, 0.0, 0.693]
+    """
+    ok = ~np.isnan(scores) if exclude is None else ~np.isnan(scores) & ~exclude
+    out = np.full(len(scores), np.nan, dtype=np.float32)
+    idx = np.flatnonzero(ok)
+    order = idx[np.argsort(-scores[idx], kind="stable")]
+    out[order] = np.log1p(np.arange(len(order), dtype=np.float32))
+    return out
 
 
 @dataclass
@@ -198,13 +241,15 @@ class FusionModel:
     """Fuses collaborative and content signals for a person's history; ``ranker="rrf"`` needs no training.
 
     Implements the harness's frame-model protocol (``fit_frame``/``score_users``) and scores any new
-    history with :meth:`score_history`.
+    history with :meth:`score_history`. ``ease_l2=None`` leaves EASE out (its weights are a dense
+    items x items matrix: about 0.4 GB for ml-latest-small).
     """
 
     def __init__(self, items: ItemTable, *, ranker: Literal["gbdt", "rrf"] = "gbdt",
                  half_life_days: float = DEFAULT_HALF_LIFE_DAYS, validation: Literal["A", "B"] = "A",
-                 candidates: int = 300, max_training_users: int = 400, seed: int = 42,
-                 features: Sequence[str] = FEATURES, validation_frac: float | None = None) -> None:
+                 candidates: int = CANDIDATES, max_training_users: int = 1000, seed: int = 42,
+                 features: Sequence[str] = FEATURES, validation_frac: float | None = None,
+                 ease_l2: float | None = 300.0) -> None:
         self.items = items
         self.ranker_kind = ranker
         self.half_life_days = half_life_days
@@ -214,12 +259,14 @@ class FusionModel:
         self.seed = seed
         self.use = np.array([f in features for f in FEATURES])
         self.validation_frac = validation_frac
+        self.ease_l2 = ease_l2
         self.model: Any = None
         self.active = np.ones(len(FEATURES), dtype=bool)
         self.cold_model: Any = None
         self.cold_active = COLD_FEATURES.copy()
         self.als: ALSModel | None = None
         self.knn: ItemKNNModel | None = None
+        self.ease: EASEModel | None = None
         self.inter: Interactions | None = None
         self._histories: dict[int, History] = {}
         self._cols: np.ndarray = np.zeros(0, dtype=np.int64)
@@ -236,10 +283,10 @@ class FusionModel:
             self._fit_base(past, inter.item_ids)
             X, y, Xc, yc = self._training_rows(past, future)
             self.active = self.use & ~np.isnan(X).all(axis=0)  # e.g. no poster vectors: nothing to learn there
-            self.model = _fit_ranker(X[:, self.active], y, self.seed)
+            self.model = _fit_ranker(X[:, self.active], y, self.seed, MONOTONE[self.active])
             self.cold_active = self.active & COLD_FEATURES & ~np.isnan(Xc).all(axis=0)
             if len(yc) and self.cold_active.any():
-                self.cold_model = _fit_ranker(Xc[:, self.cold_active], yc, self.seed)
+                self.cold_model = _fit_ranker(Xc[:, self.cold_active], yc, self.seed, MONOTONE[self.cold_active])
             log.info("fusion ranker trained on %d rows (%d positive), cold ranker on %d (%d positive)",
                      len(y), int(y.sum()), len(yc), int(yc.sum()))
         self._fit_base(train_df, inter.item_ids)
@@ -252,6 +299,13 @@ class FusionModel:
         rating_inter = Interactions.from_ratings(frame, item_ids=item_ids, weighting="rating")
         self.knn = ItemKNNModel(k_neighbours=20, shrinkage=10.0)
         self.knn.fit(rating_inter.matrix)
+        self.ease = None  # free the previous fit's weights before the next inverse
+        if self.ease_l2 is not None and self.ranker_kind == "gbdt" and len(item_ids) > EASE_MAX_ITEMS:
+            log.warning("fusion: EASE left out: %d movies would need a %.0f GB dense weight matrix (limit %d movies)",
+                        len(item_ids), len(item_ids) ** 2 * 4 / 1e9, EASE_MAX_ITEMS)
+        elif self.ease_l2 is not None and self.ranker_kind == "gbdt":
+            self.ease = EASEModel(l2=self.ease_l2)
+            self.ease.fit((rating_inter.matrix > 0).astype(np.float32))
         counts = np.asarray((self.inter.matrix > 0).sum(axis=0)).ravel()
         self._popularity = np.log1p(counts).astype(np.float32)
         self._cf_known = counts > 0
@@ -260,7 +314,7 @@ class FusionModel:
     def _training_rows(self, past: pd.DataFrame, future: pd.DataFrame
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Warm rows (every feature, real) and pseudo-cold rows (a tenth of the rated movies with their
-        collaborative evidence hidden), each with its labels."""
+        collaborative evidence hidden), each with its labels; the rows are the candidates scoring would rerank."""
         rng = np.random.default_rng(self.seed)
         users = [u for u in future["user_id"].unique() if int(u) in self._histories]
         users = list(rng.permutation(users)[: self.max_training_users])
@@ -273,7 +327,7 @@ class FusionModel:
             truth = {self.inter.item_index.get(int(m), -1) for m in wanted[u]}
             feats = self.features(history)
             cand = self._candidate_columns(feats, history)
-            cand = cand[~hidden[cand]]
+            cand = cand[~hidden[cand] & self._cf_known[cand]]  # the warm ranker only ever sees rated movies
             warm_x.append(feats[cand])
             warm_y.append(np.array([c in truth for c in cand], dtype=np.int8))
             masked = self.features(history, hide_cf=hidden)
@@ -289,6 +343,11 @@ class FusionModel:
         row = self.inter.history_row(history.movie_ids.tolist(), history.ratings.tolist())
         return self.als.fold_in(row)[0] if row.nnz else None
 
+    def _seen_columns(self, history: History) -> np.ndarray:
+        assert self.inter is not None
+        cols = [self.inter.item_index.get(int(m), -1) for m in history.movie_ids]
+        return np.array([c for c in cols if c >= 0], dtype=np.int64)
+
     def features(self, history: History, hide_cf: np.ndarray | None = None,
                  cf_vector: np.ndarray | None = None) -> np.ndarray:
         """The feature matrix (columns of the fitted item set x :data:`FEATURES`) for one history."""
@@ -298,7 +357,7 @@ class FusionModel:
         weights = interaction_weights(history.interactions(), self.half_life_days)
         cols = self._cols
         known = cols >= 0
-        for j, signal in enumerate(("overview", "reviews", "poster"), start=2):
+        for signal in CONTENT_SIGNALS:
             mat = self.items.vectors.get(signal)
             if mat is None:
                 continue
@@ -310,15 +369,27 @@ class FusionModel:
             scores = mat @ p
             col = np.full(n, np.nan, dtype=np.float32)
             col[known] = np.where(has[cols[known]], scores[cols[known]], np.nan)
-            out[:, j] = col
+            out[:, _COL[signal]] = col
         liked = [m for m, w in weights.items() if w > 0]
         user = cf_vector if cf_vector is not None else self.user_vector(history)
         if user is not None:
-            out[:, 0] = self.als.item_factors @ user
-            out[:, 1] = self.knn.score(self._rating_row(history))[0]
+            out[:, _COL["cf"]] = self.als.item_factors @ user
+            row = self._rating_row(history)
+            out[:, _COL["knn"]] = self.knn.score(row)[0]
+            if self.ease is not None:
+                out[:, _COL["ease"]] = self.ease.score((row > 0).astype(np.float32))[0]
         unknown_cf = ~self._cf_known if hide_cf is None else (~self._cf_known | hide_cf)
-        out[unknown_cf, 0:2] = np.nan
-        out[:, 0:5] = standardize_columns(out[:, 0:5])
+        collaborative = np.array([_COL[c] for c in COLLABORATIVE])
+        out[np.ix_(unknown_cf, collaborative)] = np.nan
+        seen = np.zeros(n, dtype=bool)
+        seen[self._seen_columns(history)] = True
+        # EASE scores a person's own movies far above the rest; they are never candidates, so leave them out
+        out[seen, _COL["ease"]] = np.nan
+        scored = [_COL[s] for s in RANKED]
+        out[:, scored] = standardize_columns(out[:, scored])
+        for signal, rank in RANKED.items():
+            if not np.isnan(out[:, _COL[signal]]).all():
+                out[:, _COL[rank]] = log_ranks(out[:, _COL[signal]], exclude=seen)
         genre_profile = np.zeros(self.items.genres.shape[1], dtype=np.float32)
         for m in liked:
             if m in self.items.index:
@@ -328,11 +399,13 @@ class FusionModel:
             norms = np.linalg.norm(g, axis=1) * np.linalg.norm(genre_profile)
             col = np.full(n, np.nan, dtype=np.float32)
             col[known] = np.where(norms > 0, g @ genre_profile / np.where(norms > 0, norms, 1), np.nan)
-            out[:, 5] = col
-        out[:, 6] = np.where(hide_cf, 0.0, self._popularity) if hide_cf is not None else self._popularity
-        out[known, 7] = self.items.tmdb_popularity[cols[known]]
-        out[known, 8] = self.items.year[cols[known]]
-        out[:, 9] = float(len(history.movie_ids))
+            out[:, _COL["genre_overlap"]] = col
+        # relative to the most-rated movie, so fitting on more ratings does not shift the whole column
+        popularity = np.where(hide_cf, 0.0, self._popularity) if hide_cf is not None else self._popularity
+        out[:, _COL["popularity"]] = popularity - (self._popularity.max() if len(popularity) else 0.0)
+        out[known, _COL["tmdb_popularity"]] = self.items.tmdb_popularity[cols[known]]
+        out[known, _COL["year"]] = self.items.year[cols[known]]
+        out[:, _COL["history_size"]] = float(len(history.movie_ids))
         return out
 
     def _rating_row(self, history: History) -> csr_matrix:
@@ -343,16 +416,30 @@ class FusionModel:
                           shape=(1, self.inter.n_items), dtype=np.float32)
 
     def _candidate_columns(self, feats: np.ndarray, history: History) -> np.ndarray:
-        assert self.inter is not None
-        seen = {self.inter.item_index.get(int(m), -1) for m in history.movie_ids}
-        pool: set[int] = set()
-        for j in (0, 1, 2, 3, 4):
-            col = feats[:, j]
-            if np.isnan(col).all():
-                continue
-            pool.update(np.argsort(-np.nan_to_num(col, nan=-np.inf))[: self.candidates].tolist())
-        pool.update(np.argsort(-feats[:, 6])[:50].tolist())
-        return np.array(sorted(pool - seen), dtype=np.int64)
+        """Each collaborative model's top :attr:`candidates`, plus, among movies with no collaborative
+        evidence, each content signal's top :data:`COLD_CANDIDATES` (content alone where nothing is collaborative)."""
+        seen = np.zeros(feats.shape[0], dtype=bool)
+        seen[self._seen_columns(history)] = True
+        pool: list[np.ndarray] = []
+
+        def top(col: np.ndarray, among: np.ndarray, n: int) -> np.ndarray:
+            ok = among & ~np.isnan(col)
+            idx = np.flatnonzero(ok)
+            if len(idx) > n:
+                idx = idx[np.argpartition(-col[idx], n - 1)[:n]]
+            return idx
+
+        for signal in COLLABORATIVE:
+            pool.append(top(feats[:, _COL[signal]], ~seen, self.candidates))
+        no_cf = np.isnan(feats[:, _COL["cf"]]) & np.isnan(feats[:, _COL["knn"]])
+        for signal in CONTENT_SIGNALS:
+            pool.append(top(feats[:, _COL[signal]], no_cf & ~seen, COLD_CANDIDATES))
+        pool.append(top(feats[:, _COL["tmdb_popularity"]], no_cf & ~seen, COLD_CANDIDATES // 2))
+        if not any(len(p) for p in pool[: len(COLLABORATIVE)]):  # no ratings at all: content and popularity
+            for signal in CONTENT_SIGNALS:
+                pool.append(top(feats[:, _COL[signal]], ~seen, self.candidates))
+            pool.append(top(feats[:, _COL["popularity"]], ~seen, self.candidates))
+        return np.unique(np.concatenate(pool)).astype(np.int64)
 
     # ----- scoring --------------------------------------------------------------------------------------
     def score_history(self, history: History) -> np.ndarray:
@@ -366,23 +453,27 @@ class FusionModel:
 
     def rank_columns(self, feats: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Ranking scores of the given columns of a feature matrix (higher is better)."""
+        content = [_COL[s] for s in CONTENT_SIGNALS]
         if self.model is None:
-            return reciprocal_rank_fusion(feats[cols][:, :5]).astype(np.float32)
-        out = np.zeros(len(cols), dtype=np.float32)
+            return reciprocal_rank_fusion(feats[cols][:, [_COL["cf"], _COL["knn"], *content]]).astype(np.float32)
+        out = np.zeros(len(cols), dtype=np.float64)
         cold = ~self._cf_known[cols]
+        # trees give equal odds to many movies; the signals' own fused order settles those ties
+        tie = reciprocal_rank_fusion(feats[cols][:, [_COL[c] for c in COLLABORATIVE] + content])
+        tie = 1e-6 * tie / (tie.max() or 1.0)
         if (~cold).any():
             out[~cold] = self.model.predict_proba(feats[cols[~cold]][:, self.active])[:, 1]
         if cold.any():
             # the cold ranker learned on movies others had rated, so its odds are optimistic for movies
             # nobody has rated yet; COLD_DISCOUNT keeps them from crowding out well-evidenced picks
             if self.cold_model is None:  # content RRF, kept below every movie the warm ranker scored
-                rrf = reciprocal_rank_fusion(feats[cols[cold]][:, 2:5])
+                rrf = reciprocal_rank_fusion(feats[cols[cold]][:, content])
                 floor = float(out[~cold].min()) if (~cold).any() else 1.0
                 raw = floor * rrf / (rrf.max() or 1.0)
             else:
                 raw = self.cold_model.predict_proba(feats[cols[cold]][:, self.cold_active])[:, 1]
             out[cold] = COLD_DISCOUNT * raw
-        return out
+        return (out + tie).astype(np.float32)
 
     def score_users(self, user_ids: np.ndarray) -> np.ndarray:
         return np.vstack([self.score_history(self._histories[int(u)]) for u in user_ids])
