@@ -360,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: the fine-tuned model where the index has one, else templates")
     v.add_argument("--eval-dir", default="runs", help="where `cinefuse evaluate` wrote its reports (newest shown)")
     v.add_argument("--page-size", type=int, default=8)
-    v.add_argument("--concurrency", type=int, default=4, help="requests handled at once")
+    v.add_argument("--concurrency", type=int, default=16,
+                   help="requests handled at once (a page streaming explanations holds one while it waits)")
     v.set_defaults(func=cmd_serve)
 
     from app.cli_explain import register

@@ -194,7 +194,7 @@ def _page_update(cards: list[Card] | None) -> tuple[Any, Any]:
 
 
 def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860,
-           auth: tuple[str, str] | None = None, eval_root: str | Path | None = None, concurrency: int = 4,
+           auth: tuple[str, str] | None = None, eval_root: str | Path | None = None, concurrency: int = 16,
            block: bool = True) -> gr.Blocks:
     """Serve the app (only on this machine unless ``host`` says otherwise), with optional password auth.
 
