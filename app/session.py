@@ -349,10 +349,12 @@ class ChatService:
             return self._popular_line(card.movie_id)
         if card.explanation:
             return card.explanation
+        from recommender.explain_service import page_evidence
+
         rec = Recommendation.from_payload(card.movie_id, self.rec.payloads.get(card.movie_id, {}), 0.0)
-        with self._explain_lock:
-            self.rec.explain([rec], list(session.history.values()))
-        return rec.explanation or "It scored well on the signals your likes point to."
+        with self._rank_lock:
+            evidence = page_evidence(self.rec, [rec], list(session.history.values()))
+        return self._template.explain(evidence)[0]  # at once, even while the model writes the page's sentences
 
     def _popular_line(self, movie_id: int) -> str:
         p = self.rec.payloads.get(movie_id, {})

@@ -64,6 +64,9 @@ def test_the_language_model_streams_explanations_and_yields_to_templates_when_bu
         session = Session()
         reply = service.respond(session, "I loved Heat and The Matrix")
         assert reply.cards and len(reply.explain) == len(reply.cards) and not any(c.explanation for c in reply.cards)
+        early = service.respond(session, "why the first?")  # asked before the model has written it
+        assert early.cards is None and early.text.startswith(f"Why {reply.cards[0].title}? ")
+        assert len(early.text) > len(f"Why {reply.cards[0].title}? ") + 20
         before = service.stats.copy()
         order = list(service.explanations(session, reply.explain))
         assert sorted(order) == list(range(len(reply.cards))) and order[0] == 0  # the top card first
