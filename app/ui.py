@@ -43,9 +43,9 @@ def card_list(cards: list[Card]) -> str:
 
     Example:
         >>> card_list([Card(1, "Up (2009)", "/p/1.jpg", "Because you liked Cars.")])
-        '1. **Up (2009)**: Because you liked Cars.'
+        '1. **Up (2009)** — Because you liked Cars.'
     """
-    return "\n".join(f"{i}. **{c.title}**" + (f": {c.explanation}" if c.explanation else "")
+    return "\n".join(f"{i}. **{c.title}**" + (f" — {c.explanation}" if c.explanation else "")
                       for i, c in enumerate(cards, 1))
 
 

@@ -83,7 +83,7 @@ def listed(driver: Any) -> list[str]:
     """The titles in the numbered list of explanations under the gallery."""
     from selenium.webdriver.common.by import By
 
-    return [e.text.strip() for e in driver.find_elements(By.CSS_SELECTOR, "#explanations li strong")]
+    return [e.text.split(" — ", 1)[0].strip() for e in driver.find_elements(By.CSS_SELECTOR, "#explanations li")]
 
 
 def test_chat_thumbs_up_changes_the_gallery(browser: Any, app_url: str, tmp_path: Path) -> None:
