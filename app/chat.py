@@ -86,9 +86,13 @@ class Request:
     steer: str | None = None
     reset: bool = False
 
+    def changes_page(self) -> bool:
+        """Whether it asks for anything that re-ranks the page (everything but "why")."""
+        return bool(self.liked or self.disliked or self.exclude_genres or self.only_genres or self.any_genre
+                    or self.card_liked or self.card_disliked or self.steer or self.reset)
+
     def is_empty(self) -> bool:
-        return not (self.liked or self.disliked or self.exclude_genres or self.only_genres or self.any_genre
-                    or self.card_liked or self.card_disliked or self.why or self.steer or self.reset)
+        return not (self.changes_page() or self.why)
 
 
 def ordinal(text: str) -> int | None:
@@ -141,6 +145,11 @@ def split_titles(text: str, is_title: Callable[[str], bool]) -> list[str]:
                 options.append((unknown + 1, count + 1, [piece, *rest]))
         best[i] = min(options, key=lambda o: (o[0], o[1]))
     return best[0][2]
+
+
+def _titles(text: str, is_title: Callable[[str], bool]) -> list[str]:
+    """The titles a liked or disliked object names, without pronouns ("I liked them")."""
+    return [t for t in split_titles(text, is_title) if not _PRONOUN.match(t)]
 
 
 def _clean(piece: str) -> str:
@@ -205,15 +214,14 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
         if found.group("steer"):
             req.steer = found.group("steer").strip()
 
+    def verdict(found: re.Match[str]) -> None:
+        (req.disliked if found.group("neg") else req.liked).extend(_titles(found.group("t"), is_title))
+
     take(_WHY, why)
     take(_CARD, card)
     take(_NO_GENRE, genre(req.exclude_genres))
     take(_ONLY_GENRE, genre(req.only_genres))
     take(_ANY_GENRE, any_genre)
-    def verdict(found: re.Match[str]) -> None:
-        titles = [t for t in split_titles(found.group("t"), is_title) if not _PRONOUN.match(t)]
-        (req.disliked if found.group("neg") else req.liked).extend(titles)
-
     take(_SIMILAR, similar)
     take(_VERDICT, verdict)
     rest = _sentiments(rest, req, is_title)
@@ -248,8 +256,7 @@ def _sentiments(text: str, req: Request, is_title: Callable[[str], bool]) -> str
         obj, after = (chunk[:stop.start()], chunk[stop.end():]) if stop else (chunk, "")
         obj = re.sub(r"(?:,|\s)+(?:and|but|i|we|also)?\s*$", "", obj.strip(), flags=re.I).strip(" ,")
         if obj and not re.match(r"^(?:something|anything|some|movies|films)\b", obj, re.I):
-            titles = [t for t in split_titles(obj, is_title) if not _PRONOUN.match(t)]
-            (req.disliked if verb.group("neg") else req.liked).extend(titles)
+            (req.disliked if verb.group("neg") else req.liked).extend(_titles(obj, is_title))
         elif obj:
             kept.append(obj)
         kept.append(after)

@@ -5,6 +5,7 @@ Gradio so it can be used and tested on its own.
 from __future__ import annotations
 
 import logging
+import textwrap
 import threading
 import time
 from collections import Counter
@@ -122,7 +123,6 @@ class ChatService:
         if hasattr(rec.explainer, "time_budget_s"):
             rec.explainer.time_budget_s = explain_budget_s
         self.titles = {m: p.get("display_title") or str(m) for m, p in rec.payloads.items()}
-        self.genres = sorted({g for p in rec.payloads.values() for g in p.get("genres") or []})
 
     @property
     def explainer_name(self) -> str:
@@ -153,9 +153,7 @@ class ChatService:
         self._apply_cards(session, req.card_disliked, False, notes)
         self._apply_genres(session, req, notes)
         why = [self._why(session, ref) for ref in req.why]
-        changed = not session.page or bool(req.liked or req.disliked or req.card_liked or req.card_disliked
-                                      or req.exclude_genres or req.only_genres or req.any_genre or req.steer
-                                      or req.reset)
+        changed = not session.page or req.changes_page()
         if req.is_empty() and (message or "").strip():
             notes.append("Tell me movies you liked or disliked (\"I loved Heat and Alien, hated Titanic\"), "
                          "describe what you want (\"a heist that goes wrong\"), or say \"no horror\".")
@@ -246,14 +244,12 @@ class ChatService:
         text = (text or "").strip()
         if not text:
             return "Describe a poster, e.g. “a lone astronaut in space”.", []
-        if "poster" in self.rec.signals:
-            with self._rank_lock:
-                recs = self.rec.search(text, k=self.page_size, by="poster")
-            return f"Posters that look like “{text}”.", [self.card(r) for r in recs]
+        posters = "poster" in self.rec.signals
         with self._rank_lock:
-            recs = self.rec.search(text, k=self.page_size, by="fused")
-        return ("This index was built without poster vectors (no CLIP weights were available), so these match "
-                f"“{text}” by plot and reviews instead.", [self.card(r) for r in recs])
+            recs = self.rec.search(text, k=self.page_size, by="poster" if posters else "fused")
+        note = (f"Posters that look like “{text}”." if posters else "This index was built without poster vectors "
+                f"(no CLIP weights were available), so these match “{text}” by plot and reviews instead.")
+        return note, [self.card(r) for r in recs]
 
     def image(self, movie_id: int) -> str:
         """The movie's poster file, or a generated title card where there is none."""
@@ -382,15 +378,7 @@ def _title_card(title: str, path: Path) -> None:
 
     img = Image.new("RGB", (182, 268), (38, 42, 58))
     draw = ImageDraw.Draw(img)
-    words, lines, line = title.split(), [], ""
-    for w in words:
-        if len(line) + len(w) + 1 > 16 and line:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    lines.append(line)
-    for i, text in enumerate(lines[:8]):
+    for i, text in enumerate(textwrap.wrap(title, 16, break_long_words=False, break_on_hyphens=False)[:8]):
         draw.text((12, 90 + 16 * i), text, fill=(235, 235, 240))
     tmp = path.with_suffix(".tmp.png")
     img.save(tmp)

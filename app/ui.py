@@ -9,6 +9,7 @@ evaluation folder the operator configured.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,17 @@ def card_list(cards: list[Card]) -> str:
                       for i, c in enumerate(cards, 1))
 
 
+def card_titles(listing: str) -> list[str]:
+    """The titles in a :func:`card_list`, in order (how API clients read the page back).
+
+    Example:
+        >>> card_titles(card_list([Card(1, "Up (2009)", "/p/1.jpg", "Because you liked Cars."),
+        ...                        Card(2, "Heat (1995)", "/p/2.jpg")]))
+        ['Up (2009)', 'Heat (1995)']
+    """
+    return re.findall(r"^\d+\. \*\*(.+?)\*\*", listing, re.M)
+
+
 def latest_eval_dir(root: str | Path) -> Path | None:
     """The most recently written evaluation folder (one holding ``report.md``) at or under ``root``.
 
@@ -71,10 +83,10 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
     """
     eval_dir = latest_eval_dir(eval_root) if eval_root else None
 
-    def chat(message: str, messages: Messages | None, session: Session) -> Iterator[tuple[Any, ...]]:
-        messages = [*(messages or []), {"role": "user", "content": message or ""}]
+    def answer(reply_to: Any, session: Session, messages: Messages) -> Iterator[tuple[Any, ...]]:
+        """The reply's page first, then its explanations as they are written; any failure becomes a message."""
         try:
-            reply = service.respond(session, message)
+            reply = reply_to()
             messages.append({"role": "assistant", "content": reply.text})
             yield messages, *_page_update(reply.cards), profile(session), "", session
             if reply.cards is not None:
@@ -83,19 +95,15 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
             messages.append({"role": "assistant", "content": friendly(err)})
             yield messages, gr.skip(), gr.skip(), profile(session), "", session
 
+    def chat(message: str, messages: Messages | None, session: Session) -> Iterator[tuple[Any, ...]]:
+        messages = [*(messages or []), {"role": "user", "content": message or ""}]
+        yield from answer(lambda: service.respond(session, message), session, messages)
+
     def thumbs(liked: bool) -> Any:
         def handler(position: float | None, messages: Messages | None, session: Session
                     ) -> Iterator[tuple[Any, ...]]:
-            messages = list(messages or [])
-            try:
-                reply = service.feedback(session, int(position or 0), liked)
-                messages.append({"role": "assistant", "content": reply.text})
-                yield messages, *_page_update(reply.cards), profile(session), "", session
-                if reply.cards is not None:
-                    yield from _explained(session, reply.explain, messages)
-            except Exception as err:  # noqa: BLE001
-                messages.append({"role": "assistant", "content": friendly(err)})
-                yield messages, gr.skip(), gr.skip(), profile(session), "", session
+            yield from answer(lambda: service.feedback(session, int(position or 0), liked), session,
+                              list(messages or []))
         return handler
 
     def _explained(session: Session, recs: list[Any], messages: Messages) -> Iterator[tuple[Any, ...]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -23,6 +22,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -89,6 +90,8 @@ def cpu_seconds(pid: int) -> float:
 def run_http(url: str, sessions: int, titles: dict[str, str]) -> tuple[dict[str, list[float]], list[str]]:
     from gradio_client import Client
 
+    from app.ui import card_titles
+
     times: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
     lock = threading.Lock()
@@ -118,7 +121,7 @@ def run_http(url: str, sessions: int, titles: dict[str, str]) -> tuple[dict[str,
                 if kind == "thumbs_up":
                     thumbed.append(page[int(arg) - 1])
                 listing = listing if isinstance(listing, str) else ""  # a kept page comes back as an update
-                page = re.findall(r"^\d+\. \*\*(.+?)\*\*", listing, re.M) or page
+                page = card_titles(listing) or page
                 want = expected_profile(i, titles, thumbed)
                 got = {"liked": profile["liked"], "disliked": profile["disliked"]}
                 if got != want:
@@ -167,9 +170,8 @@ def run_api(store: Path, sessions: int, explainer: str) -> dict[str, list[float]
     return times
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+def p95(values: list[float]) -> float:
+    return float(np.percentile(values, 95, method="nearest"))
 
 
 def main() -> None:
@@ -219,7 +221,7 @@ def main() -> None:
     print(f"\n{args.sessions} concurrent sessions x {turns // args.sessions} turns, explainer={args.explainer}, "
           f"server start {started:.1f} s, wall {wall:.1f} s, {os.cpu_count()} cores")
     print(f"server CPU: {cpu:.1f} s in all, {cpu / max(1, len(http['any turn'])):.3f} s per turn "
-          "(the rest of the wall time is the 20 clients sharing the same cores)")
+          f"(the rest of the wall time is the {args.sessions} clients sharing the same cores)")
     print(f"answered: {len(http['any turn'])}/{turns} turns; sessions with errors: {len(errors)}; "
           "profile leaks: " + ("none" if not errors else "see errors"))
     for e in errors[:10]:
@@ -230,8 +232,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for kind in sorted(http, key=lambda k: (k == "any turn", k)):
         h, a = http[kind], api.get(kind, [])
-        api_cols = f"{statistics.median(a):.2f} s | {pct(a, 0.95):.2f} s" if a else "- | -"
-        print(f"| {kind} | {len(h)} | {statistics.median(h):.2f} s | {pct(h, 0.95):.2f} s | {api_cols} |")
+        api_cols = f"{statistics.median(a):.2f} s | {p95(a):.2f} s" if a else "- | -"
+        print(f"| {kind} | {len(h)} | {statistics.median(h):.2f} s | {p95(h):.2f} s | {api_cols} |")
     if errors:
         raise SystemExit(1)
 

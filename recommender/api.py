@@ -18,7 +18,7 @@ from index.errors import CinefuseError, StoreError
 from index.search import By, search_text, similar_movies
 from index.store import Filters, Hit, SignalQuery, VectorStore, open_store
 from index.titles import TitleIndex
-from recommender.collaborative import _blas_controller
+from recommender.collaborative import single_threaded
 from recommender.fusion import CONTENT_SIGNALS, FEATURES, FusionModel, History, ItemTable
 from recommender.interactions import Interactions
 from recommender.profile import Interaction, interaction_weights
@@ -145,17 +145,6 @@ def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int
         picked.append(nxt)
         max_sim = np.maximum(max_sim, unit @ unit[nxt])
     return picked
-
-
-def single_threaded() -> Any:
-    """One thread for BLAS and OpenMP while scoring one person: the work is small, and on shared cores (or with
-    several requests at once) idle OpenMP threads made the ranker's predict stall for up to a second.
-
-    Example:
-        >>> with single_threaded():
-        ...     pass
-    """
-    return _blas_controller().limit(limits=1)
 
 
 def steered(scores: np.ndarray, match: np.ndarray, weight: float = 1.0) -> np.ndarray:
@@ -337,9 +326,7 @@ class Recommender:
             vecs = self.items.vectors.get(signal)
             if vecs is None or vecs.shape[1] != len(query):
                 continue
-            ok = idx >= 0
-            rows = vecs[idx[ok]]
-            has = np.flatnonzero(ok)[np.any(rows != 0, axis=1)]
+            has = np.flatnonzero((idx >= 0) & self.items.has(signal)[np.maximum(idx, 0)])
             out[has] = vecs[idx[has]] @ query
         return out
 

@@ -44,6 +44,17 @@ def single_threaded_blas() -> Any:
     return _single_threaded_blas()
 
 
+def single_threaded() -> Any:
+    """One thread for BLAS and OpenMP while scoring one person: the work is small, and on shared cores (or with
+    several requests at once) idle OpenMP threads made the ranker's predict stall for up to a second.
+
+    Example:
+        >>> with single_threaded():
+        ...     pass
+    """
+    return _blas_controller().limit(limits=1)
+
+
 def _single_threaded_blas() -> Any:
     """A context in which BLAS runs on one thread (implicit's advice; also right for many tiny solves)."""
     return _blas_controller().limit(limits=1, user_api="blas")

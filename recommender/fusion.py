@@ -113,6 +113,7 @@ class ItemTable:
     tmdb_popularity: np.ndarray  # NaN where unknown
     index: dict[int, int] = field(default_factory=dict, repr=False)
     _has: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _genre_norms: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.index:
@@ -155,6 +156,12 @@ class ItemTable:
             if not any(signal in v for v in vectors.values()):
                 vectors.setdefault(ids[0], {})[signal] = np.zeros(store.schema().vectors[signal].dim, np.float32)
         return cls.from_payloads(payloads, vectors, item_ids)
+
+    def genre_norms(self) -> np.ndarray:
+        """Each movie's genre-vector length (cached: it is asked for on every request)."""
+        if self._genre_norms is None:
+            self._genre_norms = np.linalg.norm(self.genres, axis=1)
+        return self._genre_norms
 
     def has(self, signal: str) -> np.ndarray:
         """Which movies have this signal (cached: it is asked for on every request)."""
@@ -395,8 +402,8 @@ class FusionModel:
             if m in self.items.index:
                 genre_profile += weights[m] * self.items.genres[self.items.index[m]]
         if genre_profile.any():
-            g, g_norms = self._known_genres()
-            norms = g_norms * np.linalg.norm(genre_profile)
+            g = self.items.genres[cols[known]]
+            norms = self.items.genre_norms()[cols[known]] * np.linalg.norm(genre_profile)
             col = np.full(n, np.nan, dtype=np.float32)
             col[known] = np.where(norms > 0, g @ genre_profile / np.where(norms > 0, norms, 1), np.nan)
             out[:, _COL["genre_overlap"]] = col
@@ -407,14 +414,6 @@ class FusionModel:
         out[known, _COL["year"]] = self.items.year[cols[known]]
         out[:, _COL["history_size"]] = float(len(history.movie_ids))
         return out
-
-    def _known_genres(self) -> tuple[np.ndarray, np.ndarray]:
-        """The genre rows of the fitted movies that have content, and their norms (cached per item table)."""
-        key = (id(self.items), id(self._cols))
-        if getattr(self, "_genre_cache", (None,))[0] != key:
-            g = self.items.genres[self._cols[self._cols >= 0]].astype(np.float32)
-            self._genre_cache = (key, g, np.linalg.norm(g, axis=1))
-        return self._genre_cache[1], self._genre_cache[2]
 
     def _rating_row(self, history: History) -> csr_matrix:
         assert self.inter is not None

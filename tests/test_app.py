@@ -3,7 +3,6 @@ then the Gradio app through gradio_client over HTTP, with authentication and two
 
 from __future__ import annotations
 
-import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -220,22 +219,20 @@ def test_app_listens_on_localhost_and_needs_the_password(server: str) -> None:
                                                                   "poster_search"}
 
 
-def listed_titles(listing: str) -> list[str]:
-    return re.findall(r"^\d+\. \*\*(.+?)\*\*", listing, re.M)
-
-
 def test_gradio_client_chat_then_thumbs_up(server: str) -> None:
+    from app.ui import card_titles
+
     c = client(server)
     messages, picks, listing, profile, box = c.predict("I loved Heat and The Matrix, hated Jurassic Park", [],
                                               api_name="/chat")
     assert box == "" and profile["liked"] == ["Heat (1995)", "The Matrix (1999)"]
     assert len(picks) == 8 and all(p["caption"] and Path(p["image"]).is_file() for p in picks)
     assert all(("Heat" in p["caption"] or "Matrix" in p["caption"]) for p in picks)
-    shown = listed_titles(listing)
+    shown = card_titles(listing)
     assert len(shown) == 8 and all(p["caption"].startswith(f"{t}: ") for p, t in zip(picks, shown, strict=True))
     first = shown[0]
     messages, after, listing, profile, _ = c.predict(1, messages, api_name="/thumbs_up")
-    assert profile["liked"] == ["Heat (1995)", "The Matrix (1999)", first] and first not in listed_titles(listing)
+    assert profile["liked"] == ["Heat (1995)", "The Matrix (1999)", first] and first not in card_titles(listing)
     assert f"More like {first}" in str(messages[-1])
 
 
