@@ -183,6 +183,7 @@ class Recommender:
         assert model.inter is not None
         self._columns = model.inter.item_ids
         self._col_of = model.inter.item_index
+        self._column_order = np.argsort(self._columns)
         self._text_encoder: Any = None
         self._image_encoder: Any = None
         self.explainer: Any = None
@@ -312,7 +313,7 @@ class Recommender:
             queries.append(SignalQuery("cf", vector=user))
         if text is not None:
             queries += [SignalQuery(s, vector=text) for s in ("overview", "reviews") if s in self.signals]
-        hits = self.store.search_batch(queries, limit=100, filters=flt) if queries else []
+        hits = self.store.search_batch(queries, limit=self.model.candidates, filters=flt) if queries else []
         ids = {h.id for res in hits for h in res}
         if filters is None or filters.is_empty():  # the ranker may also lift well-liked movies no query reached
             ids |= {int(m) for m in self._columns[np.argsort(-self.model._popularity)[:30]]} - seen
@@ -330,8 +331,13 @@ class Recommender:
             out[has] = vecs[idx[has]] @ query
         return out
 
+    def _cols(self, movie_ids: np.ndarray) -> np.ndarray:
+        """The model's column of each movie id (all of them must be in the fitted item set)."""
+        order = self._column_order
+        return order[np.searchsorted(self._columns, movie_ids, sorter=order)].astype(np.int64)
+
     def _rank(self, feats: np.ndarray, cand: np.ndarray) -> np.ndarray:
-        cols = np.array([self._col_of[int(m)] for m in cand], dtype=np.int64)
+        cols = self._cols(cand)
         if len(cols) == 0:
             return np.zeros(0, dtype=np.float32)
         return self.model.rank_columns(feats, cols)
@@ -352,17 +358,16 @@ class Recommender:
 
     def _exploration_pick(self, feats: np.ndarray, cand: np.ndarray, scores: np.ndarray,
                           taken: set[int]) -> tuple[int, float] | None:
-        cols = np.array([self._col_of[int(m)] for m in cand], dtype=np.int64)
+        cols = self._cols(cand)
         if len(cols) == 0:
             return None
         popularity = self.model._popularity[cols]
-        content = np.nanmax(np.where(np.isnan(feats[cols][:, 2:5]), -np.inf, feats[cols][:, 2:5]), axis=1)
-        little_known = popularity <= np.quantile(popularity, 0.5)
-        options = [(float(content[i]), i) for i in np.flatnonzero(little_known)
-                   if int(cand[i]) not in taken and np.isfinite(content[i])]
-        if not options:
+        content = feats[cols][:, 2:5]
+        content = np.where(np.isnan(content), -np.inf, content).max(axis=1)
+        ok = (popularity <= np.quantile(popularity, 0.5)) & np.isfinite(content) & ~np.isin(cand, list(taken))
+        if not ok.any():
             return None
-        _, best = max(options)
+        best = int(np.flatnonzero(ok)[np.argmax(content[ok])])
         return int(cand[best]), float(scores[best])
 
     def popular(self, k: int = 10, filters: Filters | None = None, diversity: float = 0.7,
@@ -414,7 +419,7 @@ class Recommender:
                     out[f"Because you liked {title}"] = similar
         out["Trending now"] = self.popular(k=k, recent_years=5, diversity=0.9)
         if items:
-            cols = np.array([self._col_of[int(m)] for m in cand], dtype=np.int64)
+            cols = self._cols(cand)
             popularity = self.model._popularity[cols]
             gems = np.flatnonzero(popularity <= np.quantile(popularity, 0.3)) if len(cols) else np.zeros(0, int)
             gems = gems[np.argsort(-scores[gems])][:k]

@@ -34,7 +34,7 @@ class Interaction:
             return 1.0 if self.liked else -1.0
         if self.rating is None:
             return 1.0  # a bare watch-history entry counts as a like
-        return float(np.clip((self.rating - neutral) / 2.0, -1.0, 1.0))
+        return max(-1.0, min(1.0, (float(self.rating) - neutral) / 2.0))
 
 
 def recency_weights(timestamps: Sequence[float | None] | np.ndarray, half_life_days: float = DEFAULT_HALF_LIFE_DAYS,

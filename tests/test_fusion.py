@@ -37,3 +37,37 @@ def test_trained_fusion_scores_unrated_movies_by_content() -> None:
     assert np.isfinite(scores[unrated]).any()  # movies nobody rated still reach the pool
     best_unrated = unrated[np.argmax(scores[unrated])]
     assert group[best_unrated] == 0
+
+
+def test_equal_scores_share_their_best_rank() -> None:
+    ranks = log_ranks(np.array([0.0, 0.7, 0.0, 0.0, 0.2]))
+    assert ranks[0] == ranks[2] == ranks[3] == np.float32(np.log1p(2))
+    assert ranks[1] == 0.0 and ranks[4] == np.float32(np.log1p(1))
+
+
+def _ratings(n_users: int = 12, per_user: int = 20) -> pd.DataFrame:
+    rows = [(u, (u + i) % 30, 4.0, float(1000 * u + i)) for u in range(n_users) for i in range(per_user)]
+    return pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
+
+
+def test_protocol_a_folds_are_successive_windows() -> None:
+    ratings = _ratings()
+    items = ItemTable.from_payloads({m: {"genres": ["g"]} for m in range(30)}, {})
+    model = FusionModel(items, validation="A", folds=3, ease_l2=None)
+    folds = list(model._validation_folds(ratings, np.arange(30)))
+    assert len(folds) == 3 and len(folds[0][0]) + len(folds[0][1]) == len(ratings)
+    for (past, future, _), (older_past, older_future, _) in zip(folds, folds[1:]):
+        assert set(older_past.index) | set(older_future.index) == set(past.index)  # the next window is inside past
+        latest_older = older_future.groupby("user_id")["timestamp"].max()
+        assert (latest_older < future.groupby("user_id")["timestamp"].min().loc[latest_older.index]).all()
+
+
+def test_protocol_b_folds_draw_different_random_splits() -> None:
+    ratings = _ratings()
+    items = ItemTable.from_payloads({m: {"genres": ["g"]} for m in range(30)}, {})
+    model = FusionModel(items, validation="B", folds=2, ease_l2=None)
+    (past1, future1, seed1), (past2, future2, seed2) = model._validation_folds(ratings, np.arange(30))
+    assert (seed1, seed2) == (42, 43)
+    assert len(future1) == len(future2) == len(ratings) // 4
+    assert set(future1.index) != set(future2.index)
+    assert set(past1.index) | set(future1.index) == set(ratings.index)
