@@ -262,9 +262,10 @@ class Recommender:
         closest to ``text``, when given), and the ranker's score of each."""
         with single_threaded():
             h = History.from_interactions(items)
+            weights = interaction_weights(items, self.model.half_life_days)
             user = self.model.user_vector(h)
-            feats = self.model.features(h, cf_vector=user)
-            cand = self._candidates(items, user, {int(m) for m in h.movie_ids}, filters, text)
+            feats = self.model.features(h, cf_vector=user, weights=weights)
+            cand = self._candidates(weights, user, {int(m) for m in h.movie_ids}, filters, text)
             # the collaborative models' own top picks (item-kNN and EASE have no vectors in the store): the
             # ranker was trained to rerank exactly these, so scoring sees the pool evaluation measured
             extra = self._columns[self.model._candidate_columns(feats, h)]
@@ -292,9 +293,8 @@ class Recommender:
                 out.append(self._recommendation(pick[0], pick[1], feats, reason="exploration"))
         return out
 
-    def _candidates(self, items: list[Interaction], user: np.ndarray | None, seen: set[int],
+    def _candidates(self, weights: Mapping[int, float], user: np.ndarray | None, seen: set[int],
                     filters: Filters | None, text: np.ndarray | None = None) -> np.ndarray:
-        weights = interaction_weights(items, self.model.half_life_days)
         liked = [m for m, w in weights.items() if w > 0]
         disliked = [m for m, w in weights.items() if w < 0]
         base = filters or Filters()
