@@ -64,7 +64,7 @@ def main() -> None:
 
     print(f"\n## One top-10 recommendation, {args.requests} new people with {args.history} ratings each\n")
     print("| system | p50 ms | p95 ms |\n|---|---|---|")
-    for name, samples in (("cinefuse (fold-in + 4 Qdrant Edge prefetches + boosted-tree ranker)", ours),
+    for name, samples in (("cinefuse (fold-in, a Qdrant Edge query per signal, LightGBM ranker)", ours),
                           ("implicit ALS recommend(recalculate_user=True)", peer)):
         p50, p95 = percentiles(samples)
         print(f"| {name} | {p50:.1f} | {p95:.1f} |")
