@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -106,6 +107,72 @@ def evaluate_model(
         >>> evaluate_model(PopularityModel(), train, test, k=1, recall_k=1)["hit_rate@1"]
         1.0
     """
+    r = rank_test_users(model, train_df, test_df, max(k, recall_k), weighting=weighting, alpha=alpha,
+                        item_ids=item_ids, relevance_threshold=relevance_threshold, batch_size=batch_size)
+    return ranking_metrics(r, k, recall_k=recall_k, item_vectors=item_vectors, batch_size=batch_size)
+
+
+def ranking_metrics(r: Ranking, k: int = 10, *, recall_k: int = 20,
+                    item_vectors: Mapping[int, np.ndarray] | None = None, batch_size: int = 512) -> dict[str, float]:
+    """The metrics of :func:`evaluate_model` for lists already ranked by :func:`rank_test_users`.
+
+    Example:
+        >>> train = pd.DataFrame({"user_id": [1, 1, 2], "movie_id": [10, 20, 10], "rating": 5.0, "timestamp": 0})
+        >>> test = pd.DataFrame({"user_id": [2], "movie_id": [20], "rating": 5.0, "timestamp": 1})
+        >>> ranking_metrics(rank_test_users(PopularityModel(), train, test, n=1), k=1, recall_k=1)["ndcg@1"]
+        1.0
+    """
+    inter, ranked, relevant = r.inter, r.ranked, r.relevant
+    popularity = PopularityModel()
+    popularity.fit(inter.matrix)
+    expected = _ranked_unseen(popularity, inter, r.user_rows, k, batch_size)
+    assert popularity.item_popularity is not None
+
+    results: dict[str, float] = {
+        f"ndcg@{k}": ndcg_at_k(ranked, relevant, k).mean,
+        f"recall@{recall_k}": recall_at_k(ranked, relevant, recall_k).mean,
+        f"map@{k}": map_at_k(ranked, relevant, k).mean,
+        f"precision@{k}": precision_at_k(ranked, relevant, k).mean,
+        f"recall@{k}": recall_at_k(ranked, relevant, k).mean,
+        f"hit_rate@{k}": hit_rate_at_k(ranked, relevant, k).mean,
+        f"coverage@{k}": catalog_coverage(ranked, inter.n_items, k),
+        f"novelty@{k}": novelty(ranked, popularity.item_popularity, inter.n_users, k).mean,
+        f"serendipity@{k}": serendipity(ranked, relevant, expected, k).mean,
+    }
+    if item_vectors is not None:
+        as_movies = inter.item_ids[ranked[:, :k]]
+        results[f"diversity@{k}"] = intra_list_diversity(as_movies, item_vectors, k).mean
+    results.update(users=len(r.users), fit_seconds=r.fit_seconds, score_seconds=r.score_seconds)
+    return results
+
+
+@dataclass
+class Ranking:
+    """Each test user's ranked movies (columns of ``inter``, best first) and relevant columns."""
+
+    inter: Interactions
+    users: np.ndarray
+    user_rows: np.ndarray
+    ranked: np.ndarray
+    relevant: list[set[int]]
+    fit_seconds: float
+    score_seconds: float
+
+
+def rank_test_users(model: CollaborativeModel | FrameModel, train_df: pd.DataFrame, test_df: pd.DataFrame,
+                    n: int = 20, *, weighting: Weighting = "binary", alpha: float = 4.0,
+                    item_ids: Iterable[int] | None = None, relevance_threshold: float | None = None,
+                    batch_size: int = 512) -> Ranking:
+    """Fit ``model`` on ``train_df`` and rank the top ``n`` unseen movies of every test user (the lists
+    :func:`evaluate_model` scores; per-user metrics come from them, e.g. for a paired comparison).
+
+    Example:
+        >>> train = pd.DataFrame({"user_id": [1, 1, 2], "movie_id": [10, 20, 10], "rating": 5.0, "timestamp": 0})
+        >>> test = pd.DataFrame({"user_id": [2], "movie_id": [20], "rating": 5.0, "timestamp": 1})
+        >>> r = rank_test_users(PopularityModel(), train, test, n=1)
+        >>> r.inter.item_ids[r.ranked].tolist(), r.relevant
+        ([[20]], [{1}])
+    """
     if item_ids is None:
         item_ids = np.union1d(train_df["movie_id"].unique(), test_df["movie_id"].unique())
     inter = Interactions.from_ratings(train_df, item_ids=item_ids, weighting=weighting, alpha=alpha)
@@ -127,30 +194,8 @@ def evaluate_model(
     relevant = [relevant_cols[u] for u in test_users]
 
     started = time.perf_counter()
-    ranked = _ranked_unseen(model, inter, user_rows, max(k, recall_k), batch_size)
-    score_seconds = time.perf_counter() - started
-
-    popularity = PopularityModel()
-    popularity.fit(inter.matrix)
-    expected = _ranked_unseen(popularity, inter, user_rows, k, batch_size)
-    assert popularity.item_popularity is not None
-
-    results: dict[str, float] = {
-        f"ndcg@{k}": ndcg_at_k(ranked, relevant, k).mean,
-        f"recall@{recall_k}": recall_at_k(ranked, relevant, recall_k).mean,
-        f"map@{k}": map_at_k(ranked, relevant, k).mean,
-        f"precision@{k}": precision_at_k(ranked, relevant, k).mean,
-        f"recall@{k}": recall_at_k(ranked, relevant, k).mean,
-        f"hit_rate@{k}": hit_rate_at_k(ranked, relevant, k).mean,
-        f"coverage@{k}": catalog_coverage(ranked, inter.n_items, k),
-        f"novelty@{k}": novelty(ranked, popularity.item_popularity, inter.n_users, k).mean,
-        f"serendipity@{k}": serendipity(ranked, relevant, expected, k).mean,
-    }
-    if item_vectors is not None:
-        as_movies = inter.item_ids[ranked[:, :k]]
-        results[f"diversity@{k}"] = intra_list_diversity(as_movies, item_vectors, k).mean
-    results.update(users=len(test_users), fit_seconds=fit_seconds, score_seconds=score_seconds)
-    return results
+    ranked = _ranked_unseen(model, inter, user_rows, n, batch_size)
+    return Ranking(inter, test_users, user_rows, ranked, relevant, fit_seconds, time.perf_counter() - started)
 
 
 #: The baselines of :func:`run_baselines`: name -> (model factory, matrix weighting).

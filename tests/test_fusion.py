@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 
@@ -56,7 +58,7 @@ def test_protocol_a_folds_are_successive_windows() -> None:
     model = FusionModel(items, validation="A", folds=3, ease_l2=None)
     folds = list(model._validation_folds(ratings, np.arange(30)))
     assert len(folds) == 3 and len(folds[0][0]) + len(folds[0][1]) == len(ratings)
-    for (past, future, _), (older_past, older_future, _) in zip(folds, folds[1:]):
+    for (past, future, _), (older_past, older_future, _) in pairwise(folds):
         assert set(older_past.index) | set(older_future.index) == set(past.index)  # the next window is inside past
         latest_older = older_future.groupby("user_id")["timestamp"].max()
         assert (latest_older < future.groupby("user_id")["timestamp"].min().loc[latest_older.index]).all()

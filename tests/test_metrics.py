@@ -16,6 +16,7 @@ from recommender.metrics import (
     map_at_k,
     ndcg_at_k,
     novelty,
+    paired_difference,
     precision_at_k,
     recall_at_k,
     rmse,
@@ -186,3 +187,19 @@ def test_docstring_examples() -> None:
     import recommender.metrics
 
     assert doctest.testmod(recommender.metrics, raise_on_error=False).failed == 0
+
+
+def test_paired_difference_interval_covers_a_known_shift() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.random(2000)
+    diff, low, high = paired_difference(base + 0.02 + 0.05 * rng.standard_normal(2000), base)
+    assert low < 0.02 < high and low < diff < high
+    assert high - low < 0.01  # 2000 users pin a mean shift of noise 0.05 to about +-0.002
+
+
+def test_paired_difference_leaves_out_users_undefined_on_either_side() -> None:
+    a = MetricResult(np.array([1.0, np.nan, 0.0, 0.7]), 0.57)
+    b = MetricResult(np.array([0.5, 0.2, np.nan, 0.2]), 0.3)
+    assert paired_difference(a, b) == pytest.approx((0.5, 0.5, 0.5))
+    with pytest.raises(ValueError, match="same users"):
+        paired_difference(np.zeros(3), np.zeros(4))

@@ -134,3 +134,28 @@ def test_recommendations_come_with_checked_explanations(rec: Recommender) -> Non
         assert r.explanation and r.evidence is not None
         assert check_explanation(r.explanation, r.evidence, vocabulary) == []
         assert "Heist Film 1" not in r.explanation  # a disliked movie is never an anchor
+
+
+@pytest.mark.slow
+def test_evaluation_report_says_whether_a_gap_beats_the_luck_of_the_split(shared_data: Path, tmp_path: Path) -> None:
+    import json
+
+    from recommender.experiments import evaluate_protocol, write_report
+
+    ratings = pd.read_csv(shared_data / "ml-latest-small" / "ratings.csv").rename(
+        columns={"userId": "user_id", "movieId": "movie_id"})
+    ratings = ratings[ratings["user_id"] <= 60]
+    movies = pd.read_csv(shared_data / "ml-latest-small" / "movies.csv")
+    items = ItemTable.from_payloads({int(m): {"genres": g.split("|")} for m, g in zip(
+        movies["movieId"], movies["genres"], strict=True)}, {})
+    frame = evaluate_protocol(ratings, items, "A", only=["popularity", "EASE", "fusion (trained ranker)"])
+    paired = frame.attrs["paired"]
+    assert set(paired) == {"popularity", "EASE"}
+    for diff, low, high in paired.values():
+        assert low <= diff <= high and high - low > 0
+    gap = frame.loc["fusion (trained ranker)", "ndcg@10"] - frame.loc["EASE", "ndcg@10"]
+    assert paired["EASE"][0] == pytest.approx(gap, abs=1e-3)  # same users on both sides
+    text = write_report({"A": frame}, None, tmp_path)
+    assert "Trained fusion minus each baseline" in text and "| EASE |" in text
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["A"]["fusion_minus_baseline_ndcg@10"]["EASE"] == list(paired["EASE"])
