@@ -317,7 +317,7 @@ class EdgeStore:
         request = QueryRequest(
             limit=limit,
             prefetches=[Prefetch(limit=prefetch_limit, query=_edge_query(q), filter=flt) for q in queries],
-            query=Fusion.Rrf(k=RRF_K, weights=[q.weight for q in queries]),
+            query=Fusion.Rrf(k=RRF_K, weights=[q.weight for q in queries]),  # type: ignore[arg-type]  # Edge's stub omits Rrf
             with_payload=with_payload, with_vector=False)
         return [_hit(p, with_payload) for p in self._require().query(request)]
 
@@ -470,7 +470,8 @@ class ClientStore:
             return
         self.client.create_collection(
             self.collection,
-            vectors_config={name: models.VectorParams(size=spec.dim, distance=_CLIENT_DISTANCE[spec.distance])
+            vectors_config={name: models.VectorParams(size=spec.dim,
+                                                      distance=models.Distance(_CLIENT_DISTANCE[spec.distance]))
                             for name, spec in schema.vectors.items()},
             metadata={"cinefuse": schema.to_dict()})
         kinds = {"keyword": models.PayloadSchemaType.KEYWORD, "integer": models.PayloadSchemaType.INTEGER,

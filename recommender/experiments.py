@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,11 @@ def model_factories(items: ItemTable, protocol: SplitProtocol, half_life_days: f
     Example:
         >>> # model_factories(ItemTable.from_store(store), "A").keys()
     """
-    extra = {} if half_life_days is None else {"half_life_days": half_life_days}
+    extra: dict[str, Any] = {} if half_life_days is None else {"half_life_days": half_life_days}
     out: dict[str, tuple[ModelFactory, str]] = {name: (factory, w) for name, (factory, w) in BASELINES.items()}
     for signal in CONTENT_SIGNALS:
         if items.has(signal).any():
-            out[f"{signal} only"] = (lambda s=signal: SignalModel(items, s, **extra), "confidence")
+            out[f"{signal} only"] = (partial(SignalModel, items, signal, **extra), "confidence")
     out["fusion (RRF, untrained)"] = (lambda: FusionModel(items, ranker="rrf", **extra), "confidence")
     out["fusion (trained ranker)"] = (lambda: FusionModel(items, ranker="gbdt", validation=protocol, **extra),
                                       "confidence")
@@ -130,7 +131,7 @@ def cold_start_recall(ratings: pd.DataFrame, items: ItemTable, k: int = 20, frac
     users = np.unique(test["user_id"].to_numpy())
     cold_cols = np.array([inter.item_index[int(m)] for m in cold])
     relevant = [set(g) for g in test.groupby("user_id")["movie_id"].agg(list).loc[users]]
-    extra = {} if half_life_days is None else {"half_life_days": half_life_days}
+    extra: dict[str, Any] = {} if half_life_days is None else {"half_life_days": half_life_days}
 
     def ranked(scores: np.ndarray) -> np.ndarray:
         return cold[top_n(scores[:, cold_cols], k)[0]]
