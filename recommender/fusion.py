@@ -80,7 +80,11 @@ def _fit_ranker(X: np.ndarray, y: np.ndarray, seed: int, monotone: np.ndarray | 
         log.warning("ranker: %d training rows with %d positives; falling back to reciprocal rank fusion",
                     len(y), int(y.sum()))
         return None
-    import lightgbm
+    try:
+        import lightgbm
+    except OSError as exc:  # the wheel links the system's OpenMP runtime
+        raise RuntimeError(f"LightGBM could not load ({exc}); install the OpenMP runtime "
+                           "(Debian/Ubuntu: apt-get install libgomp1) and train again") from exc
 
     params = {"objective": "binary", "learning_rate": 0.1, "num_leaves": 7,
               "min_data_in_leaf": int(np.clip(len(y) // 250, 5, 200)), "lambda_l2": 1.0, "seed": seed,
