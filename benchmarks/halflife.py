@@ -8,9 +8,7 @@ with EASE on the same split as the peer.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,22 +23,12 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     args = parser.parse_args()
 
-    from index.catalog import find_movielens_dir
-    from index.sources import load_movielens
-    from index.store import open_store
+    from benchmarks.common import items_and_ratings
     from recommender.evaluate import BASELINES, evaluate_model, split_protocol
-    from recommender.fusion import FusionModel, ItemTable
+    from recommender.fusion import FusionModel
     from recommender.splits import split_latest
 
-    work = Path(tempfile.mkdtemp(prefix="cinefuse-halflife-"))
-    shutil.copytree(args.store, work / "index")  # the store's lock stays free for other work
-    store = open_store(str(work / "index"))
-    try:
-        items = ItemTable.from_store(store)
-    finally:
-        store.close()
-        shutil.rmtree(work, ignore_errors=True)
-    ratings = load_movielens(find_movielens_dir(args.data)).ratings
+    items, ratings = items_and_ratings(args.store, args.data)
     train, _ = split_protocol(ratings, "A")
     fit, validation = split_latest(train, 0.2)
 

@@ -10,9 +10,7 @@ Prints nDCG@10 and Recall@20 of the trained fusion per setting, with EASE and AL
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,22 +32,12 @@ def main() -> None:
                         help="protocol B: share of each person's training ratings the validation split holds out")
     args = parser.parse_args()
 
-    from index.catalog import find_movielens_dir
-    from index.sources import load_movielens
-    from index.store import open_store
+    from benchmarks.common import items_and_ratings
     from recommender.evaluate import BASELINES, evaluate_model, split_protocol
-    from recommender.fusion import FusionModel, ItemTable
+    from recommender.fusion import FusionModel
     from recommender.splits import split_latest, split_random
 
-    work = Path(tempfile.mkdtemp(prefix="cinefuse-validation-"))
-    shutil.copytree(args.store, work / "index")  # the store's lock stays free for other work
-    store = open_store(str(work / "index"))
-    try:
-        items = ItemTable.from_store(store)
-    finally:
-        store.close()
-        shutil.rmtree(work, ignore_errors=True)
-    ratings = load_movielens(find_movielens_dir(args.data)).ratings
+    items, ratings = items_and_ratings(args.store, args.data)
 
     rows = []
     runs = [(p, seed) for p in args.protocols for seed in (args.seeds if p == "B" else [42])]

@@ -316,10 +316,12 @@ class FusionModel:
     def fit_frame(self, train_df: pd.DataFrame, inter: Interactions) -> None:
         """Train the ranker on a validation split of ``train_df``, then refit the base models on all of it."""
         if self.ranker_kind == "gbdt":
-            rows = [self._training_rows(past, future, seed)
-                    for past, future, seed in self._validation_folds(train_df, inter.item_ids)]
-            empty = (np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, np.int8))
-            X, y, Xc, yc = (np.concatenate([empty[i % 2], *(r[i] for r in rows)]) for i in range(4))
+            no_x, no_y = np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, np.int8)  # where no fold has rows
+            parts: list[list[np.ndarray]] = [[no_x], [no_y], [no_x], [no_y]]
+            for past, future, seed in self._validation_folds(train_df, inter.item_ids):
+                for part, rows in zip(parts, self._training_rows(past, future, seed), strict=True):
+                    part.extend(rows)
+            X, y, Xc, yc = (np.concatenate(part) for part in parts)
             self.active = self.use & ~np.isnan(X).all(axis=0)  # e.g. no poster vectors: nothing to learn there
             self.model = _fit_ranker(X[:, self.active], y, self.seed, MONOTONE[self.active])
             self.cold_active = self.active & COLD_FEATURES & ~np.isnan(Xc).all(axis=0)
@@ -368,8 +370,8 @@ class FusionModel:
         self._histories = histories(frame)
 
     def _training_rows(self, past: pd.DataFrame, future: pd.DataFrame, seed: int
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Warm rows (every feature, real) and pseudo-cold rows (a tenth of the rated movies with their
+                       ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """Per person: warm rows (every feature, real) and pseudo-cold rows (a tenth of the rated movies with their
         collaborative evidence hidden), each with its labels; the rows are the candidates scoring would rerank."""
         rng = np.random.default_rng(seed)
         users = [u for u in future["user_id"].unique() if int(u) in self._histories]
@@ -377,7 +379,10 @@ class FusionModel:
         assert self.inter is not None
         hidden = rng.random(self.inter.n_items) < 0.1
         wanted = future.groupby("user_id")["movie_id"].agg(set)
-        warm_x, warm_y, cold_x, cold_y = [], [], [], []
+        warm_x: list[np.ndarray] = []
+        warm_y: list[np.ndarray] = []
+        cold_x: list[np.ndarray] = []
+        cold_y: list[np.ndarray] = []
         for u in users:
             history = self._histories[int(u)]
             truth = {self.inter.item_index.get(int(m), -1) for m in wanted[u]}
@@ -390,9 +395,7 @@ class FusionModel:
             cold = np.intersect1d(np.flatnonzero(hidden & self._cf_known), self._candidate_columns(masked, history))
             cold_x.append(masked[cold])
             cold_y.append(np.array([c in truth for c in cold], dtype=np.int8))
-        width = len(FEATURES)
-        return (np.vstack([np.zeros((0, width), np.float32), *warm_x]), np.concatenate([np.zeros(0, np.int8), *warm_y]),
-                np.vstack([np.zeros((0, width), np.float32), *cold_x]), np.concatenate([np.zeros(0, np.int8), *cold_y]))
+        return warm_x, warm_y, cold_x, cold_y
 
     # ----- features -------------------------------------------------------------------------------------
     def user_vector(self, history: History) -> np.ndarray | None:
