@@ -45,7 +45,7 @@ class Catalog:
     Example:
         >>> catalog = catalog_from_data_dir("../shared/data")
         >>> catalog[2571].display_title, catalog.coverage()["poster"]
-        ('The Matrix (1999)', 2923)
+        ('The Matrix (1999)', 4862)
     """
 
     movies: dict[int, Movie]
@@ -71,7 +71,7 @@ class Catalog:
 
         Example:
             >>> catalog_from_data_dir("../shared/data").coverage()["overview"]
-            1825
+            4067
         """
         counts = {"movies": len(self.movies)}
         for name in ("overview", "tagline", "keywords", "cast", "directors", "reviews", "poster", "tags",
