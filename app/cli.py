@@ -7,12 +7,11 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from index.config import DEFAULT_HOME, Settings
-from index.errors import CinefuseError, TitleNotFound
+from index.errors import CatalogError, CinefuseError, TitleNotFound
 from index.store import Filters, Hit
 
 log = logging.getLogger("cinefuse")
@@ -78,14 +77,22 @@ def find_data(data: str | None, settings: Settings) -> Path:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from encoders.base import pick_device
     from encoders.image import load_image_encoder
     from encoders.text import load_text_encoder
-    from index.build import build_index
+    from index.build import check_store_location
     from index.catalog import catalog_from_data_dir
+    from recommender.pipeline import build
 
     settings = settings_from_args(args)
+    pick_device(settings.device)  # a device this machine lacks fails now, not after loading the data
     data = find_data(args.data, settings)
+    check_store_location(settings, data)  # before minutes of work: never someone else's folder, never locked
     catalog = catalog_from_data_dir(data, skip_bad_rows=settings.skip_bad_rows)
+    if not args.no_cf and catalog.ratings.empty:
+        raise CatalogError(f"{catalog.sources.get('movielens', data)}: the ratings file holds no ratings (only a "
+                           "header?). cinefuse learns its ranker from ratings: add them, or pass --no-cf to build "
+                           "an index for search and similar movies only")
     text = load_text_encoder(settings.text_model, device=settings.device)
     disabled: dict[str, str] = {}
     image = None
@@ -97,21 +104,18 @@ def cmd_build(args: argparse.Namespace) -> int:
         if image is None and settings.allow_untrained_image_model and settings.image_pretrained is not None:
             log.warning("no weights for %s/%s: using an untrained %s, as --allow-untrained-image-model asks",
                         settings.image_model, settings.image_pretrained, settings.image_model)
-            settings = replace(settings, image_pretrained=None)  # saved with the index, so search loads the same
+            settings = settings.replace(image_pretrained=None)  # saved with the index, so search loads the same
             image = load_image_encoder(settings.image_model, None, allow_untrained=True, device=settings.device)
         if image is None:
             disabled["poster"] = f"no weights for {settings.image_model}/{settings.image_pretrained}"
-    report = build_index(catalog, settings, text, image, progress=not args.quiet, disabled=disabled)
+    report = build(catalog, settings, text, image, train=not args.no_cf, progress=not args.quiet,
+                   disabled=disabled, data_dir=data)
     print(report.summary())
-    if not args.no_cf and len(catalog.ratings):
-        from index.store import open_store
-        from recommender.api import ranker_path, train_ranker
+    if not args.no_cf:
+        from recommender.api import ranker_path
 
-        with open_store(settings.store, api_key=settings.api_key, collection=settings.collection) as store:
-            train_ranker(catalog.ratings, store, settings)
         print(f"  ranker    trained on {len(catalog.ratings):,} ratings, cf vectors written ({ranker_path(settings)})")
-    if getattr(catalog, "report", None) is not None and hasattr(catalog.report, "summary"):
-        print(catalog.report.summary())
+    print(catalog.report.summary())
     return 0
 
 

@@ -90,6 +90,8 @@ def pick_device(preference: str = "auto") -> str:
     """
     import torch  # here, not at module level, so that importing cinefuse stays fast
 
+    from index.errors import SettingsError
+
     wanted = preference.strip().lower()
     if wanted == "auto":
         if torch.cuda.is_available():
@@ -98,13 +100,13 @@ def pick_device(preference: str = "auto") -> str:
             return "mps"
         return "cpu"
     if wanted.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {preference!r} was asked for but torch sees no CUDA device; "
-                         "use device='auto' or 'cpu'")
+        raise SettingsError(f"device {preference!r} was asked for but torch sees no CUDA device; "
+                            "use --device auto or cpu (CINEFUSE_DEVICE)")
     if wanted == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {preference!r} was asked for but torch sees no MPS device; "
-                         "use device='auto' or 'cpu'")
+        raise SettingsError(f"device {preference!r} was asked for but torch sees no MPS device; "
+                            "use --device auto or cpu (CINEFUSE_DEVICE)")
     if wanted != "cpu" and not wanted.startswith(("cuda", "mps")):
-        raise ValueError(f"unknown device {preference!r}; expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        raise SettingsError(f"unknown device {preference!r}; expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
     return wanted
 
 

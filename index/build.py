@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import shutil
+import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +21,18 @@ from encoders.base import ImageEncoder, TextEncoder
 from index.cache import EmbeddingCache, content_key, encode_cached
 from index.catalog import Catalog
 from index.config import Settings
+from index.errors import StoreError
 from index.movie import Movie
 from index.store import (
+    METADATA_FILE,
+    STAGING_MARKER,
     EdgeStore,
     StorePoint,
     StoreSchema,
     VectorSpec,
     VectorStore,
     iter_batches,
+    old_path,
     open_store,
     promote,
     staging_path,
@@ -126,11 +133,16 @@ def encode_signals(catalog: Catalog, text: TextEncoder, image: ImageEncoder | No
                               key=lambda mr: sum(len(r) for r in mr[1]))
         docs = [r for _, r in with_reviews]
         budget = str(settings.review_chunks_per_movie)
+        chunks = itertools.count()
+
+        def encode_reviews(batch: Sequence[list[str]]) -> np.ndarray:
+            if next(chunks) == 1:  # a chunk is cached, the rest is not: where a resumed build must pick up
+                failpoint("encoding")
+            return text.encode_documents(list(batch), batch_size=settings.text_batch_size,
+                                         max_chunks_per_doc=settings.review_chunks_per_movie)
+
         vecs = encode_cached(cache, text.name, docs, [content_key("reviews", budget, *d) for d in docs],
-                             lambda batch: text.encode_documents(
-                                 list(batch), batch_size=settings.text_batch_size,
-                                 max_chunks_per_doc=settings.review_chunks_per_movie),
-                             chunk_size=32, desc="reviews", unit="movie", progress=progress)
+                             encode_reviews, chunk_size=32, desc="reviews", unit="movie", progress=progress)
         out["reviews"] = {mid: vecs[i] for i, (mid, _) in enumerate(with_reviews)}
 
     if image is not None:
@@ -166,15 +178,82 @@ def write_points(store: VectorStore, catalog: Catalog, vectors: dict[str, dict[i
     bar.close()
 
 
+def check_store_location(settings: Settings, data_dir: str | os.PathLike[str] | None = None) -> None:
+    """Refuse, before any work, a build that would lose someone's files or fail late: the store must be a new
+    or empty folder or an existing cinefuse index (its ``cinefuse.json`` marks it), not the data folder nor a
+    folder around it, not open in another process, and the store's parent and the cache must be writable.
+
+    Example:
+        >>> check_store_location(Settings(store=":memory:"))  # nothing on disk to protect
+    """
+    if settings.store == ":memory:" or settings.is_server():
+        _require_writable(Path(settings.cache_dir).expanduser(), "the embedding cache", "CINEFUSE_CACHE_DIR")
+        return
+    final = Path(settings.store).expanduser()
+    if final.exists() and not final.is_dir():
+        raise StoreError(f"--store {settings.store} is a file, not a folder: choose a new folder for the index "
+                         "(the file is left as it is)")
+    if data_dir is not None:
+        data = Path(data_dir).expanduser().resolve()
+        where = final.resolve()
+        if where == data or data.is_relative_to(where):
+            raise StoreError(f"--store {settings.store} is the data folder {data_dir} or holds it: a build replaces "
+                             "the store folder, so choose a separate folder for the index (e.g. runs/index)")
+    if final.is_dir() and not is_index_folder(final) and any(final.iterdir()):
+        sample = ", ".join(sorted(p.name for p in final.iterdir())[:3])
+        raise StoreError(f"--store {settings.store} holds files that are not a cinefuse index ({sample}...): a "
+                         "build replaces the whole folder, so choose a new or empty folder, or an existing index")
+    for sibling in (staging_path(final), old_path(final)):
+        if sibling.exists() and not is_index_folder(sibling, staging=True):
+            raise StoreError(f"{sibling} exists and was not made by cinefuse; cinefuse uses that name while it "
+                             "builds the index next to it: move it away or choose another --store")
+    _require_writable(final.parent if not final.exists() else final, "the index", "--store")
+    if final.exists():
+        _require_writable(final.parent, "the folder holding the index (the new index replaces the old one there)",
+                          "--store")
+    _require_writable(Path(settings.cache_dir).expanduser(), "the embedding cache", "CINEFUSE_CACHE_DIR")
+    if (final / METADATA_FILE).exists():
+        open_store(final).close()  # fails now, with a clear message, if another process holds it
+
+
+def is_index_folder(path: Path, staging: bool = False) -> bool:
+    """Whether ``path`` is a folder cinefuse made: an index (``cinefuse.json``), or with ``staging`` a build
+    in progress or an index being replaced (their marker file).
+
+    Example:
+        >>> import tempfile; is_index_folder(Path(tempfile.mkdtemp()))
+        False
+    """
+    return (path / METADATA_FILE).is_file() or (staging and (path / STAGING_MARKER).is_file())
+
+
+def _require_writable(folder: Path, what: str, setting: str) -> None:
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    probe = existing / f".cinefuse-write-check-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(f"cannot write to {existing} ({exc.strerror}): the build must write {what} there. "
+                         f"Make it writable or choose another folder ({setting}); nothing was changed") from None
+
+
 def build_index(catalog: Catalog, settings: Settings, text: TextEncoder, image: ImageEncoder | None, *,
-                store: VectorStore | None = None, progress: bool = True, disabled: dict[str, str] | None = None
-                ) -> BuildReport:
+                store: VectorStore | None = None, progress: bool = True, disabled: dict[str, str] | None = None,
+                finish: Callable[[VectorStore, Path | None], dict[str, Any] | None] | None = None,
+                data_dir: str | os.PathLike[str] | None = None) -> BuildReport:
     """Encode and store a catalog. With no ``store``, builds a local Qdrant Edge index at ``settings.store``
-    in a staging folder and swaps it in only when complete, so a failed build leaves the old index whole.
+    in a staging folder and swaps it in only when everything is complete, so a failed or killed build leaves
+    the old index whole. ``finish(store, folder)`` runs on the staged store before the swap (the ranker is
+    trained there, into ``folder``; None for a server); what it returns is added to the saved build info.
 
     Example:
         >>> # report = build_index(catalog, Settings(store="runs/index"), load_text_encoder(), None)
     """
+    if store is None:
+        check_store_location(settings, data_dir)
     seconds: dict[str, float] = {}
     cache = EmbeddingCache(Path(settings.cache_dir).expanduser() / "embeddings.sqlite")
     try:
@@ -183,29 +262,50 @@ def build_index(catalog: Catalog, settings: Settings, text: TextEncoder, image: 
         cache.close()
     schema = index_schema(settings, text, image)
     schema.info["disabled"] = dict(disabled or {})
-    local = store is None and not settings.store.startswith(("http://", "https://"))
-    location = settings.store
+    local = store is None and not settings.is_server() and settings.store != ":memory:"
+    staged: Path | None = None
     with _timed(seconds, "store"):
-        if local and settings.store != ":memory:":
+        failpoint("store")
+        if local:
             final = Path(settings.store).expanduser()
-            if (final / "cinefuse.json").exists():
-                open_store(final).close()  # fails now, with a clear message, if another process holds it
             staged = staging_path(final)
             if staged.exists():
-                shutil.rmtree(staged)
+                shutil.rmtree(staged)  # a killed build's leftovers (check_store_location saw its marker)
+            staged.mkdir(parents=True)
+            (staged / STAGING_MARKER).write_text("a cinefuse build in progress; safe to delete\n")
             target: VectorStore = EdgeStore(str(staged))
         else:
             target = store or open_store(settings.store, api_key=settings.api_key,
-                                         collection=settings.collection)
-        target.create(schema)
-        write_points(target, catalog, vectors, progress)
-        if isinstance(target, EdgeStore):
-            target.optimize()
-        if store is None:
-            target.close()
-        if local and settings.store != ":memory:":
-            promote(staged, final)
+                                         collection=settings.collection, timeout_s=settings.server_timeout_s)
+        try:
+            target.create(schema)
+            write_points(target, catalog, vectors, progress)
+            if finish is not None:
+                extra = finish(target, staged)
+                if extra:
+                    target.update_info(extra)
+            if isinstance(target, EdgeStore):
+                target.optimize()
+        finally:
+            if store is None:
+                target.close()
+        if staged is not None:
+            (staged / STAGING_MARKER).unlink()
+            failpoint("swap")
+            promote(staged, Path(settings.store).expanduser())
     counts = {name: len(by_id) for name, by_id in vectors.items()}
-    report = BuildReport(len(catalog.movies), counts, seconds, location, dict(disabled or {}))
+    report = BuildReport(len(catalog.movies), counts, seconds, settings.store, dict(disabled or {}))
     log.info(report.summary())
     return report
+
+
+def failpoint(stage: str) -> None:
+    """Kill this process at ``stage`` when ``CINEFUSE_FAILPOINT`` names it: how the fault-injection tests
+    interrupt a build exactly where they mean to (SIGKILL, so nothing gets to clean up).
+
+    Example:
+        >>> failpoint("encoding")  # a no-op unless CINEFUSE_FAILPOINT=encoding
+    """
+    if os.environ.get("CINEFUSE_FAILPOINT") == stage:
+        log.warning("CINEFUSE_FAILPOINT=%s: killing this process", stage)
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -25,6 +25,19 @@ class CatalogError(CinefuseError):
         self.field = field
 
 
+class SettingsError(CinefuseError, ValueError):
+    """A setting (TOML file, CINEFUSE_* variable or flag) has a value that cannot be used."""
+
+
+class InputError(CinefuseError, ValueError):
+    """An argument given to the Python API or the command line cannot be used (a rating of 6, ``k=0``...).
+
+    Example:
+        >>> isinstance(InputError("k must be at least 1, got 0"), ValueError)
+        True
+    """
+
+
 class StoreError(CinefuseError):
     """The vector store cannot be opened, is locked, or holds vectors from other models."""
 

@@ -20,6 +20,7 @@ import re
 import sys
 import time
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class FileReport:
     rows_skipped: int = 0
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    duplicates_dropped: int = 0  # repeated (user, movie) ratings; the latest one is kept
+    duplicates_conflicting: int = 0  # of those pairs, how many had different ratings
 
     def add_problem(self, text: str) -> None:
         """Count one skipped row, keeping its description while fewer than `MAX_PROBLEMS_KEPT` are kept."""
@@ -119,6 +122,9 @@ class LoadReport:
         lines = []
         for entry in self.files.values():
             text = f"{entry.path}: {entry.rows_read:,} rows read, {entry.rows_skipped:,} skipped"
+            if entry.duplicates_dropped:
+                text += (f", {entry.duplicates_dropped:,} repeated (user, movie) ratings dropped keeping the latest "
+                         f"({entry.duplicates_conflicting:,} pairs had different ratings)")
             if entry.problems:
                 text += f" (first: {entry.problems[0]})"
             lines.append(text)
@@ -685,9 +691,36 @@ def _load_ratings(path: Path, source: Callable[[], Any] | None, columns: list[st
         keep = checker.keep(skip)
         frame = pd.DataFrame({"user_id": users[keep].astype(np.int32), "movie_id": movies[keep].astype(np.int32),
                               "rating": stars[keep].astype(np.float32), "timestamp": stamps[keep].astype(np.int64)})
+    frame = latest_ratings(frame, entry)
     entry.seconds += time.perf_counter() - started
     logger.info("%s: %d ratings in %.2fs", path, len(frame), time.perf_counter() - started)
     return frame
+
+
+def latest_ratings(frame: pd.DataFrame, entry: FileReport | None = None) -> pd.DataFrame:
+    """One rating per (user, movie): the one with the latest timestamp (the later row on a tie), counting what
+    was dropped in ``entry``. A person who rated a movie twice changed their mind; keeping both would count the
+    movie twice in every model.
+
+    Example:
+        >>> f = pd.DataFrame({"user_id": [1, 1, 1], "movie_id": [5, 5, 6], "rating": [2.0, 4.0, 3.0],
+        ...                   "timestamp": [20, 10, 5]})
+        >>> latest_ratings(f).to_dict("list")
+        {'user_id': [1, 1], 'movie_id': [5, 6], 'rating': [2.0, 3.0], 'timestamp': [20, 5]}
+    """
+    repeated = frame.duplicated(["user_id", "movie_id"], keep=False).to_numpy()
+    if not repeated.any():
+        return frame
+    dups = frame[repeated]
+    kept = dups.sort_values("timestamp", kind="stable").drop_duplicates(["user_id", "movie_id"], keep="last")
+    if entry is not None:
+        entry.duplicates_dropped += len(dups) - len(kept)
+        entry.duplicates_conflicting += int((dups.groupby(["user_id", "movie_id"])["rating"].nunique() > 1).sum())
+        logger.warning("%s: %d repeated (user, movie) ratings dropped, keeping the latest of each",
+                       entry.path, len(dups) - len(kept))
+    keep = ~repeated
+    keep[frame.index.get_indexer(kept.index)] = True
+    return frame[keep].reset_index(drop=True)
 
 
 def _movies_frame(table: _Table, id_column: str, title_column: str, genres_column: str, genre_sep: str,
@@ -813,8 +846,9 @@ def load_tmdb_jsonl(path: StrPath, *, skip_bad_rows: bool = False,
     entry = (report or LoadReport()).file(source)
     started = time.perf_counter()
     records: dict[int, TmdbRecord] = {}
-    with _open_text(source, "utf-8") as handle:
-        for number, line in enumerate(_progress(handle, source, "TMDB movies"), start=1):
+    number = 0
+    with _open_text(source, "utf-8") as handle, _truncation(source, entry, skip_bad_rows, lambda: number):
+        for number, line in enumerate(_progress(handle, source, "TMDB movies"), start=1):  # noqa: B007
             if not line.strip():
                 continue
             entry.rows_read += 1
@@ -1010,6 +1044,21 @@ def _bad_row(entry: FileReport, path: Path, line: int, column: str | None, probl
         raise CatalogError(f"{path}, {_where(line, column)}: {problem}; {SKIP_HINT}", path=str(path), line=line,
                            field=column)
     entry.add_problem(f"{_where(line, column)}: {problem}")
+
+
+@contextmanager
+def _truncation(path: Path, entry: FileReport, skip: bool, lines_read: Callable[[], int]) -> Iterator[None]:
+    """A compressed file that ends early (a cut download) or is corrupt: an error naming the file and the last
+    whole line, or with ``skip`` the rows read so far are kept and the problem counted."""
+    try:
+        yield
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        problem = (f"{path}: the compressed file ends early or is damaged after line {lines_read():,} ({exc}); "
+                   "download it again")
+        if not skip:
+            raise CatalogError(problem + ", or pass --skip-bad-rows to keep the rows before that point",
+                               path=str(path), line=lines_read() + 1) from None
+        entry.add_problem(problem)
 
 
 def _require_file(path: Path, what: str) -> None:

@@ -153,6 +153,7 @@ class VectorStore(Protocol):
 
     def schema(self) -> StoreSchema | None: ...
     def create(self, schema: StoreSchema) -> None: ...
+    def update_info(self, info: dict[str, Any]) -> None: ...
     def upsert(self, points: Sequence[StorePoint]) -> None: ...
     def set_vectors(self, name: str, vectors: dict[int, np.ndarray]) -> None: ...
     def search(self, query: SignalQuery, *, limit: int = 10, filters: Filters | None = None,
@@ -170,10 +171,11 @@ class VectorStore(Protocol):
 
 
 def open_store(location: str | os.PathLike[str], *, api_key: str | None = None, collection: str = "movies",
-               backend: Backend = "auto") -> VectorStore:
+               backend: Backend = "auto", timeout_s: float = 10.0) -> VectorStore:
     """Open the store at ``location``: a local path or ``":memory:"`` (Qdrant Edge), or a server URL.
 
-    ``backend="client"`` serves a path or ``":memory:"`` through qdrant-client's local mode instead of Edge.
+    ``backend="client"`` serves a path or ``":memory:"`` through qdrant-client's local mode instead of Edge. A
+    server that cannot be reached within ``timeout_s`` seconds gives a :class:`StoreError` naming it.
 
     Example:
         >>> store = open_store(":memory:")
@@ -182,16 +184,32 @@ def open_store(location: str | os.PathLike[str], *, api_key: str | None = None, 
         >>> store.close()
     """
     loc = str(location)
+    if not loc.strip():
+        raise StoreError("the store location is empty: pass --store (a folder, or a Qdrant server URL)")
     if loc.startswith(("http://", "https://")):
         from qdrant_client import QdrantClient
 
-        return ClientStore(QdrantClient(url=loc, api_key=api_key), collection, loc)
+        client = QdrantClient(url=loc, api_key=api_key, timeout=max(1, int(round(timeout_s))))
+        _check_reachable(client, loc, timeout_s)
+        return ClientStore(client, collection, loc)
     if backend == "client":
         from qdrant_client import QdrantClient
 
         client = QdrantClient(location=":memory:") if loc == ":memory:" else QdrantClient(path=loc)
         return ClientStore(client, collection, loc)
+    if loc != ":memory:":
+        recover_interrupted_swap(loc)
     return EdgeStore(loc)
+
+
+def _check_reachable(client: Any, url: str, timeout_s: float) -> None:
+    """One cheap request, so an unreachable server fails here, by name, instead of deep inside a query."""
+    try:
+        client.get_collections()
+    except Exception as exc:  # noqa: BLE001 - httpx, grpc and qdrant-client raise many types for one cause
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise StoreError(f"cannot reach the Qdrant server at {url} within {timeout_s:g} s ({reason}). Check the "
+                         "URL and that the server is running (and --api-key where it needs one)") from None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -255,6 +273,11 @@ class EdgeStore:
                          "float": PayloadSchemaType.Float}[kind]
             self._shard.update(UpdateOperation.create_field_index(key, edge_kind))
         self._write_schema(schema)
+
+    def update_info(self, info: dict[str, Any]) -> None:
+        """Add build information (what trained the ranker, its fingerprint) to the saved schema."""
+        schema = self._schema or _no_index(self.location)
+        self._write_schema(StoreSchema(schema.vectors, {**schema.info, **info}))
 
     def _write_schema(self, schema: StoreSchema) -> None:
         tmp = self.path / (METADATA_FILE + ".tmp")
@@ -370,6 +393,10 @@ class EdgeStore:
 PAYLOAD_INDEXES = {"genres": "keyword", "year": "integer", "popularity": "float"}
 
 
+def _no_index(location: str) -> StoreSchema:
+    raise StoreError(f"no index at {location}: build one first (cinefuse build --data DIR)")
+
+
 def _load_edge(path: Path) -> Any:
     from qdrant_edge import EdgeShard
 
@@ -381,6 +408,10 @@ def _load_edge(path: Path) -> Any:
             raise StoreError(f"the index at {path} is open in another process (Qdrant Edge locks its "
                              "write-ahead log). Close that process (e.g. a running `cinefuse serve`) or "
                              "serve the index from a Qdrant server URL to share it.") from None
+        if "read-only" in text.lower() or "permission denied" in text.lower() or not os.access(path, os.W_OK):
+            raise StoreError(f"cannot open the index at {path}: the folder is not writable ({text}). Qdrant Edge "
+                             "writes its log there even to read: make the folder writable, or copy the index to "
+                             "a writable folder and pass that --store") from None
         raise StoreError(f"cannot open the index at {path}: {text}. Rebuild it with cinefuse build.") from exc
 
 
@@ -480,6 +511,12 @@ class ClientStore:
             warnings.simplefilter("ignore", UserWarning)
             for key, kind in PAYLOAD_INDEXES.items():
                 self.client.create_payload_index(self.collection, key, kinds[kind])
+
+    def update_info(self, info: dict[str, Any]) -> None:
+        """Add build information to the schema kept in the collection's metadata."""
+        schema = self.schema() or _no_index(self.location)
+        merged = StoreSchema(schema.vectors, {**schema.info, **info})
+        self.client.update_collection(self.collection, metadata={"cinefuse": merged.to_dict()})
 
     def upsert(self, points: Sequence[StorePoint]) -> None:
         from qdrant_client import models
@@ -608,6 +645,9 @@ def _client_filter(filters: Filters | None) -> Any:
 
 
 KEPT_ACROSS_REBUILDS = ("explainer",)
+#: written into a folder while cinefuse builds or replaces an index there, so only cinefuse's own leftovers are
+#: ever deleted
+STAGING_MARKER = ".cinefuse-staging"
 
 
 def staging_path(final: str | os.PathLike[str]) -> Path:
@@ -621,9 +661,21 @@ def staging_path(final: str | os.PathLike[str]) -> Path:
     return final.with_name(final.name + ".building")
 
 
+def old_path(final: str | os.PathLike[str]) -> Path:
+    """Where the index being replaced waits while the new one is renamed into place.
+
+    Example:
+        >>> old_path("/data/index").name
+        'index.old'
+    """
+    final = Path(final).expanduser()
+    return final.with_name(final.name + ".old")
+
+
 def promote(staged: str | os.PathLike[str], final: str | os.PathLike[str]) -> None:
-    """Replace the index at ``final`` with the finished one at ``staged``; the old one survives any failure
-    before the last rename.
+    """Replace the index at ``final`` with the finished one at ``staged``: the old one survives any failure
+    before the last rename, and a crash between the two renames leaves it at ``<final>.old``, where the next
+    build or open finds it.
 
     Example:
         >>> import tempfile, pathlib
@@ -632,17 +684,36 @@ def promote(staged: str | os.PathLike[str], final: str | os.PathLike[str]) -> No
         True
     """
     staged, final = Path(staged), Path(final).expanduser()
-    old = final.with_name(final.name + ".old")
+    old = old_path(final)
     if old.exists():
         shutil.rmtree(old)
     for kept in KEPT_ACROSS_REBUILDS:  # trained separately from the vectors; a rebuild must not lose it
         if (final / kept).exists() and not (staged / kept).exists():
             shutil.copytree(final / kept, staged / kept)
     if final.exists():
+        (final / STAGING_MARKER).write_text("an index being replaced by a newer build; safe to delete\n")
         final.rename(old)
     staged.rename(final)
     if old.exists():
         shutil.rmtree(old)
+
+
+def recover_interrupted_swap(final: str | os.PathLike[str]) -> bool:
+    """Put the previous index back where a build was killed between its two renames (``final`` missing,
+    ``<final>.old`` present); True when it did.
+
+    Example:
+        >>> recover_interrupted_swap("/nonexistent/index")
+        False
+    """
+    final = Path(final).expanduser()
+    old = old_path(final)
+    if final.exists() or not (old / METADATA_FILE).is_file():
+        return False
+    (old / STAGING_MARKER).unlink(missing_ok=True)
+    old.rename(final)
+    log.warning("%s: a build was interrupted while swapping indexes; the previous index is back in place", final)
+    return True
 
 
 def iter_batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pickle
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,7 +15,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from index.config import Settings
+from index.build import failpoint
+from index.config import Settings, artifact_dir
 from index.errors import CinefuseError, StoreError
 from index.search import By, search_text, similar_movies
 from index.store import Filters, Hit, SignalQuery, VectorStore, open_store
@@ -56,34 +59,37 @@ class Recommendation:
 
 
 def ranker_path(settings: Settings) -> Path:
-    """Where the trained ranker lives: inside a local index, else in the cache folder per collection.
+    """Where the trained ranker lives: inside a local index, else in the index's artifact folder
+    (:func:`index.config.artifact_dir`).
 
     Example:
         >>> ranker_path(Settings(store="/data/index")).as_posix()
         '/data/index/ranker.pkl'
     """
-    if settings.store.startswith(("http://", "https://")) or settings.store == ":memory:":
-        return Path(settings.cache_dir).expanduser() / f"{settings.collection}-{RANKER_FILE}"
-    return Path(settings.store).expanduser() / RANKER_FILE
+    return artifact_dir(settings) / RANKER_FILE
 
 
 def train_ranker(ratings: pd.DataFrame, store: VectorStore, settings: Settings,
-                 half_life_days: float | None = None) -> FusionModel:
-    """Fit the fusion model on every rating, write its ALS factors as the ``cf`` vectors, and save it.
+                 half_life_days: float | None = None, *, folder: Path | None = None) -> dict[str, Any]:
+    """Fit the fusion model on every rating, write its ALS factors as the ``cf`` vectors, and save it as
+    ``ranker.pkl`` in ``folder`` (default: the index's artifact folder). Returns what the index records about
+    it: the file's SHA-256 (every serving process checks it), the ratings it learned from and when.
 
     Example:
         >>> # train_ranker(catalog.ratings, open_store("runs/index"), Settings(store="runs/index"))
     """
+    failpoint("ranker")
     items = ItemTable.from_store(store)
     extra: dict[str, Any] = {} if half_life_days is None else {"half_life_days": half_life_days}
     model = FusionModel(items, ranker="gbdt", validation="A", **extra)
     inter = Interactions.from_ratings(ratings, item_ids=items.item_ids, weighting="confidence")
     model.fit_frame(ratings, inter)
     assert model.als is not None and model.inter is not None
+    failpoint("cf")
     factors = model.als.item_factors
     rated = np.flatnonzero(np.asarray((model.inter.matrix > 0).sum(axis=0)).ravel())
     store.set_vectors("cf", {int(model.inter.item_ids[c]): factors[c] for c in rated})
-    path = ranker_path(settings)
+    path = (folder if folder is not None else artifact_dir(settings)) / RANKER_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     model.items = None  # type: ignore[assignment]  # rebuilt from the store on open
@@ -92,7 +98,23 @@ def train_ranker(ratings: pd.DataFrame, store: VectorStore, settings: Settings,
     os.replace(tmp, path)
     model.items = items
     log.info("ranker trained on %d ratings; %d cf vectors written; saved to %s", len(ratings), len(rated), path)
-    return model
+    return {"ranker": {"file": RANKER_FILE, "sha256": file_sha256(path), "ratings": int(len(ratings)),
+                       "cf_vectors": int(len(rated)), "trained_at": int(time.time())}}
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks.
+
+    Example:
+        >>> import tempfile; p = Path(tempfile.mkdtemp()) / "x"; _ = p.write_bytes(b"abc")
+        >>> file_sha256(p)[:12]
+        'ba7816bf8f01'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def as_history(history: HistoryInput, titles: TitleIndex) -> list[Interaction]:
@@ -195,15 +217,29 @@ class Recommender:
         """Open a built index (path, server URL or an open store) and its trained ranker."""
         if isinstance(store, str | os.PathLike):
             settings = settings or Settings.load(store=str(store))
-            vs = open_store(str(store), api_key=settings.api_key, collection=settings.collection)
+            vs = open_store(str(store), api_key=settings.api_key, collection=settings.collection,
+                            timeout_s=settings.server_timeout_s)
         else:
             vs = store
             settings = settings or Settings.load(store=vs.location)
+        if vs.schema() is None:
+            vs.close()
+            raise StoreError(f"no index at {settings.store}: build one first (cinefuse build --data DIR --store "
+                             f"{settings.store})")
         path = ranker_path(settings)
         if not path.exists():
             vs.close()
             raise CinefuseError(f"no trained ranker at {path}: build the index with ratings "
-                                "(cinefuse build --data DIR) to train it")
+                                "(cinefuse build --data DIR) to train it"
+                                + ("; for a Qdrant server, point --artifacts (CINEFUSE_ARTIFACTS) at the folder the "
+                                   "build wrote it to" if settings.is_server() else ""))
+        schema = vs.schema()
+        expected = (schema.info.get("ranker") or {}).get("sha256") if schema is not None else None
+        if expected and settings.is_server() and file_sha256(path) != expected:
+            vs.close()
+            raise StoreError(f"the ranker at {path} was not trained for collection '{settings.collection}' at "
+                             f"{settings.store} (its fingerprint differs from the one the collection records): "
+                             "point --artifacts at the folder the last build of this collection wrote")
         with open(path, "rb") as fh:
             model: FusionModel = pickle.load(fh)  # noqa: S301 - our own file, written by train_ranker
         model.items = ItemTable.from_store(vs, item_ids=None)
