@@ -110,6 +110,8 @@ def ordinal(text: str) -> int | None:
     return ORDINALS.get(first)
 
 
+#: the most separator-cut pieces one title spans ("Lock, Stock and Two Smoking Barrels" is 3)
+MAX_TITLE_PIECES = 6
 _SEP = re.compile(r"\s*[,;/&]\s*(?:and\s+|or\s+)?|\s+(?:and|or|plus)\s+", re.I)
 
 
@@ -130,21 +132,28 @@ def split_titles(text: str, is_title: Callable[[str], bool]) -> list[str]:
     starts = [0] + [m.end() for m in seps]
     ends = [m.start() for m in seps] + [len(text)]
     n = len(starts)
-    best: dict[int, tuple[int, int, list[str]]] = {n: (0, 0, [])}  # from atom i: (unknown, pieces, split)
+    # from atom i: (unknown pieces, pieces, where the next piece starts, this piece or "" for none); a title spans
+    # at most MAX_TITLE_PIECES atoms, so the work is linear in the text
+    best: list[tuple[int, int, int, str]] = [(0, 0, n, "")] * (n + 1)
     for i in range(n - 1, -1, -1):
         options = []
-        for j in range(i, n):
+        for j in range(i, min(n, i + MAX_TITLE_PIECES)):
             piece = _clean(text[starts[i]:ends[j]])
-            unknown, count, rest = best[j + 1]
+            unknown, count = best[j + 1][:2]
             if not piece:
                 if j == i:
-                    options.append((unknown, count, rest))
+                    options.append((unknown, count, j + 1, ""))
             elif is_title(piece):
-                options.append((unknown, count + 1, [piece, *rest]))
+                options.append((unknown, count + 1, j + 1, piece))
             elif j == i:
-                options.append((unknown + 1, count + 1, [piece, *rest]))
+                options.append((unknown + 1, count + 1, j + 1, piece))
         best[i] = min(options, key=lambda o: (o[0], o[1]))
-    return best[0][2]
+    out, i = [], 0
+    while i < n:
+        _, _, i, piece = best[i]
+        if piece:
+            out.append(piece)
+    return out
 
 
 def _titles(text: str, is_title: Callable[[str], bool]) -> list[str]:

@@ -8,10 +8,10 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from index.config import DEFAULT_HOME, Settings
-from index.errors import CatalogError, CinefuseError, TitleNotFound
+from index.errors import CatalogError, CinefuseError, InputError, TitleNotFound
 from index.store import Filters, Hit
 
 log = logging.getLogger("cinefuse")
@@ -122,7 +122,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 def _open(settings: Settings) -> Any:
     from index.store import open_store
 
-    store = open_store(settings.store, api_key=settings.api_key, collection=settings.collection)
+    store = open_store(settings.store, api_key=settings.api_key, collection=settings.collection,
+                       timeout_s=settings.server_timeout_s)
     if store.schema() is None:
         store.close()
         raise CinefuseError(f"no index at {settings.store}: build one first with "
@@ -186,7 +187,14 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     history: dict[str | int, float | bool] = {t: True for t in args.like or []}
     history.update({t: False for t in args.dislike or []})
-    history.update({t: float(r) for t, _, r in (x.rpartition("=") for x in args.rate or [])})
+    for given in args.rate or []:
+        title, sep, stars = given.rpartition("=")
+        try:
+            history[title] = float(stars)
+        except ValueError:
+            history[title] = stars  # the API names the title and what a rating must be
+        if not sep or not title.strip():
+            raise InputError(f"--rate {given!r}: write TITLE=STARS, e.g. --rate 'Heat (1995)=4.5'")
     with Recommender.open(settings.store, settings=settings) as rec:
         recs = rec.recommend(history or None, user_id=args.user, k=args.limit, filters=filters_from_args(args),
                              diversity=args.diversity, explore=not args.no_explore, explain=args.explain)
@@ -247,11 +255,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         items = ItemTable.from_store(store)
     finally:
         store.close()  # the evaluation takes minutes; do not hold the index's lock meanwhile
-    ratings = load_movielens(find_movielens_dir(find_data(args.data, settings))).ratings
-    results = {p: evaluate_protocol(ratings, items, p, only=args.models) for p in args.protocol}
-    cold = None if args.no_cold else cold_start_recall(ratings, items)
+    movielens = find_movielens_dir(find_data(args.data, settings))
+    ratings = load_movielens(movielens).ratings
     out = Path(args.out)
-    text = write_report(results, cold, out)
+    results: dict[str, Any] = {}
+    text = ""
+    for protocol in args.protocol:  # each protocol's results are written as soon as it finishes
+        results[protocol] = evaluate_protocol(ratings, items, protocol, only=args.models)
+        text = write_report(results, None, out, movielens.name)
+    if not args.no_cold:
+        text = write_report(results, cold_start_recall(ratings, items), out, movielens.name)
     print((out / "results.json").read_text() if args.json else text)
     print(f"charts and results in {out}", file=sys.stderr)
     return 0
@@ -298,12 +311,36 @@ def _add_query_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--genre", action="append", help="keep movies of this genre (repeatable: any of them)")
     p.add_argument("--exclude-genre", action="append", help="drop movies of this genre (repeatable)")
     p.add_argument("--year", help="a year (1995) or a range (1990-1999, 1990-, -1999)")
-    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--limit", type=count_arg, default=10, help="how many results (1-1000)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a list")
 
 
+def count_arg(text: str) -> int:
+    """An argparse type: a whole number from 1 to 1000.
+
+    Example:
+        >>> count_arg("5")
+        5
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give 1 to 1000") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; give 1 to 1000")
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line naming the argument, exit code 2 (argparse's own prints the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cinefuse", description=__doc__)
+    parser = OneLineParser(prog="cinefuse", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -33,7 +33,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _explainer_folder(args: argparse.Namespace, settings: Settings) -> Path:
     from recommender.explain import explainer_dir
 
-    return Path(args.explainer).expanduser() if args.explainer else explainer_dir(settings.store)
+    return Path(args.explainer).expanduser() if args.explainer else explainer_dir(settings)
 
 
 def _catalog_payloads(data: str | None, settings: Settings) -> tuple[Any, dict[int, dict[str, Any]]]:

@@ -4,7 +4,9 @@ Gradio so it can be used and tested on its own.
 
 from __future__ import annotations
 
+import io
 import logging
+import tempfile
 import textwrap
 import threading
 import time
@@ -24,6 +26,9 @@ from recommender.profile import Interaction
 log = logging.getLogger(__name__)
 
 ExplainerKind = Literal["auto", "model", "template"]
+#: the longest message read (longer ones get a friendly reply), and the most titles taken from one message
+MAX_MESSAGE_CHARS = 2000
+MAX_TITLES = 20
 SORRY = "Sorry, something went wrong on my side (it is logged). Please try again, or rephrase your message."
 
 
@@ -104,21 +109,23 @@ class ChatService:
     """
 
     def __init__(self, rec: Recommender, *, page_size: int = 8, explainer: ExplainerKind = "auto",
-                 placeholder_dir: str | Path | None = None, explain_budget_s: float | None = 6.0,
+                 media_dir: str | Path | None = None, explain_budget_s: float | None = 6.0,
                  explain_wait_s: float = 2.0) -> None:
         from recommender.explain_service import load_explainer
 
         self.rec = rec
         self.page_size = page_size
-        self.placeholders = Path(placeholder_dir or Path(rec.settings.cache_dir).expanduser() / "placeholders")
-        self.placeholders.mkdir(parents=True, exist_ok=True)
+        # the one folder the app serves files from: checked copies of posters, title cards and charts
+        self.media = Path(media_dir or tempfile.mkdtemp(prefix="cinefuse-media-")).resolve()
+        self.media.mkdir(parents=True, exist_ok=True)
+        self._images: dict[int, str] = {}
         self._rank_lock = threading.Lock()
         self._explain_lock = threading.Lock()
         self._stats_lock = threading.Lock()
         self._template = TemplateExplainer()
         self.explain_wait_s = explain_wait_s
         self.stats: Counter[str] = Counter()  # explanations written, by which explainer
-        rec.explainer = load_explainer(rec.settings.store, explainer)
+        rec.explainer = load_explainer(rec.settings, explainer)
         rec.text_encoder()  # loaded now, not inside the first person's request
         if hasattr(rec.explainer, "time_budget_s"):
             rec.explainer.time_budget_s = explain_budget_s
@@ -128,11 +135,10 @@ class ChatService:
     def explainer_name(self) -> str:
         return str(getattr(self.rec.explainer, "name", "template"))
 
-    def poster_dirs(self) -> list[Path]:
-        """The folders the app may serve images from: the index's poster folders and the placeholder folder."""
-        dirs = {Path(p["poster"]).resolve().parent for p in self.rec.payloads.values()
-                if isinstance(p.get("poster"), str) and not p["poster"].startswith(("http://", "https://"))}
-        return sorted(dirs | {self.placeholders.resolve()})
+    def media_dirs(self) -> list[Path]:
+        """The folders the app may serve files from: only its own media folder, holding checked copies of the
+        posters it has shown, the title cards it drew and the evaluation charts."""
+        return [self.media]
 
     # ----- chat ---------------------------------------------------------------------------------------------
     def respond(self, session: Session, message: str) -> Reply:
@@ -141,7 +147,11 @@ class ChatService:
         Example:
             >>> # svc.respond(session, "no horror").text  ->  'Got it: no Horror. Here are 8 picks.'
         """
-        req = parse_message(message or "", self._is_title)
+        message = message or ""
+        if len(message) > MAX_MESSAGE_CHARS:
+            return Reply(f"That message is {len(message):,} characters long; I read up to {MAX_MESSAGE_CHARS:,} at a "
+                         "time. Please send it in shorter parts.")
+        req = parse_message(message, self._is_title)
         notes: list[str] = []
         if req.reset:
             session.history.clear()
@@ -169,6 +179,9 @@ class ChatService:
             >>> # svc.feedback(session, 1, liked=True).cards
         """
         notes: list[str] = []
+        if position < 1:
+            return Reply(f"Card numbers start at 1 (this page has {len(session.page)}); pick a card by its number."
+                         if session.page else "There are no cards yet: tell me what you like first.")
         self._apply_cards(session, [position], liked, notes)
         if not notes or notes[-1].startswith("There is no"):
             return Reply(" ".join(notes) or "Pick a card first.")
@@ -252,14 +265,20 @@ class ChatService:
         return note, [self.card(r) for r in recs]
 
     def image(self, movie_id: int) -> str:
-        """The movie's poster file, or a generated title card where there is none."""
+        """The movie's poster (a checked copy in the media folder), or a generated title card where there is none
+        or its file is not an image."""
+        known = self._images.get(movie_id)
+        if known is not None:
+            return known
         poster = self.rec.payloads.get(movie_id, {}).get("poster")
+        copied = None
         if isinstance(poster, str) and Path(poster).is_file():
-            return str(Path(poster).resolve())
-        path = self.placeholders / f"{movie_id}.png"
-        if not path.exists():
-            _title_card(self.titles.get(movie_id, str(movie_id)), path)
-        return str(path.resolve())
+            copied = copy_image(Path(poster), self.media / f"poster-{movie_id}")
+        if copied is None:
+            copied = self.media / f"card-{movie_id}.png"
+            _title_card(self.titles.get(movie_id, str(movie_id)), copied)
+        self._images[movie_id] = str(copied)
+        return str(copied)
 
     # ----- helpers ------------------------------------------------------------------------------------------
     def _is_title(self, text: str) -> bool:
@@ -277,14 +296,20 @@ class ChatService:
 
     def _apply_titles(self, session: Session, req: Request, notes: list[str]) -> None:
         said: dict[bool, list[str]] = {True: [], False: []}
+        wanted: dict[str, tuple[bool, str]] = {}  # "Heat and Heat and Heat" is one like; the last word wins
         for liked, texts in ((True, req.liked), (False, req.disliked)):
             for text in texts:
-                movie_id, options = self._resolve(text)
-                if movie_id is None:
-                    hint = f" Did you mean {describe(options[:3])}?" if options else ""
-                    notes.append(f"I don't know a movie called “{text}”.{hint}")
-                    continue
-                session.tell(movie_id, liked)
+                wanted[" ".join(text.lower().split())] = (liked, text)
+        if len(wanted) > MAX_TITLES:
+            notes.append(f"I took the first {MAX_TITLES} titles of that message; tell me the rest in another one.")
+        for liked, text in list(wanted.values())[:MAX_TITLES]:
+            movie_id, options = self._resolve(text)
+            if movie_id is None:
+                hint = f" Did you mean {describe(options[:3])}?" if options else ""
+                notes.append(f"I don't know a movie called “{text}”.{hint}")
+                continue
+            session.tell(movie_id, liked)
+            if self.titles[movie_id] not in said[liked]:
                 said[liked].append(self.titles[movie_id])
         parts = [f"you liked {describe(said[True])}" if said[True] else "",
                  f"you disliked {describe(said[False])}" if said[False] else ""]
@@ -372,6 +397,39 @@ def friendly(err: BaseException) -> str:
     return SORRY
 
 
+IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}
+
+
+def copy_image(source: Path, target: Path, max_bytes: int = 10 << 20) -> Path | None:
+    """Copy ``source`` to ``target`` (plus the suffix of its format) only if it is a real image (JPEG, PNG, WebP or
+    GIF, under ``max_bytes``): whatever a poster path points at, the app serves nothing but pictures. None (and a
+    warning) otherwise.
+
+    Example:
+        >>> import tempfile; d = Path(tempfile.mkdtemp()); _ = (d / "x.jpg").write_text("root:x:0:0")
+        >>> copy_image(d / "x.jpg", d / "out") is None
+        True
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        data = source.read_bytes() if source.stat().st_size <= max_bytes else b""
+        with Image.open(io.BytesIO(data)) as img:
+            kind = img.format
+            img.verify()
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
+        log.warning("poster %s is not an image the app can show (%s); a title card stands in", source, exc)
+        return None
+    if kind not in IMAGE_FORMATS:
+        log.warning("poster %s is a %s image; a title card stands in", source, kind)
+        return None
+    final = target.with_name(target.name + IMAGE_FORMATS[kind])
+    tmp = target.with_name(f".{target.name}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(final)
+    return final
+
+
 def _title_card(title: str, path: Path) -> None:
     """A plain poster-sized image with the title, for movies without a poster file."""
     from PIL import Image, ImageDraw
@@ -380,7 +438,7 @@ def _title_card(title: str, path: Path) -> None:
     draw = ImageDraw.Draw(img)
     for i, text in enumerate(textwrap.wrap(title, 16, break_long_words=False, break_on_hyphens=False)[:8]):
         draw.text((12, 90 + 16 * i), text, fill=(235, 235, 240))
-    tmp = path.with_suffix(".tmp.png")
+    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp.png")
     img.save(tmp)
     tmp.replace(path)
 

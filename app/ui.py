@@ -19,7 +19,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402 - analytics must be off before gradio is imported
 
-from app.session import Card, ChatService, Session, friendly  # noqa: E402
+from app.session import MAX_MESSAGE_CHARS, Card, ChatService, Session, friendly  # noqa: E402
 
 ROW_SLOTS = 5
 GalleryValue = list[tuple[str, str]]
@@ -75,6 +75,21 @@ def latest_eval_dir(root: str | Path) -> Path | None:
     return max(found, key=lambda p: (p / "report.md").stat().st_mtime) if found else None
 
 
+def publish_charts(eval_dir: Path, target: Path) -> list[Path]:
+    """Copy an evaluation's PNG charts (checked to be images) into the app's media folder, the only place the
+    app serves files from, and return the copies.
+
+    Example:
+        >>> publish_charts(Path("/nonexistent"), Path("/tmp/unused"))
+        []
+    """
+    from app.session import copy_image
+
+    target.mkdir(parents=True, exist_ok=True)
+    copies = [copy_image(chart, target / chart.stem) for chart in sorted(eval_dir.glob("*.png"))]
+    return [c for c in copies if c is not None]
+
+
 def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> gr.Blocks:
     """The Gradio Blocks app over one :class:`ChatService` (each browser or client session gets its own profile).
 
@@ -82,6 +97,7 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
         >>> # build_app(ChatService(Recommender.open("runs/index"))).launch()
     """
     eval_dir = latest_eval_dir(eval_root) if eval_root else None
+    charts = publish_charts(eval_dir, service.media / "eval") if eval_dir else []
 
     def answer(reply_to: Any, session: Session, messages: Messages) -> Iterator[tuple[Any, ...]]:
         """The reply's page first, then its explanations as they are written; any failure becomes a message."""
@@ -96,7 +112,10 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
             yield messages, gr.skip(), gr.skip(), profile(session), "", session
 
     def chat(message: str, messages: Messages | None, session: Session) -> Iterator[tuple[Any, ...]]:
-        messages = [*(messages or []), {"role": "user", "content": message or ""}]
+        if not (message or "").strip():  # nothing said: no empty bubbles, the page stays
+            yield messages or [], gr.skip(), gr.skip(), profile(session), "", session
+            return
+        messages = [*(messages or []), {"role": "user", "content": message}]
         yield from answer(lambda: service.respond(session, message), session, messages)
 
     def thumbs(liked: bool) -> Any:
@@ -150,14 +169,14 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
             with gr.Column(scale=2):
                 chatbot = gr.Chatbot(height=460, elem_id="chat", label="Chat")
                 message = gr.Textbox(placeholder=EXAMPLES[0], show_label=False, elem_id="message",
-                                     submit_btn=False)
+                                     submit_btn=False, max_length=MAX_MESSAGE_CHARS)
                 send = gr.Button("Send", variant="primary", elem_id="send")
                 gr.Examples([[e] for e in EXAMPLES], inputs=[message])
             with gr.Column(scale=3):
                 picks = gr.Gallery(label="Picks (click a card, then thumbs up or down)", columns=4, height=560,
                                    allow_preview=False, object_fit="contain", elem_id="picks")
                 with gr.Row():
-                    card = gr.Number(value=1, precision=0, minimum=1, label="Card", elem_id="card", scale=1)
+                    card = gr.Number(value=1, precision=0, label="Card", elem_id="card", scale=1)
                     up = gr.Button("👍 More like this", elem_id="thumbs-up", scale=2)
                     down = gr.Button("👎 Less like this", elem_id="thumbs-down", scale=2)
                 why = gr.Markdown(elem_id="explanations")
@@ -177,7 +196,6 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
             if eval_dir is None:
                 gr.Markdown("No evaluation yet: run `cinefuse evaluate --data ../shared/data` and restart the app.")
             else:
-                charts = sorted(eval_dir.glob("*.png"))
                 gr.Markdown(f"Latest evaluation: `{eval_dir.name}`")
                 if charts:
                     gr.Gallery([(str(c), c.stem.replace("_", " ")) for c in charts], columns=2, height=520,
@@ -211,10 +229,11 @@ def launch(service: ChatService, *, host: str = "127.0.0.1", port: int = 7860,
     """
     demo = build_app(service, eval_root=eval_root)
     demo.queue(default_concurrency_limit=concurrency)
-    allowed = [str(p) for p in service.poster_dirs()]
-    if eval_root:
-        allowed.append(str(Path(eval_root).resolve()))
-    demo.launch(server_name=host, server_port=port, auth=auth, allowed_paths=allowed, prevent_thread_lock=not block,
+    allowed = [str(p) for p in service.media_dirs()]  # nothing else: not the index, the data or the reports folder
+    blocked = [str(Path(p).expanduser().resolve()) for p in (service.rec.settings.store, service.rec.settings.cache_dir)
+               if not str(p).startswith(("http://", "https://", ":memory:"))]
+    demo.launch(server_name=host, server_port=port, auth=auth, allowed_paths=allowed, blocked_paths=blocked,
+                prevent_thread_lock=not block,
                 show_error=False, quiet=True, ssr_mode=False, footer_links=["api"])
     return demo
 

@@ -1304,8 +1304,13 @@ def _posters_from_names(folder: Path, report: LoadReport) -> PosterSource:
     entry = report.file(folder)
     locations: dict[tuple[str, str], str] = {}
     unrecognised: list[str] = []
+    root = folder.resolve()
     for image in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
         entry.rows_read += 1
+        if not image.resolve().is_relative_to(root):  # a link out of the folder: never read, never served
+            entry.add_problem(f"{image}: links to {image.resolve()}, outside {folder}; ignored")
+            logger.warning("%s links outside the poster folder %s; ignored", image, folder)
+            continue
         for key_type, pattern in _POSTER_NAME_PATTERNS:
             match = pattern.match(image.stem)
             if match:
@@ -1352,6 +1357,10 @@ def _posters_from_csv(path: Path, id_column: str | None, location_column: str | 
     locations = [_poster_location(raw.strip(), path.parent, tmdb=location_column.lower() == "poster_path")
                  for raw in table.frame[location_column]]
     raw_locations = table.frame[location_column]
+    outside = np.array([loc is OUTSIDE for loc in locations], dtype=bool)
+    checker.flag(location_column, outside,
+                 lambda row: (f"{raw_locations.iat[row]!r} resolves outside {path.parent}; poster files must be "
+                              "inside the folder of their index"))
     checker.flag(location_column, np.array([loc is None for loc in locations], dtype=bool),
                  lambda row: (f"{raw_locations.iat[row]!r} does not exist" if raw_locations.iat[row].strip()
                               else "empty; a file path or URL is required"))
@@ -1360,13 +1369,16 @@ def _posters_from_csv(path: Path, id_column: str | None, location_column: str | 
     posters: dict[tuple[str, str], str] = {}
     row_keys = zip(*(keys[column].tolist() for column, _ in id_columns), strict=True)
     for row, (ids, location) in enumerate(zip(row_keys, locations, strict=True)):
-        if not keep[row] or location is None:
+        if not keep[row] or location is None or location is OUTSIDE:
             continue
         for (_, kind), key in zip(id_columns, ids, strict=True):
             if isinstance(key, str):
                 posters.setdefault((kind, key), location)
                 break
     return PosterSource(posters, str(path))
+
+
+OUTSIDE = "<outside the poster folder>"
 
 
 def _poster_location(raw: str, base: Path, *, tmdb: bool) -> str | None:
@@ -1376,7 +1388,7 @@ def _poster_location(raw: str, base: Path, *, tmdb: bool) -> str | None:
         return raw
     local = Path(raw) if Path(raw).is_absolute() else base / raw
     if local.is_file():
-        return str(local.absolute())
+        return str(local.absolute()) if local.resolve().is_relative_to(base.resolve()) else OUTSIDE
     if tmdb and raw.startswith("/"):
         return TMDB_IMAGE_BASE + raw
     return None

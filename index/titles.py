@@ -97,10 +97,15 @@ class TitleIndex:
             self.display.append(p.get("display_title") or (f"{title} ({year})" if year else title))
             self.keys.append(normalize_title(title))
             self.literal.append(" ".join(title.lower().split()))
+        self._id_set = set(self.ids)
         self._by_key: dict[str, list[int]] = {}
         for i, mid in enumerate(self.ids):
             for key in title_aliases(str(payloads[mid].get("title") or "")):
                 self._by_key.setdefault(key, []).append(i)
+
+    def __contains__(self, movie_id: object) -> bool:
+        """Whether a movieId is in the index."""
+        return movie_id in self._id_set
 
     def candidates(self, query: str, limit: int = 5) -> list[TitleMatch]:
         """The closest titles, best first (a year in the query must match when given)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import pickle
 import time
@@ -17,8 +18,8 @@ import pandas as pd
 
 from index.build import failpoint
 from index.config import Settings, artifact_dir
-from index.errors import CinefuseError, StoreError
-from index.search import By, search_text, similar_movies
+from index.errors import CinefuseError, InputError, StoreError, TitleNotFound
+from index.search import By, check_query, search_text, similar_movies
 from index.store import Filters, Hit, SignalQuery, VectorStore, open_store
 from index.titles import TitleIndex
 from recommender.collaborative import single_threaded
@@ -29,6 +30,7 @@ from recommender.profile import Interaction, interaction_weights
 log = logging.getLogger(__name__)
 
 RANKER_FILE = "ranker.pkl"
+MIN_STARS, MAX_STARS = 0.5, 5.0
 HistoryInput = Sequence[Interaction] | Mapping[str | int, float | bool] | Sequence[str | int] | None
 
 
@@ -118,29 +120,89 @@ def file_sha256(path: Path) -> str:
 
 
 def as_history(history: HistoryInput, titles: TitleIndex) -> list[Interaction]:
-    """Accept interactions, ``{title or id: rating or like}``, or a list of liked titles or ids.
+    """Accept interactions, ``{title or id: rating or like}``, or a list of liked titles or ids; every movie must be
+    in the index and every rating a number from 0.5 to 5 (or True/False), else :class:`InputError` says which.
 
     Example:
         >>> t = TitleIndex({1: {"title": "Toy Story", "year": 1995}, 6: {"title": "Heat", "year": 1995}})
         >>> [(i.movie_id, i.rating, i.liked) for i in as_history({"toy story": 5, 6: False}, t)]
         [(1, 5.0, None), (6, None, False)]
+        >>> as_history({"Heat": 6}, t)
+        Traceback (most recent call last):
+        ...
+        index.errors.InputError: the rating of 'Heat' is 6: give 0.5 to 5 stars, or True (liked) / False (disliked)
     """
-    if not history:
+    if history is None:
         return []
+    if isinstance(history, str | bytes):
+        raise InputError(f"the history is the text {history!r}: pass a list of titles ([{history!r}]) or a mapping "
+                         f"of titles to ratings ({{{history!r}: 5}})")
+    if not isinstance(history, Mapping | Sequence):
+        raise InputError(f"the history is a {type(history).__name__}: pass a list of titles, a mapping of titles "
+                         "(or movieIds) to ratings or True/False, or Interaction records")
     if isinstance(history, Mapping):
         items: Iterable[tuple[Any, Any]] = history.items()
-    elif all(isinstance(h, Interaction) for h in history):
-        return list(history)  # type: ignore[arg-type]
+    elif history and all(isinstance(h, Interaction) for h in history):
+        records = [h for h in history if isinstance(h, Interaction)]
+        for h in records:
+            _movie_id(h.movie_id, titles)
+            if h.rating is not None:
+                _rating(h.rating, f"movie {h.movie_id}")
+        return records
     else:
         items = [(h, True) for h in history]
     out = []
     for key, value in items:
-        movie_id = int(key) if isinstance(key, int | np.integer) else titles.resolve(str(key))
-        if isinstance(value, bool):
-            out.append(Interaction(movie_id, liked=value))
+        movie_id = _movie_id(key, titles)
+        if isinstance(value, bool | np.bool_):
+            out.append(Interaction(movie_id, liked=bool(value)))
         else:
-            out.append(Interaction(movie_id, rating=float(value)))
+            out.append(Interaction(movie_id, rating=_rating(value, str(key))))
     return out
+
+
+def _movie_id(key: Any, titles: TitleIndex) -> int:
+    """The movieId an id or a title names; ids must be in the index."""
+    if isinstance(key, bool | np.bool_) or not isinstance(key, int | np.integer | str):
+        raise InputError(f"{key!r} is not a title or a movieId: use a title ('Heat (1995)') or an int id (6)")
+    if isinstance(key, str):
+        try:
+            return titles.resolve(key)
+        except TitleNotFound as err:
+            if key.strip().isdigit() and not titles.exact(key):
+                raise TitleNotFound(f"no movie titled {key!r}; to give a movieId, pass the number {int(key)}, not "
+                                    "text", err.candidates) from None
+            raise
+    if int(key) not in titles:
+        raise InputError(f"no movie with id {int(key)} in this index; use a movieId from the catalog, or a title")
+    return int(key)
+
+
+def _rating(value: Any, what: str) -> float:
+    try:
+        stars = float(value) if isinstance(value, int | float | np.number | str) else math.nan
+    except ValueError:
+        stars = math.nan
+    if not (MIN_STARS <= stars <= MAX_STARS):  # also false for NaN
+        raise InputError(f"the rating of {what!r} is {value!r}: give 0.5 to 5 stars, or True (liked) / False "
+                         "(disliked)")
+    return stars
+
+
+def check_count(value: Any, name: str = "k", most: int = 1000) -> int:
+    """A whole number of results from 1 to ``most``, else :class:`InputError`.
+
+    Example:
+        >>> check_count(10)
+        10
+        >>> check_count(0)
+        Traceback (most recent call last):
+        ...
+        index.errors.InputError: k must be a whole number from 1 to 1000, got 0
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer) or not 1 <= value <= most:
+        raise InputError(f"{name} must be a whole number from 1 to {most}, got {value!r}")
+    return int(value)
 
 
 def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int]:
@@ -257,6 +319,8 @@ class Recommender:
     # ----- recommendations -------------------------------------------------------------------------------
     def history_of(self, user_id: int) -> list[Interaction]:
         """A MovieLens user's ratings as a history (the users the ranker was trained with)."""
+        if isinstance(user_id, bool | np.bool_) or not isinstance(user_id, int | np.integer):
+            raise InputError(f"user_id must be a MovieLens userId (a whole number), got {user_id!r}")
         h = self.model._histories.get(int(user_id))
         if h is None:
             raise CinefuseError(f"user {user_id} has no ratings in this index")
@@ -278,6 +342,13 @@ class Recommender:
             >>> # rec.recommend({"Heat": 5, "Alien": 5, "Titanic": False}, k=10, diversity=0.7)
             >>> # rec.recommend({"Toy Story": True}, steer="darker")
         """
+        k = check_count(k)
+        if diversity is not None and (isinstance(diversity, bool) or not isinstance(diversity, int | float)
+                                      or not 0 < diversity <= 1):
+            raise InputError(f"diversity is the MMR trade-off in (0, 1] (1 = pure relevance), got {diversity!r}")
+        if steer is not None and not isinstance(steer, str):
+            raise InputError(f"steer must be a description (text), got {type(steer).__name__}")
+        steer = steer.strip() if steer else None
         items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
         if not items:
             if steer:
@@ -327,6 +398,10 @@ class Recommender:
             pick = self._exploration_pick(feats, cand, scores, set(chosen))
             if pick is not None:
                 out.append(self._recommendation(pick[0], pick[1], feats, reason="exploration"))
+            else:  # nothing fits a gamble (no content vectors, say): the next ranked pick keeps the page whole
+                rest = [i for i in range(len(pool)) if int(pool[i]) not in set(chosen)]
+                if rest:
+                    out.append(self._recommendation(int(pool[rest[0]]), float(pool_scores[rest[0]]), feats))
         return out
 
     def _candidates(self, weights: Mapping[int, float], user: np.ndarray | None, seen: set[int],
@@ -413,6 +488,7 @@ class Recommender:
         Example:
             >>> # rec.popular(k=10)
         """
+        k = check_count(k)
         years = self.items.year
         newest = np.nanmax(years) if np.isfinite(years).any() else 0
         rows = []
@@ -440,6 +516,8 @@ class Recommender:
         Example:
             >>> # list(rec.rows({"Heat": 5, "Alien": 5}))
         """
+        k = check_count(k)
+        anchors = check_count(anchors, "anchors", most=20)
         items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
         out: dict[str, list[Recommendation]] = {}
         if items:
@@ -464,8 +542,8 @@ class Recommender:
 
     # ----- similar and search ---------------------------------------------------------------------------
     def resolve(self, title: str | int) -> int:
-        """A movieId from a title (forgiving case, articles and a missing year) or an id."""
-        return int(title) if isinstance(title, int | np.integer) else self.titles.resolve(str(title))
+        """A movieId from a title (forgiving case, articles and a missing year) or an id in the index."""
+        return _movie_id(title, self.titles)
 
     def similar(self, title: str | int, by: By = "fused", k: int = 10,
                 filters: Filters | None = None) -> list[Recommendation]:
@@ -474,7 +552,7 @@ class Recommender:
         Example:
             >>> # rec.similar("Toy Story (1995)", by="overview")
         """
-        hits = similar_movies(self.resolve(title), self.store, by=by, filters=filters, limit=k)
+        hits = similar_movies(self.resolve(title), self.store, by=by, filters=filters, limit=check_count(k))
         return [self._from_hit(h, "similar") for h in hits]
 
     def search(self, text: str, k: int = 10, by: By = "fused", filters: Filters | None = None
@@ -484,6 +562,8 @@ class Recommender:
         Example:
             >>> # rec.search("a heist that goes wrong")
         """
+        k = check_count(k)
+        text = check_query(text)
         self.text_encoder()
         if self._image_encoder is None and "poster" in self.signals and by in ("fused", "poster"):
             from encoders.image import load_image_encoder

@@ -123,12 +123,17 @@ def cold_start_recall(ratings: pd.DataFrame, items: ItemTable, k: int = 20, frac
     """
     with_content = [int(m) for i, m in enumerate(items.item_ids)
                     if any(items.has(s)[i] for s in CONTENT_SIGNALS if s in items.vectors)]
+    if not with_content:
+        return _skipped(f"recall@{k}", "no movie in this index has an overview, reviews or a poster vector, so "
+                        "nothing can be said about movies nobody has rated")
     train, test = split_cold_items(ratings, with_content, frac=frac, seed=seed)
     cold = np.unique(test["movie_id"].to_numpy())
     item_ids = np.union1d(train["movie_id"].unique(), cold)
     inter = Interactions.from_ratings(train, item_ids=item_ids, weighting="confidence")
     test = test[test["user_id"].isin(inter.user_index)]
     users = np.unique(test["user_id"].to_numpy())
+    if len(users) == 0:
+        return _skipped(f"recall@{k}", "no held-out movie was rated by a person who also rated other movies")
     cold_cols = np.array([inter.item_index[int(m)] for m in cold])
     relevant = [set(g) for g in test.groupby("user_id")["movie_id"].agg(list).loc[users]]
     extra: dict[str, Any] = {} if half_life_days is None else {"half_life_days": half_life_days}
@@ -154,11 +159,21 @@ def cold_start_recall(ratings: pd.DataFrame, items: ItemTable, k: int = 20, frac
     return frame
 
 
-def write_report(results: dict[str, pd.DataFrame], cold: pd.DataFrame | None, out_dir: Path) -> str:
-    """Markdown tables, one PNG chart per protocol and for cold start, and results.json in ``out_dir``.
+def _skipped(column: str, reason: str) -> pd.DataFrame:
+    log.warning("cold start skipped: %s", reason)
+    frame = pd.DataFrame({column: pd.Series(dtype=float)})
+    frame.index.name = "model"
+    frame.attrs["skipped"] = reason
+    return frame
+
+
+def write_report(results: dict[str, pd.DataFrame], cold: pd.DataFrame | None, out_dir: Path,
+                 data_name: str = "ml-latest-small") -> str:
+    """Markdown tables, one PNG chart per protocol and for cold start, and results.json in ``out_dir``; call it
+    again as each part finishes, so a long run leaves what it measured so far.
 
     Example:
-        >>> # print(write_report({"A": frame_a, "B": frame_b}, cold, Path("runs/eval")))
+        >>> # print(write_report({"A": frame_a, "B": frame_b}, cold, Path("runs/eval"), "ml-latest-small"))
     """
     import matplotlib
 
@@ -168,7 +183,7 @@ def write_report(results: dict[str, pd.DataFrame], cold: pd.DataFrame | None, ou
     out_dir.mkdir(parents=True, exist_ok=True)
     cols = ["ndcg@10", "recall@20", "map@10", "precision@10", "recall@10", "hit_rate@10", "coverage@10",
             "diversity@10", "novelty@10", "serendipity@10", "seconds"]
-    parts = ["# cinefuse evaluation (ml-latest-small)\n"]
+    parts = [f"# cinefuse evaluation ({data_name})\n"]
     payload: dict[str, Any] = {}
     for protocol, frame in results.items():
         shown = frame[[c for c in cols if c in frame.columns]]
@@ -189,7 +204,10 @@ def write_report(results: dict[str, pd.DataFrame], cold: pd.DataFrame | None, ou
         fig.tight_layout()
         fig.savefig(out_dir / f"ndcg_protocol_{protocol}.png", dpi=110)
         plt.close(fig)
-    if cold is not None:
+    if cold is not None and cold.attrs.get("skipped"):
+        parts.append(f"## Cold-start items\n\nSkipped: {cold.attrs['skipped']}.\n")
+        payload["cold_start"] = {"skipped": cold.attrs["skipped"]}
+    elif cold is not None:
         parts.append(f"## Cold-start items: {cold.attrs.get('cold_movies')} movies held out of all training, "
                      f"{cold.attrs.get('users')} users\n\n{to_markdown(cold)}\n")
         payload["cold_start"] = {"models": cold.iloc[:, 0].to_dict(), **cold.attrs}

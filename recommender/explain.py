@@ -42,6 +42,8 @@ from recommender.evidence import (
 if TYPE_CHECKING:
     import torch
 
+    from index.config import Settings
+
 __all__ = ["Anchor", "CLAIM_PROBLEMS", "COMMON_WORDS", "Clauses", "Evidence", "Explainer", "ExplainerError",
            "Explanation", "LMExplainer", "Mention", "TemplateExplainer", "Vocabulary", "base_model_dir",
            "chat_messages", "check_explanation", "default_cache_dir", "evidence_items_mentioned", "explainer_dir",
@@ -1244,15 +1246,15 @@ def _growing_cache() -> Any:
     return cache
 
 
-def explainer_dir(store: str | os.PathLike[str]) -> Path:
-    """Where the explainer (LoRA adapter, vocabulary, corpus) of an index lives: ``<store>/explainer``; for a
-    server URL, under the cache folder.
+def explainer_dir(store: str | os.PathLike[str] | Settings) -> Path:
+    """Where the explainer (LoRA adapter, vocabulary, corpus) of an index lives: ``explainer/`` in the index's
+    artifact folder (:func:`index.config.artifact_dir`: the index folder itself for a local index).
 
     Example:
         >>> explainer_dir("runs/index").as_posix()
         'runs/index/explainer'
     """
-    text = str(store)
-    if text.startswith(("http://", "https://")) or text == ":memory:":
-        return default_cache_dir() / "explainer" / re.sub(r"[^\w.-]+", "_", text)
-    return Path(text).expanduser() / "explainer"
+    from index.config import Settings, artifact_dir
+
+    settings = store if isinstance(store, Settings) else Settings.load(store=str(store))
+    return artifact_dir(settings) / "explainer"

@@ -15,6 +15,7 @@ from recommender.profile import Interaction, interaction_weights
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from index.config import Settings
     from recommender.api import Recommendation, Recommender
 
 #: the ALS confidence of a 4-star rating (1 + 4 * 4/5): at or above it, a person "loved" the movie
@@ -57,7 +58,7 @@ def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Seq
     return out
 
 
-def load_explainer(store_location: str, kind: str = "auto") -> Any:
+def load_explainer(store_location: str | Settings, kind: str = "auto") -> Any:
     """The fine-tuned model where ``<store>/explainer`` holds an adapter (``kind="auto"`` or ``"model"``), else
     the template explainer; ``"model"`` without an adapter uses the base model (still checked, so still true).
 
@@ -87,7 +88,7 @@ def explain_page(rec: Recommender, recs: list[Recommendation], history: Sequence
     if not recs or not history:
         return recs
     if rec.explainer is None:
-        rec.explainer = load_explainer(rec.settings.store)
+        rec.explainer = load_explainer(rec.settings)
     evidence = page_evidence(rec, recs, history)
     for r, e, text in zip(recs, evidence, rec.explainer.explain(evidence), strict=True):
         r.evidence, r.explanation = e, text

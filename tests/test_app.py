@@ -21,7 +21,7 @@ HORROR = {"Dracula: Dead and Loving It (1995)", "Copycat (1995)", "From Dusk Til
 def service(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatService]:
     rec = Recommender.open(built_store)
     try:
-        yield ChatService(rec, explainer="template", placeholder_dir=tmp_path_factory.mktemp("cards"))
+        yield ChatService(rec, explainer="template", media_dir=tmp_path_factory.mktemp("cards"))
     finally:
         rec.close()
 
@@ -143,21 +143,22 @@ def test_rows_and_poster_search_fall_back_to_text(service: ChatService) -> None:
     assert "without poster vectors" in note and cards
 
 
-def test_every_image_is_a_poster_or_a_title_card(service: ChatService) -> None:
-    allowed = service.poster_dirs()
+def test_every_image_is_a_checked_copy_of_a_poster_or_a_title_card(service: ChatService) -> None:
     session = Session()
     cards = service.respond(session, "../../../etc/passwd").cards or []
     cards += service.respond(session, "I loved Toy Story").cards or []
     assert cards
     for card in cards:
         path = Path(card.image)
-        assert path.is_file() and any(path.is_relative_to(d) for d in allowed), path
+        assert path.is_file() and path.parent == service.media, path
         poster = service.rec.payloads[card.movie_id].get("poster")
         if poster and Path(poster).is_file():
-            assert card.image == str(Path(poster).resolve())
+            assert path.name.startswith("poster-") and path.read_bytes() == Path(poster).read_bytes()
         else:
-            assert Path(card.image).parent == service.placeholders.resolve()
-    assert service.image(1).endswith("posters/images/1.jpg")  # Toy Story's real poster
+            assert path.name == f"card-{card.movie_id}.png"
+    toy = Path(service.image(1))  # Toy Story's real poster, copied
+    assert toy.read_bytes() == (Path(service.rec.payloads[1]["poster"])).read_bytes() and toy.suffix == ".jpg"
+    assert service.media_dirs() == [service.media]
 
 
 # ----- the Gradio app over HTTP ---------------------------------------------------------------------------------
@@ -298,9 +299,9 @@ def test_poster_search_through_clip(shared_data: Path, tmp_path: Path) -> None:
                          "--allow-untrained-image-model"]) == 0
     with Recommender.open(store) as rec:
         assert "poster" in rec.signals
-        svc = ChatService(rec, explainer="template", placeholder_dir=tmp_path / "cards")
+        svc = ChatService(rec, explainer="template", media_dir=tmp_path / "cards")
         note, cards = svc.poster_search("a cartoon lion on a rock")
         with_poster = {m for m, v in rec.store.vectors(list(rec.payloads), ["poster"]).items() if "poster" in v}
         assert note.startswith("Posters that look like") and cards
         assert {c.movie_id for c in cards} <= with_poster
-        assert all(Path(c.image).parent.name == "images" for c in cards)  # every hit has its real poster
+        assert all(Path(c.image).name.startswith("poster-") for c in cards)  # every hit has its real poster

@@ -27,7 +27,7 @@ def app_url(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     from app.ui import launch
 
     rec = Recommender.open(built_store)
-    service = ChatService(rec, explainer="template", placeholder_dir=tmp_path_factory.mktemp("cards"))
+    service = ChatService(rec, explainer="template", media_dir=tmp_path_factory.mktemp("cards"))
     port = free_port()
     demo = launch(service, port=port, block=False)
     try:
