@@ -46,7 +46,7 @@ def filters_from_args(args: argparse.Namespace) -> Filters:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings.load(getattr(args, "config", None), store=args.store, api_key=getattr(args, "api_key", None),
-                         collection=getattr(args, "collection", None),
+                         collection=getattr(args, "collection", None), artifacts=getattr(args, "artifacts", None),
                          text_model=getattr(args, "text_model", None),
                          image_model=getattr(args, "image_model", None),
                          image_pretrained=getattr(args, "image_pretrained", None),
@@ -302,6 +302,8 @@ def _add_store_args(p: argparse.ArgumentParser) -> None:
                    "[env CINEFUSE_STORE, default ~/.cinefuse/index]")
     p.add_argument("--api-key", help="Qdrant server API key [env CINEFUSE_API_KEY]")
     p.add_argument("--collection", help="collection name on a Qdrant server (default movies)")
+    p.add_argument("--artifacts", help="for a Qdrant server: the folder holding the index's ranker and explainer, "
+                   "shared by every serving machine [env CINEFUSE_ARTIFACTS]")
     p.add_argument("--config", help="a TOML file of settings")
     p.add_argument("--device", help="auto, cpu, cuda or mps")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import shutil
@@ -133,11 +132,8 @@ def encode_signals(catalog: Catalog, text: TextEncoder, image: ImageEncoder | No
                               key=lambda mr: sum(len(r) for r in mr[1]))
         docs = [r for _, r in with_reviews]
         budget = str(settings.review_chunks_per_movie)
-        chunks = itertools.count()
-
         def encode_reviews(batch: Sequence[list[str]]) -> np.ndarray:
-            if next(chunks) == 1:  # a chunk is cached, the rest is not: where a resumed build must pick up
-                failpoint("encoding")
+            failpoint("encoding")  # the overviews are cached, the reviews not: where a resumed build picks up
             return text.encode_documents(list(batch), batch_size=settings.text_batch_size,
                                          max_chunks_per_doc=settings.review_chunks_per_movie)
 
@@ -262,6 +258,7 @@ def build_index(catalog: Catalog, settings: Settings, text: TextEncoder, image: 
         cache.close()
     schema = index_schema(settings, text, image)
     schema.info["disabled"] = dict(disabled or {})
+    schema.info["vector_counts"] = {name: len(by_id) for name, by_id in vectors.items()}
     local = store is None and not settings.is_server() and settings.store != ":memory:"
     staged: Path | None = None
     with _timed(seconds, "store"):

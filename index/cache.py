@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def content_key(*parts: str | bytes) -> str:
@@ -79,6 +81,7 @@ def encode_cached(cache: EmbeddingCache, model: str, items: Sequence[T], keys: S
     """
     found = cache.get(model, keys)
     todo = [i for i, k in enumerate(keys) if k not in found]
+    log.info("%s: %d of %d read from the cache, %d to encode", desc, len(keys) - len(todo), len(keys), len(todo))
     bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=desc, unit=unit, disable=not progress,
                dynamic_ncols=True)
     for start in range(0, len(todo), chunk_size):

@@ -38,7 +38,8 @@ def check_limit(limit: object) -> int:
 
 
 def stored_signals(store: VectorStore) -> list[str]:
-    """The named vectors this store holds.
+    """The named vectors this store holds for at least one movie (a build records how many each has; ``cf`` is
+    filled after the count).
 
     Example:
         >>> from index.store import open_store
@@ -46,7 +47,10 @@ def stored_signals(store: VectorStore) -> list[str]:
         []
     """
     schema = store.schema()
-    return [] if schema is None else list(schema.vectors)
+    if schema is None:
+        return []
+    counts = schema.info.get("vector_counts") or {}
+    return [name for name in schema.vectors if name == "cf" or counts.get(name, 1) > 0]
 
 
 def text_queries(text: str, store: VectorStore, text_encoder: TextEncoder,

@@ -189,7 +189,8 @@ def open_store(location: str | os.PathLike[str], *, api_key: str | None = None, 
     if loc.startswith(("http://", "https://")):
         from qdrant_client import QdrantClient
 
-        client = QdrantClient(url=loc, api_key=api_key, timeout=max(1, int(round(timeout_s))))
+        client = QdrantClient(url=loc, api_key=api_key, timeout=max(1, int(round(timeout_s))),
+                              check_compatibility=False)  # _check_reachable names an unreachable server
         _check_reachable(client, loc, timeout_s)
         return ClientStore(client, collection, loc)
     if backend == "client":

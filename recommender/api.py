@@ -19,7 +19,7 @@ import pandas as pd
 from index.build import failpoint
 from index.config import Settings, artifact_dir
 from index.errors import CinefuseError, InputError, StoreError, TitleNotFound
-from index.search import By, check_query, search_text, similar_movies
+from index.search import By, check_query, search_text, similar_movies, stored_signals
 from index.store import Filters, Hit, SignalQuery, VectorStore, open_store
 from index.titles import TitleIndex
 from recommender.collaborative import single_threaded
@@ -263,7 +263,7 @@ class Recommender:
         self.settings = settings
         self.payloads = store.payloads()
         self.titles = TitleIndex(self.payloads)
-        self.signals = list((store.schema() or _no_schema(store)).vectors)
+        self.signals = stored_signals(store)
         assert model.inter is not None
         self._columns = model.inter.item_ids
         self._col_of = model.inter.item_index
