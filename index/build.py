@@ -25,6 +25,7 @@ from index.movie import Movie
 from index.store import (
     METADATA_FILE,
     STAGING_MARKER,
+    ClientStore,
     EdgeStore,
     StorePoint,
     StoreSchema,
@@ -261,6 +262,7 @@ def build_index(catalog: Catalog, settings: Settings, text: TextEncoder, image: 
     schema.info["vector_counts"] = {name: len(by_id) for name, by_id in vectors.items()}
     local = store is None and not settings.is_server() and settings.store != ":memory:"
     staged: Path | None = None
+    live: ClientStore | None = None
     with _timed(seconds, "store"):
         failpoint("store")
         if local:
@@ -271,9 +273,15 @@ def build_index(catalog: Catalog, settings: Settings, text: TextEncoder, image: 
             staged.mkdir(parents=True)
             (staged / STAGING_MARKER).write_text("a cinefuse build in progress; safe to delete\n")
             target: VectorStore = EdgeStore(str(staged))
+        elif store is None:
+            opened = open_store(settings.store, api_key=settings.api_key, collection=settings.collection,
+                                timeout_s=settings.server_timeout_s)
+            if isinstance(opened, ClientStore):  # a server: build a new collection, then move the alias to it
+                live, target = opened, opened.begin_rebuild()
+            else:
+                target = opened
         else:
-            target = store or open_store(settings.store, api_key=settings.api_key,
-                                         collection=settings.collection, timeout_s=settings.server_timeout_s)
+            target = store
         try:
             target.create(schema)
             write_points(target, catalog, vectors, progress)
@@ -283,9 +291,12 @@ def build_index(catalog: Catalog, settings: Settings, text: TextEncoder, image: 
                     target.update_info(extra)
             if isinstance(target, EdgeStore):
                 target.optimize()
+            if live is not None and isinstance(target, ClientStore):
+                failpoint("swap")
+                live.finish_rebuild(target)
         finally:
             if store is None:
-                target.close()
+                (live or target).close()
         if staged is not None:
             (staged / STAGING_MARKER).unlink()
             failpoint("swap")

@@ -122,13 +122,14 @@ class Settings(BaseModel):
         return data
 
     def is_server(self) -> bool:
-        """Whether the store is a Qdrant server URL (else a local folder or ``:memory:``).
+        """Whether the store is a Qdrant server URL, or ``qdrant-local://PATH`` (qdrant-client's local mode, which
+        stands in for a server), rather than a Qdrant Edge folder or ``:memory:``.
 
         Example:
             >>> Settings(store="http://localhost:6333").is_server(), Settings(store="runs/index").is_server()
             (True, False)
         """
-        return self.store.startswith(("http://", "https://"))
+        return self.store.startswith(("http://", "https://", "qdrant-local://"))
 
 
 def artifact_dir(settings: Settings) -> Path:

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,8 @@ from index.errors import StoreError
 log = logging.getLogger(__name__)
 
 SIGNALS: tuple[str, ...] = ("overview", "reviews", "poster", "cf")
+#: a store location served by qdrant-client's local mode: ``qdrant-local:///path`` (a server stand-in)
+CLIENT_LOCAL = "qdrant-local://"
 METADATA_FILE = "cinefuse.json"
 RRF_K = 60
 Backend = Literal["auto", "edge", "client"]
@@ -186,6 +189,10 @@ def open_store(location: str | os.PathLike[str], *, api_key: str | None = None, 
     loc = str(location)
     if not loc.strip():
         raise StoreError("the store location is empty: pass --store (a folder, or a Qdrant server URL)")
+    if loc.startswith(CLIENT_LOCAL):  # qdrant-client's local mode, standing in for a server (tests, notebooks)
+        from qdrant_client import QdrantClient
+
+        return ClientStore(QdrantClient(path=str(Path(loc[len(CLIENT_LOCAL):]).expanduser())), collection, loc)
     if loc.startswith(("http://", "https://")):
         from qdrant_client import QdrantClient
 
@@ -479,6 +486,44 @@ class ClientStore:
         self.client = client
         self.collection = collection
         self.location = location
+
+    def begin_rebuild(self) -> ClientStore:
+        """A new, empty physical collection to build into while ``collection`` keeps answering; swap it in with
+        :meth:`finish_rebuild`. Leftovers of builds that never finished are dropped first."""
+        current = self._alias_target()
+        for name in self._collection_names():
+            if name.startswith(f"{self.collection}--") and name != current:
+                self.client.delete_collection(name)  # a killed build's half-made collection
+        return ClientStore(self.client, f"{self.collection}--{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
+                           self.location)
+
+    def finish_rebuild(self, built: ClientStore) -> None:
+        """Point ``collection`` (an alias) at the finished collection in one atomic step, then drop the old one.
+        A collection of that name from before aliases were used is replaced (a moment without an answer)."""
+        from qdrant_client import models
+
+        previous = self._alias_target()
+        ops: list[Any] = []
+        if previous is not None:
+            ops.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=self.collection)))
+        elif self.collection in self._collection_names():
+            log.warning("collection '%s' at %s is replaced by an alias to '%s'", self.collection, self.location,
+                        built.collection)
+            self.client.delete_collection(self.collection)
+        ops.append(models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=built.collection,
+                                                                               alias_name=self.collection)))
+        self.client.update_collection_aliases(change_aliases_operations=ops)
+        if previous is not None and previous != built.collection:
+            self.client.delete_collection(previous)
+
+    def _alias_target(self) -> str | None:
+        for alias in self.client.get_aliases().aliases:
+            if alias.alias_name == self.collection:
+                return str(alias.collection_name)
+        return None
+
+    def _collection_names(self) -> list[str]:
+        return [c.name for c in self.client.get_collections().collections]
 
     def schema(self) -> StoreSchema | None:
         if not self.client.collection_exists(self.collection):

@@ -297,11 +297,11 @@ class Recommender:
                                    "build wrote it to" if settings.is_server() else ""))
         schema = vs.schema()
         expected = (schema.info.get("ranker") or {}).get("sha256") if schema is not None else None
-        if expected and settings.is_server() and file_sha256(path) != expected:
+        if expected and file_sha256(path) != expected:
             vs.close()
-            raise StoreError(f"the ranker at {path} was not trained for collection '{settings.collection}' at "
-                             f"{settings.store} (its fingerprint differs from the one the collection records): "
-                             "point --artifacts at the folder the last build of this collection wrote")
+            raise StoreError(f"the ranker at {path} was not trained for the index at {settings.store} (its SHA-256 "
+                             "differs from the one the index records): point --artifacts at the folder the last "
+                             "build of this index wrote, or build the index again")
         with open(path, "rb") as fh:
             model: FusionModel = pickle.load(fh)  # noqa: S301 - our own file, written by train_ranker
         model.items = ItemTable.from_store(vs, item_ids=None)

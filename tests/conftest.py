@@ -37,3 +37,28 @@ def built_store(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> 
         mp.undo()
     assert code == 0
     return store
+
+
+@pytest.fixture(scope="session")
+def data(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ~70-movie real-data folder (ratings, overviews, reviews, posters) the reliability and server tests build."""
+    from tests.real_subset import write_subset
+
+    root = tmp_path_factory.mktemp("reliability") / "data"
+    write_subset(shared_data, root, n_other=40, n_reviews=40)
+    return root
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("reliability-cache")
+
+
+@pytest.fixture(scope="session")
+def index(data: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index `cinefuse build` made from ``data`` in its own process, with its embedding cache ``cache``."""
+    from tests.cli_subset import build
+
+    store = tmp_path_factory.mktemp("reliability-index") / "index"
+    assert build(data, store, cache).returncode == 0
+    return store
