@@ -125,7 +125,7 @@ def test_csv_without_links_and_tags(tmp_path: Path) -> None:
 
 
 def u_item_row(movie_id: int, title: str, genres: set[str]) -> str:
-    flags = ["1" if g in genres else "0" for g in sources._ML_100K_GENRES]
+    flags = ["1" if g in genres else "0" for g in sources.movielens._ML_100K_GENRES]
     return "|".join([str(movie_id), title, "01-Jan-1995", "", "http://us.imdb.com/M/title-exact?x", *flags]) + "\n"
 
 
@@ -217,14 +217,14 @@ def test_skip_bad_rows_drops_and_counts(tmp_path: Path) -> None:
 
 
 def test_clean_ratings_take_the_fast_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    read = sources._read_table
+    read = sources.movielens._read_table
     seen: list[str] = []
 
     def recording_read(path: Path, *args: Any, **kwargs: Any) -> Any:
         seen.append(Path(path).name)
         return read(path, *args, **kwargs)
 
-    monkeypatch.setattr(sources, "_read_table", recording_read)
+    monkeypatch.setattr(sources.movielens, "_read_table", recording_read)
     load_movielens(write_latest_small(tmp_path))
     assert "ratings.csv" not in seen and "movies.csv" in seen
 
