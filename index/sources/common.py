@@ -3,9 +3,12 @@ id normalisation, the per-movie record the metadata readers return, and small va
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
+import html
 import io
+import json
 import logging
 import math
 import re
@@ -13,13 +16,14 @@ import sys
 import time
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
+import ftfy
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -27,6 +31,7 @@ import pyarrow.compute as pc
 from tqdm import tqdm
 
 from index.errors import CatalogError
+from index.sources.codes import country_code, language_code
 
 logger = logging.getLogger(__name__)
 
@@ -147,9 +152,6 @@ def normalize_imdb_id(value: object) -> str | None:
     if not match or int(match.group(1)) == 0:
         return None
     return f"tt{int(match.group(1)):07d}"
-
-
-
 
 
 @dataclass
@@ -391,7 +393,6 @@ def _header(path: Path, sep: str = ",", encoding: str = "utf-8") -> list[str]:
 # --------------------------------------------------------------------------- MovieLens
 
 
-
 @contextmanager
 def _timed(entry: FileReport) -> Iterator[None]:
     started = time.perf_counter()
@@ -401,28 +402,39 @@ def _timed(entry: FileReport) -> Iterator[None]:
         entry.seconds += time.perf_counter() - started
 
 
-
-# --------------------------------------------------------------------------- TMDB
+# --------------------------------------------------------------------------- the per-movie record
 
 
 @dataclass
-class TmdbRecord:
-    """The fields cinefuse uses from one TMDB movie, from the API or from The Movies Dataset.
+class MovieRecord:
+    """The fields cinefuse uses from one movie in one metadata source (TMDB API, TMDB 5000, The Movies
+    Dataset, TMDb movie data, IMDB 5000); a source leaves empty what it does not carry.
+
+    People and keywords keep their source's order (cast in billing order). Languages are ISO 639-1
+    codes, countries ISO 3166-1 alpha-2 codes, runtime whole minutes, dates ``yyyy-mm-dd``.
 
     Example:
-        >>> TmdbRecord(tmdb_id=862, title="Toy Story", directors=["John Lasseter"]).directors
+        >>> MovieRecord(tmdb_id=862, title="Toy Story", directors=["John Lasseter"]).directors
         ['John Lasseter']
     """
 
-    tmdb_id: int
+    tmdb_id: int | None = None
     imdb_id: str | None = None
     title: str = ""
     overview: str | None = None
     tagline: str | None = None
     genres: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
-    cast: list[str] = field(default_factory=list)  # top 10 by billing order
+    cast: list[str] = field(default_factory=list)  # the first CAST_KEPT by billing order
     directors: list[str] = field(default_factory=list)
+    writers: list[str] = field(default_factory=list)
+    composers: list[str] = field(default_factory=list)
+    companies: list[str] = field(default_factory=list)
+    collection: str | None = None  # the franchise, e.g. "Toy Story Collection"
+    original_language: str | None = None  # ISO 639-1
+    spoken_languages: list[str] = field(default_factory=list)  # ISO 639-1
+    countries: list[str] = field(default_factory=list)  # ISO 3166-1 alpha-2
+    runtime: int | None = None  # minutes
     poster_path: str | None = None
     popularity: float | None = None
     vote_average: float | None = None
@@ -431,8 +443,44 @@ class TmdbRecord:
     reviews: list[str] = field(default_factory=list)
 
 
+TmdbRecord = MovieRecord  # the name before the other metadata sources joined
+
 _PLACEHOLDER_TEXT = frozenset({"", "no overview found.", "no overview", "no overview yet.", "n/a", "nan", "none"})
-CAST_KEPT = 10
+CAST_KEPT = 20
+WRITING_DEPARTMENT = "Writing"
+COMPOSER_JOBS = frozenset({"Original Music Composer", "Music", "Composer", "Music Score Composer"})
+
+
+def _credits_people(cast_value: Any, crew_value: Any) -> dict[str, Any]:
+    """cast (billing order), directors, writers and composers from TMDB credit lists."""
+    cast = [c for c in _dicts(cast_value) if str(c.get("name") or "").strip()]
+    cast.sort(key=lambda c: c["order"] if isinstance(c.get("order"), int) else sys.maxsize)
+    crew = [c for c in _dicts(crew_value) if str(c.get("name") or "").strip()]
+
+    def names(people: Iterable[dict[str, Any]]) -> list[str]:
+        return _unique(_clean_name(str(c["name"])) for c in people)
+
+    return {"cast": names(cast)[:CAST_KEPT], "directors": names(c for c in crew if c.get("job") == "Director"),
+            "writers": names(c for c in crew if c.get("department") == WRITING_DEPARTMENT),
+            "composers": names(c for c in crew if c.get("job") in COMPOSER_JOBS)}
+
+
+def _tmdb_facts(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Companies, collection, languages, countries and runtime from a TMDB movie object (parsed lists)."""
+    collection = obj.get("belongs_to_collection")
+    spoken = _dicts(obj.get("spoken_languages"))
+    countries = _dicts(obj.get("production_countries"))
+    runtime = _number(obj.get("runtime"))
+    return {
+        "companies": _names(obj.get("production_companies")),
+        "collection": _clean_text(collection.get("name")) if isinstance(collection, dict) else None,
+        "original_language": language_code(_clean_text(obj.get("original_language"))),
+        "spoken_languages": _unique(code for code in (
+            language_code(item.get("iso_639_1") or item.get("name")) for item in spoken) if code),
+        "countries": _unique(code for code in (
+            country_code(item.get("iso_3166_1") or item.get("name")) for item in countries) if code),
+        "runtime": round(runtime) if runtime is not None and runtime > 0 else None,
+    }
 
 
 def _unwrap(value: Any, key: str) -> list[Any]:
@@ -447,7 +495,12 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
 
 
 def _names(value: Any) -> list[str]:
-    return _unique(str(item["name"]).strip() for item in _dicts(value) if str(item.get("name") or "").strip())
+    return _unique(_clean_name(str(item["name"])) for item in _dicts(value) if str(item.get("name") or "").strip())
+
+
+def _clean_name(name: str) -> str:
+    """A person, keyword or company name with HTML entities decoded and spacing collapsed."""
+    return " ".join(html.unescape(name).split())
 
 
 def _unique(values: Iterable[_T]) -> list[_T]:
@@ -457,7 +510,7 @@ def _unique(values: Iterable[_T]) -> list[_T]:
 def _clean_text(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    text = value.strip()
+    text = html.unescape(value).strip() if "&" in value else value.strip()
     return None if text.lower() in _PLACEHOLDER_TEXT else text
 
 
@@ -494,7 +547,6 @@ def _iso_date(value: Any) -> str | None:
     return None
 
 
-
 def _bad_row(entry: FileReport, path: Path, line: int, column: str | None, problem: str, skip: bool) -> None:
     if not skip:
         raise CatalogError(f"{path}, {_where(line, column)}: {problem}; {SKIP_HINT}", path=str(path), line=line,
@@ -515,6 +567,73 @@ def _truncation(path: Path, entry: FileReport, skip: bool, lines_read: Callable[
             raise CatalogError(problem + ", or pass --skip-bad-rows to keep the rows before that point",
                                path=str(path), line=lines_read() + 1) from None
         entry.add_problem(problem)
+
+
+def _csv_rows(source: Path, entry: FileReport, *, required: list[str], what: str, unit: str,
+              skip: bool) -> Iterator[tuple[int, dict[str, str]]]:
+    """Each data row of a CSV as ``(line, {column: text})``, the line where the row starts (quoted
+    fields may hold newlines). A row with the wrong number of fields is a bad row: it raises
+    `CatalogError` naming file and line, or with `skip` is counted in `entry` and left out."""
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    with _open_text(source, "utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise CatalogError(f"{source}: the file is empty; it needs a header and rows", path=str(source), line=1)
+        header = [name.strip() for name in header]
+        _require_columns(source, header, required, what)
+        line = reader.line_num + 1
+        for row in _progress(reader, source, unit):
+            number, line = line, reader.line_num + 1
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            entry.rows_read += 1
+            if len(row) != len(header):
+                _bad_row(entry, source, number, None, f"expected {len(header)} fields, saw {len(row)}", skip)
+                continue
+            yield number, dict(zip(header, row, strict=True))
+
+
+def _tmdb_id(raw: str) -> int | None:
+    """A positive whole-number TMDB id from ``862`` or ``862.0``, else None."""
+    number = _whole(raw.strip())
+    return number if number is not None and 0 < number <= _INT32_MAX else None
+
+
+def _json_list(entry: FileReport, source: Path, line: int, column: str, raw: str, skip: bool) -> list[Any] | None:
+    """A column holding a JSON list (empty text is an empty list); None after reporting a bad row."""
+    if not raw.strip():
+        return []
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        _bad_row(entry, source, line, column, f"not a JSON list ({exc.msg} at column {exc.colno})", skip)
+        return None
+    if not isinstance(value, list):
+        _bad_row(entry, source, line, column, f"a JSON {type(value).__name__}, not a list", skip)
+        return None
+    return value
+
+
+_MOJIBAKE_HINT = re.compile("[\u00c2-\u00c3\u00c5\u00e2][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178"
+                            "\u017d\u017e\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
+
+
+def _repair_text(text: str) -> str:
+    """Text with UTF-8 that was decoded as Windows-1252 repaired (``GonzÃ¡lez`` -> ``González``),
+    HTML entities decoded and spacing collapsed; curly quotes are left alone. Where a byte was lost in
+    that decoding (``Ã`` + 0x81 for ``Á``) the text stays as it is."""
+    if _MOJIBAKE_HINT.search(text):
+        text = ftfy.fix_text(text, uncurl_quotes=False, fix_latin_ligatures=False, fix_character_width=False)
+        if _MOJIBAKE_HINT.search(text):  # ftfy keeps "Ã…" (Å), which it cannot rule out as real text
+            with contextlib.suppress(UnicodeError):
+                text = text.encode("cp1252").decode("utf-8")
+    return " ".join(html.unescape(text).split()) if "&" in text else " ".join(text.split())
+
+
+def _pipe_list(raw: str) -> list[str]:
+    """``a|b|c`` as a list of repaired, distinct, non-empty names."""
+    return _unique(name for name in (_repair_text(part) for part in raw.split("|")) if name)
 
 
 def _require_file(path: Path, what: str) -> None:

@@ -377,7 +377,6 @@ def _movies_frame(table: _Table, id_column: str, title_column: str, genres_colum
     return frame
 
 
-
 def _genre_list(raw: str, sep: str) -> list[str]:
     renamed = (_GENRE_RENAMES.get(g, g) for g in (part.strip() for part in raw.split(sep)) if g)
     return [g for g in renamed if g]

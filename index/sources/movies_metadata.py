@@ -13,8 +13,8 @@ from typing import Any
 from index.errors import CatalogError
 from index.sources.common import (
     LoadReport,
+    MovieRecord,
     StrPath,
-    TmdbRecord,
     _bad_row,
     _clean_text,
     _iso_date,
@@ -24,6 +24,7 @@ from index.sources.common import (
     _progress,
     _require_columns,
     _require_file,
+    _tmdb_facts,
     _unwrap,
     _whole,
     normalize_imdb_id,
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 def load_movies_metadata(path: StrPath, *, skip_bad_rows: bool = False,
-                         report: LoadReport | None = None) -> dict[int, TmdbRecord]:
+                         report: LoadReport | None = None) -> dict[int, MovieRecord]:
     """Load The Movies Dataset's ``movies_metadata.csv`` as it really ships, keyed by TMDB id.
 
     Copes with its quirks: ids written as floats (``862.0``), genres as Python-literal lists,
@@ -53,7 +54,7 @@ def load_movies_metadata(path: StrPath, *, skip_bad_rows: bool = False,
     entry = (report or LoadReport()).file(source)
     started = time.perf_counter()
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    records: dict[int, TmdbRecord] = {}
+    records: dict[int, MovieRecord] = {}
     repeated = 0
     with _open_text(source, "utf-8") as handle:
         reader = csv.reader(handle)
@@ -82,7 +83,7 @@ def load_movies_metadata(path: StrPath, *, skip_bad_rows: bool = False,
                 repeated += 1
                 continue
             value = {name: row[index] for name, index in position.items()}
-            records[tmdb_id] = TmdbRecord(
+            records[tmdb_id] = MovieRecord(
                 tmdb_id=tmdb_id,
                 imdb_id=normalize_imdb_id(value.get("imdb_id")),
                 title=(value.get("title") or value.get("original_title") or "").strip(),
@@ -90,6 +91,9 @@ def load_movies_metadata(path: StrPath, *, skip_bad_rows: bool = False,
                 tagline=_clean_text(value.get("tagline")),
                 genres=_names(_literal(value.get("genres"))),
                 keywords=_names(_unwrap(_literal(value.get("keywords")), "keywords")),
+                **_tmdb_facts({name: _literal(value.get(name)) for name in _LITERAL_COLUMNS}
+                              | {"original_language": value.get("original_language"),
+                                 "runtime": value.get("runtime")}),
                 poster_path=_clean_text(value.get("poster_path")),
                 popularity=_number(value.get("popularity")),
                 vote_average=_number(value.get("vote_average")),
@@ -101,6 +105,9 @@ def load_movies_metadata(path: StrPath, *, skip_bad_rows: bool = False,
         logger.info("%s: %d repeated id(s) ignored, the first row of each kept", source, repeated)
     logger.info("%s: %d movies in %.2fs", source, len(records), entry.seconds)
     return records
+
+
+_LITERAL_COLUMNS = ("belongs_to_collection", "production_companies", "production_countries", "spoken_languages")
 
 
 def _literal(text: str | None) -> Any:

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from index.sources.common import (
-    CAST_KEPT,
     LoadReport,
+    MovieRecord,
     StrPath,
-    TmdbRecord,
     _bad_row,
     _clean_text,
-    _dicts,
+    _credits_people,
     _iso_date,
     _names,
     _number,
     _open_text,
     _progress,
     _require_file,
+    _tmdb_facts,
     _truncation,
     _unique,
     _unwrap,
@@ -34,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 def load_tmdb_jsonl(path: StrPath, *, skip_bad_rows: bool = False,
-                    report: LoadReport | None = None) -> dict[int, TmdbRecord]:
+                    report: LoadReport | None = None) -> dict[int, MovieRecord]:
     """Load TMDB API v3 movie objects, one JSON object per line, gzipped or plain, keyed by TMDB id.
 
     Reads the objects ``/movie/{id}?append_to_response=keywords,credits,reviews`` returns: genres,
@@ -52,7 +51,7 @@ def load_tmdb_jsonl(path: StrPath, *, skip_bad_rows: bool = False,
     _require_file(source, "a TMDB JSON-lines file (one /movie/{id} response per line)")
     entry = (report or LoadReport()).file(source)
     started = time.perf_counter()
-    records: dict[int, TmdbRecord] = {}
+    records: dict[int, MovieRecord] = {}
     number = 0
     with _open_text(source, "utf-8") as handle, _truncation(source, entry, skip_bad_rows, lambda: number):
         for number, line in enumerate(_progress(handle, source, "TMDB movies"), start=1):  # noqa: B007
@@ -80,13 +79,9 @@ def load_tmdb_jsonl(path: StrPath, *, skip_bad_rows: bool = False,
     return records
 
 
-def _tmdb_record_from_api(tmdb_id: int, obj: dict[str, Any]) -> TmdbRecord:
+def _tmdb_record_from_api(tmdb_id: int, obj: dict[str, Any]) -> MovieRecord:
     credits = obj["credits"] if isinstance(obj.get("credits"), dict) else {}
-    cast = [c for c in _dicts(credits.get("cast")) if c.get("name")]
-    cast.sort(key=lambda c: c["order"] if isinstance(c.get("order"), int) else sys.maxsize)
-    directors = _unique(str(c["name"]) for c in _dicts(credits.get("crew"))
-                        if c.get("job") == "Director" and c.get("name"))
-    return TmdbRecord(
+    return MovieRecord(
         tmdb_id=tmdb_id,
         imdb_id=normalize_imdb_id(obj.get("imdb_id")),
         title=str(obj.get("title") or obj.get("name") or ""),
@@ -94,8 +89,8 @@ def _tmdb_record_from_api(tmdb_id: int, obj: dict[str, Any]) -> TmdbRecord:
         tagline=_clean_text(obj.get("tagline")),
         genres=_names(obj.get("genres")),
         keywords=_names(_unwrap(obj.get("keywords"), "keywords")),
-        cast=_unique(str(c["name"]) for c in cast)[:CAST_KEPT],
-        directors=directors,
+        **_credits_people(credits.get("cast"), credits.get("crew")),
+        **_tmdb_facts(obj),
         poster_path=_clean_text(obj.get("poster_path")),
         popularity=_number(obj.get("popularity")),
         vote_average=_number(obj.get("vote_average")),
