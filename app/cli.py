@@ -93,6 +93,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise CatalogError(f"{catalog.sources.get('movielens', data)}: the ratings file holds no ratings (only a "
                            "header?). cinefuse learns its ranker from ratings: add them, or pass --no-cf to build "
                            "an index for search and similar movies only")
+    print(catalog.coverage_table(), flush=True)
     text = load_text_encoder(settings.text_model, device=settings.device)
     disabled: dict[str, str] = {}
     image = None
@@ -282,6 +283,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         links = load_movielens(args.movielens).links
         ids = [int(i) for i in links["tmdb_id"].dropna()]
         print(fetch.fetch_tmdb(ids, dest / "tmdb_api_movies.jsonl.gz"))
+    elif args.what == "metadata":
+        for path in fetch.fetch_metadata(args.sets or list(fetch.METADATA_DOWNLOADS), dest):
+            print(path)
     else:
         from index.sources import load_movielens, load_tmdb_jsonl
 
@@ -412,7 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     register(sub)
 
     f = sub.add_parser("fetch", help="download MovieLens, TMDB metadata (needs TMDB_API_KEY) or posters")
-    f.add_argument("what", choices=["movielens", "tmdb", "posters"])
+    f.add_argument("what", choices=["movielens", "tmdb", "metadata", "posters"])
+    f.add_argument("--sets", nargs="*", help="for metadata: tmdb-5000, movies-dataset, imdb-5000, tmdb-movie-data "
+                   "(default all)")
     f.add_argument("--release", default="ml-latest-small")
     f.add_argument("--dest", default=str(DEFAULT_HOME / "data"))
     f.add_argument("--movielens", help="for tmdb: the MovieLens folder whose links.csv lists the ids")

@@ -66,22 +66,32 @@ class BuildReport:
         return "\n".join(lines)
 
 
+#: Longest lists kept in a payload (the catalog keeps them whole): enough for filters and explanations.
+PAYLOAD_LIMITS = {"keywords": 20, "cast": 15, "directors": 5, "writers": 5, "composers": 3, "companies": 5,
+                  "tags": 20}
+
+
 def movie_payload(movie: Movie, signals: list[str]) -> dict[str, Any]:
     """The payload stored with a movie: what filters, the UI and explanations read without the catalog.
+
+    ``provenance`` maps each field to the sources it came from (e.g. ``{"overview": ["tmdb_5000_movies"]}``).
 
     Example:
         >>> movie_payload(Movie(movie_id=1, title="Toy Story", year=1995), ["overview"])["display_title"]
         'Toy Story (1995)'
     """
+    lists = {name: list(getattr(movie, name)[:limit]) for name, limit in PAYLOAD_LIMITS.items()}
     return {
         "movie_id": movie.movie_id, "title": movie.title, "display_title": movie.display_title,
         "year": movie.year, "genres": list(movie.genres), "imdb_id": movie.imdb_id, "tmdb_id": movie.tmdb_id,
         "popularity": float(movie.popularity) if movie.popularity is not None else 0.0,
         "vote_average": movie.vote_average, "rating_count": int(movie.rating_count),
         "rating_mean": movie.rating_mean, "poster": movie.poster, "overview": movie.overview,
-        "tagline": movie.tagline, "keywords": list(movie.keywords[:20]), "cast": list(movie.cast[:8]),
-        "directors": list(movie.directors), "tags": list(movie.tags[:20]), "release_date": movie.release_date,
+        "tagline": movie.tagline, **lists, "collection": movie.collection,
+        "original_language": movie.original_language, "spoken_languages": list(movie.spoken_languages),
+        "countries": list(movie.countries), "runtime": movie.runtime, "release_date": movie.release_date,
         "review_sentences": movie.review_sentences(),
+        "provenance": {name: list(sources) for name, sources in movie.provenance.items()},
         "signals": signals,
     }
 

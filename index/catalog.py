@@ -5,35 +5,52 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from index.errors import CatalogError
+from index.merge import merge_records
 from index.movie import Movie
 from index.sources import (
     LoadReport,
     MovieLensData,
     PosterSource,
     StrPath,
-    TmdbRecord,
     load_movielens,
-    load_movies_metadata,
     load_posters,
     load_reviews,
-    load_tmdb_jsonl,
     movielens_format,
 )
+from index.sources.common import MovieRecord
+from index.sources.formats import DESCRIPTIONS, LOADERS, MetadataFormat, detect_format
 
 logger = logging.getLogger(__name__)
 
-# Fields taken from the TMDB API record when it has them, else from movies_metadata.
-TMDB_FIELDS = ("overview", "tagline", "keywords", "cast", "directors", "popularity", "vote_average",
-               "vote_count", "release_date")
+#: Which metadata source wins when sources disagree on a single-valued field (overview, runtime...):
+#: the live API first, then the curated Kaggle TMDB 5000 export, The Movies Dataset, the Udacity copy
+#: (abridged, once mis-encoded), and IMDB 5000 (scraped, fewest fields) last. People and keywords are
+#: the union of all, in this order (see `index.merge`).
+METADATA_PRECEDENCE: tuple[MetadataFormat, ...] = (
+    "tmdb_api", "tmdb_5000_movies", "tmdb_5000_credits", "movies_metadata", "tmdb_movie_data", "imdb_5000")
+#: The fields `Catalog.coverage_table` reports, each with the `Movie` attribute that holds it.
+COVERAGE_FIELDS = {"overview": "overview", "directors": "directors", "cast": "cast", "keywords": "keywords",
+                   "companies": "companies", "collection": "collection", "language": "original_language",
+                   "runtime": "runtime", "poster": "poster", "reviews": "reviews", "tags": "tags"}
+# Where each metadata format is looked for in a data folder, its usual file names first.
+_USUAL_NAMES: dict[MetadataFormat, tuple[str, ...]] = {
+    "tmdb_api": ("tmdb/tmdb_api_movies.jsonl.gz", "tmdb/tmdb_api_movies.jsonl"),
+    "tmdb_5000_movies": ("tmdb/tmdb_5000_movies.csv",), "tmdb_5000_credits": ("tmdb/tmdb_5000_credits.csv",),
+    "movies_metadata": ("tmdb/movies_metadata.csv",), "tmdb_movie_data": ("tmdb/tmdb-movies.csv",),
+    "imdb_5000": ("imdb/movie_metadata.csv",),
+}
+_METADATA_FOLDERS = ("tmdb", "imdb", "")
+_METADATA_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".json.gz")
+MetadataInput = StrPath | Mapping[Any, MovieRecord] | None
 
 
 @dataclass
@@ -71,33 +88,76 @@ class Catalog:
 
         Example:
             >>> catalog_from_data_dir("../shared/data").coverage()["overview"]
-            4067
+            6124
         """
         counts = {"movies": len(self.movies)}
-        for name in ("overview", "tagline", "keywords", "cast", "directors", "reviews", "poster", "tags",
-                     "imdb_id", "tmdb_id", "popularity"):
+        for name in ("overview", "tagline", "keywords", "cast", "directors", "writers", "composers", "companies",
+                     "collection", "original_language", "spoken_languages", "countries", "runtime", "reviews",
+                     "poster", "tags", "imdb_id", "tmdb_id", "popularity"):
             counts[name] = sum(1 for movie in self.movies.values() if getattr(movie, name))
         counts["ratings"] = sum(1 for movie in self.movies.values() if movie.rating_count)
         return counts
+
+    def coverage_by_source(self) -> dict[str, dict[str, int]]:
+        """Per reported field (`COVERAGE_FIELDS`): ``{"movies": n, <source>: movies it supplied, ...}``.
+
+        A movie counts once in "movies" and once for each source its value came from (people and
+        keywords are unions, so their sources add up to more than the movies).
+
+        Example:
+            >>> catalog_from_data_dir("../shared/data").coverage_by_source()["runtime"]["movies"]
+            6128
+        """
+        table: dict[str, dict[str, int]] = {}
+        for label, name in COVERAGE_FIELDS.items():
+            row = {"movies": 0}
+            for movie in self.movies.values():
+                if getattr(movie, name):
+                    row["movies"] += 1
+                    for source in movie.provenance.get(name, []):
+                        row[source] = row.get(source, 0) + 1
+            table[label] = row
+        return table
+
+    def coverage_table(self) -> str:
+        """`coverage_by_source` as a printable table, one row per field.
+
+        Example:
+            >>> print(catalog_from_data_dir("../shared/data").coverage_table().splitlines()[0])
+            field          movies  share  sources (movies each supplied)
+        """
+        total = max(len(self.movies), 1)
+        lines = [f"{'field':<12} {'movies':>8}  share  sources (movies each supplied)"]
+        for label, row in self.coverage_by_source().items():
+            supplied = sorted(((s, n) for s, n in row.items() if s != "movies"), key=lambda sn: (-sn[1], sn[0]))
+            text = ", ".join(f"{source} {count:,}" for source, count in supplied) or "-"
+            lines.append(f"{label:<12} {row['movies']:>8,} {row['movies'] / total:>6.1%}  {text}")
+        return "\n".join(lines)
 
 
 def build_catalog(
     movielens: StrPath | MovieLensData,
     *,
-    tmdb_jsonl: StrPath | Mapping[int, TmdbRecord] | None = None,
-    movies_metadata: StrPath | Mapping[int, TmdbRecord] | None = None,
+    tmdb_jsonl: MetadataInput = None,
+    movies_metadata: MetadataInput = None,
+    tmdb_5000_movies: MetadataInput = None,
+    tmdb_5000_credits: MetadataInput = None,
+    tmdb_movie_data: MetadataInput = None,
+    imdb_5000: MetadataInput = None,
     reviews: StrPath | pd.DataFrame | None = None,
     posters: StrPath | PosterSource | None = None,
     skip_bad_rows: bool = False,
     max_reviews_per_movie: int = 20,
 ) -> Catalog:
-    """Load and join the sources into one `Movie` per MovieLens movie.
+    """Load and join the sources into one `Movie` per MovieLens movie, merging the metadata sources.
 
-    Each optional source may be a path or what its loader returned. Movies join TMDB records by the
-    tmdbId in MovieLens links, else by IMDb id. Overview, tagline, keywords, cast, directors,
-    popularity, vote stats and release date come from the TMDB API dump first, then from
-    movies_metadata for whatever is still empty. Reviews are the reviews CSV's (joined by movieId,
-    imdbId or tmdbId) plus TMDB's embedded ones, deduplicated ignoring case and spacing, and capped at
+    Each optional source may be a path or what its loader returned (records keyed by TMDB id, or by
+    IMDb id for `imdb_5000`). Movies join a TMDB-keyed source by the tmdbId in MovieLens links, else by
+    IMDb id where that source carries one; IMDB 5000 by IMDb id. The metadata is merged by
+    `index.merge.merge_records` in `METADATA_PRECEDENCE` order: single-valued fields from the first
+    source that has them, people and keywords as the de-duplicated union; ``movie.provenance`` says
+    which source supplied each field. Reviews are the reviews CSV's (joined by movieId, imdbId or
+    tmdbId) plus TMDB's embedded ones, deduplicated ignoring case and spacing, and capped at
     `max_reviews_per_movie` keeping the longest: a short "Great movie!" says little about a film, and
     length ranks the same whatever order the files list reviews in. Ratings give rating_count and
     rating_mean; tags are the movie's distinct tags, most used first. Genres and titles stay MovieLens'.
@@ -105,8 +165,8 @@ def build_catalog(
     Example:
         >>> catalog = build_catalog("../shared/data/ml-latest-small",
         ...                         tmdb_jsonl="../shared/data/tmdb/tmdb_api_movies.jsonl.gz")
-        >>> "Woody" in catalog[1].overview
-        True
+        >>> "Woody" in catalog[1].overview, catalog[1].provenance["overview"]
+        (True, ['tmdb_api'])
     """
     if max_reviews_per_movie < 0:
         raise ValueError(f"max_reviews_per_movie must be >= 0, got {max_reviews_per_movie}")
@@ -118,8 +178,10 @@ def build_catalog(
     report.merge(data.report)
     sources["movielens"] = str(data.path)
 
-    api = _tmdb(tmdb_jsonl, load_tmdb_jsonl, "tmdb_jsonl", skip_bad_rows, report, sources)
-    metadata = _tmdb(movies_metadata, load_movies_metadata, "movies_metadata", skip_bad_rows, report, sources)
+    given: dict[MetadataFormat, MetadataInput] = {
+        "tmdb_api": tmdb_jsonl, "tmdb_5000_movies": tmdb_5000_movies, "tmdb_5000_credits": tmdb_5000_credits,
+        "movies_metadata": movies_metadata, "tmdb_movie_data": tmdb_movie_data, "imdb_5000": imdb_5000}
+    metadata = {kind: _metadata(given[kind], kind, skip_bad_rows, report, sources) for kind in METADATA_PRECEDENCE}
     review_frame: pd.DataFrame | None
     if reviews is None or isinstance(reviews, pd.DataFrame):
         review_frame = reviews
@@ -136,7 +198,7 @@ def build_catalog(
     links = data.links
     imdb_of = {int(m): str(i) for m, i in zip(links["movie_id"], links["imdb_id"], strict=True) if pd.notna(i)}
     tmdb_of = {int(m): int(t) for m, t in zip(links["movie_id"], links["tmdb_id"], strict=True) if pd.notna(t)}
-    api_by_imdb, metadata_by_imdb = _by_imdb(api), _by_imdb(metadata)
+    by_imdb = {kind: _by_imdb(records) for kind, records in metadata.items()}
     stats = data.ratings.groupby("movie_id")["rating"].agg(["size", "mean"])
     rating_counts = dict(zip(stats.index.tolist(), stats["size"].tolist(), strict=True))
     rating_means = dict(zip(stats.index.tolist(), stats["mean"].tolist(), strict=True))
@@ -148,29 +210,35 @@ def build_catalog(
                                              data.movies["year"].tolist(), data.movies["genres"].tolist(),
                                              strict=True):
         imdb_id, tmdb_id = imdb_of.get(movie_id), tmdb_of.get(movie_id)
-        records = [r for r in (_match(api, api_by_imdb, tmdb_id, imdb_id),
-                               _match(metadata, metadata_by_imdb, tmdb_id, imdb_id)) if r is not None]
+        records = [(kind, record) for kind in METADATA_PRECEDENCE
+                   if (record := _match(metadata[kind], by_imdb[kind], tmdb_id, imdb_id)) is not None]
         movie = Movie(movie_id=movie_id, title=title, year=None if pd.isna(year) else int(year),
                       genres=list(genres), imdb_id=imdb_id, tmdb_id=tmdb_id)
-        _fill_from_tmdb(movie, records)
-        movie.reviews = select_reviews(
-            [reviews_by_key.get(("movieId", str(movie_id)), []),
-             reviews_by_key.get(("imdbId", movie.imdb_id or ""), []),
-             reviews_by_key.get(("tmdbId", str(movie.tmdb_id)), []),
-             *(record.reviews for record in records)],
-            max_reviews_per_movie)
+        _fill_from_records(movie, records)
+        from_file = [reviews_by_key.get(("movieId", str(movie_id)), []),
+                     reviews_by_key.get(("imdbId", movie.imdb_id or ""), []),
+                     reviews_by_key.get(("tmdbId", str(movie.tmdb_id)), [])]
+        embedded = [(kind, record.reviews) for kind, record in records if record.reviews]
+        movie.reviews = select_reviews([*from_file, *(texts for _, texts in embedded)], max_reviews_per_movie)
+        if movie.reviews:
+            movie.provenance["reviews"] = (["reviews"] if any(from_file) else []) + [kind for kind, _ in embedded]
         movie.rating_count = int(rating_counts.get(movie_id, 0))
         movie.rating_mean = float(rating_means[movie_id]) if movie_id in rating_means else None
         movie.tags = tags_by_movie.get(movie_id, [])
+        if movie.tags:
+            movie.provenance["tags"] = ["movielens"]
         if poster_source is not None:
             movie.poster = poster_source.lookup(movie_id, movie.imdb_id, movie.tmdb_id)
+            if movie.poster:
+                movie.provenance["poster"] = ["posters"]
         movies[movie_id] = movie
 
     catalog = Catalog(movies, data.ratings, data.tags, report, sources)
     coverage = catalog.coverage()
-    logger.info("catalog: %d movies in %.2fs; overview %d, reviews %d, poster %d, ratings %d, keywords %d",
-                len(movies), time.perf_counter() - started, coverage["overview"], coverage["reviews"],
-                coverage["poster"], coverage["ratings"], coverage["keywords"])
+    logger.info("catalog: %d movies in %.2fs; overview %d, directors %d, cast %d, keywords %d, reviews %d, "
+                "poster %d, ratings %d", len(movies), time.perf_counter() - started, coverage["overview"],
+                coverage["directors"], coverage["cast"], coverage["keywords"], coverage["reviews"],
+                coverage["poster"], coverage["ratings"])
     if report.rows_skipped:
         logger.warning("catalog: %d bad row(s) skipped:\n%s", report.rows_skipped, report.summary())
     return catalog
@@ -200,9 +268,9 @@ def catalog_from_data_dir(data_dir: StrPath, *, skip_bad_rows: bool = False,
     """Build the catalog from a folder laid out like ``../shared/data``.
 
     Uses ``ml-latest-small/`` (else another ``ml-*`` release folder, or `data_dir` itself if it is one),
-    ``tmdb/tmdb_api_movies.jsonl.gz`` (or ``.jsonl``), ``tmdb/movies_metadata.csv``,
-    ``reviews/reviews.csv`` and ``posters/``. Only MovieLens is required: a missing source logs one
-    info line and its signal stays absent.
+    ``reviews/reviews.csv``, ``posters/``, and every movie-metadata file found in ``tmdb/``, ``imdb/``
+    or the folder itself, whatever its name, recognised by its header (`detect_metadata_files`). Only
+    MovieLens is required: a missing source logs one info line and its signal stays absent.
 
     Example:
         >>> catalog = catalog_from_data_dir("../shared/data")
@@ -212,21 +280,59 @@ def catalog_from_data_dir(data_dir: StrPath, *, skip_bad_rows: bool = False,
     root = Path(data_dir)
     if not root.is_dir():
         raise CatalogError(f"{root}: not a folder; pass the data folder holding ml-latest-small/ (and "
-                           f"optionally tmdb/, reviews/, posters/)", path=str(root))
+                           f"optionally tmdb/, imdb/, reviews/, posters/)", path=str(root))
     movielens = find_movielens_dir(root)
-    optional = {
-        "tmdb_jsonl": _first_file(root / "tmdb", ["tmdb_api_movies.jsonl.gz", "tmdb_api_movies.jsonl"]),
-        "movies_metadata": _first_file(root / "tmdb", ["movies_metadata.csv"]),
+    found = detect_metadata_files(root)
+    optional: dict[str, Path | None] = {
         "reviews": _first_file(root / "reviews", ["reviews.csv", "reviews.csv.gz"]),
         "posters": root / "posters" if (root / "posters").is_dir() else None,
     }
-    for name, found in optional.items():
-        if found is None:
-            logger.info("%s: no %s found; movies will lack that signal", root, name.replace("_", " "))
-    return build_catalog(movielens, tmdb_jsonl=optional["tmdb_jsonl"],
-                         movies_metadata=optional["movies_metadata"], reviews=optional["reviews"],
-                         posters=optional["posters"], skip_bad_rows=skip_bad_rows,
+    for kind in METADATA_PRECEDENCE:
+        if kind not in found:
+            logger.info("%s: no %s found; movies will lack what it adds", root, DESCRIPTIONS[kind])
+    for name, path in optional.items():
+        if path is None:
+            logger.info("%s: no %s found; movies will lack that signal", root, name)
+    return build_catalog(movielens, tmdb_jsonl=found.get("tmdb_api"), movies_metadata=found.get("movies_metadata"),
+                         tmdb_5000_movies=found.get("tmdb_5000_movies"),
+                         tmdb_5000_credits=found.get("tmdb_5000_credits"),
+                         tmdb_movie_data=found.get("tmdb_movie_data"), imdb_5000=found.get("imdb_5000"),
+                         reviews=optional["reviews"], posters=optional["posters"], skip_bad_rows=skip_bad_rows,
                          max_reviews_per_movie=max_reviews_per_movie)
+
+
+def detect_metadata_files(root: StrPath) -> dict[MetadataFormat, Path]:
+    """The movie-metadata files in a data folder's ``tmdb/``, ``imdb/`` and top level, by format.
+
+    Each CSV or JSON-lines file (gzipped too) is recognised by its header, so a renamed file is still
+    read and a file under a usual name but in another format is read as what it is. Where two files
+    hold one format, the one under the usual name (else the first by name) is used and the other
+    logged as ignored.
+
+    Example:
+        >>> sorted(detect_metadata_files("../shared/data"))[:3]
+        ['imdb_5000', 'movies_metadata', 'tmdb_5000_credits']
+    """
+    folder = Path(root)
+    candidates: dict[MetadataFormat, list[Path]] = defaultdict(list)
+    for sub in _METADATA_FOLDERS:
+        directory = folder / sub if sub else folder
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.is_file() and path.name.lower().endswith(_METADATA_SUFFIXES):
+                kind = detect_format(path)
+                if kind is not None:
+                    candidates[kind].append(path)
+    chosen: dict[MetadataFormat, Path] = {}
+    for kind, paths in candidates.items():
+        usual = [folder / name for name in _USUAL_NAMES[kind]]
+        paths.sort(key=lambda p: (p not in usual, str(p)))
+        chosen[kind] = paths[0]
+        if len(paths) > 1:
+            logger.warning("%s: %d files hold %s; reading %s, ignoring %s", folder, len(paths), DESCRIPTIONS[kind],
+                           paths[0], [str(p) for p in paths[1:]])
+    return chosen
 
 
 def find_movielens_dir(root: StrPath) -> Path:
@@ -256,48 +362,42 @@ def _first_file(folder: Path, names: list[str]) -> Path | None:
     return next((folder / name for name in names if (folder / name).is_file()), None)
 
 
-def _tmdb(source: StrPath | Mapping[int, TmdbRecord] | None, loader: _TmdbLoader, name: str,
-          skip_bad_rows: bool, report: LoadReport, sources: dict[str, str]) -> Mapping[int, TmdbRecord]:
+def _metadata(source: MetadataInput, kind: MetadataFormat, skip_bad_rows: bool, report: LoadReport,
+              sources: dict[str, str]) -> Mapping[Any, MovieRecord]:
     if source is None:
         return {}
     if isinstance(source, Mapping):
         return source
-    sources[name] = str(source)
-    return loader(source, skip_bad_rows=skip_bad_rows, report=report)
+    sources[kind] = str(source)
+    found = detect_format(source) if Path(source).is_file() else kind
+    if found is not None and found != kind:
+        raise CatalogError(f"{source}, line 1 (header): it looks like {DESCRIPTIONS[found]}, not "
+                           f"{DESCRIPTIONS[kind]}; pass it as {found}=", path=str(source), line=1)
+    return LOADERS[kind](source, skip_bad_rows=skip_bad_rows, report=report)
 
 
-class _TmdbLoader(Protocol):
-    """The shape of `load_tmdb_jsonl` and `load_movies_metadata`."""
-
-    def __call__(self, path: StrPath, *, skip_bad_rows: bool = False,
-                 report: LoadReport | None = None) -> dict[int, TmdbRecord]: ...
-
-
-def _by_imdb(records: Mapping[int, TmdbRecord]) -> dict[str, TmdbRecord]:
-    by_imdb: dict[str, TmdbRecord] = {}
+def _by_imdb(records: Mapping[Any, MovieRecord]) -> dict[str, MovieRecord]:
+    by_imdb: dict[str, MovieRecord] = {}
     for record in records.values():
         if record.imdb_id:
             by_imdb.setdefault(record.imdb_id, record)
     return by_imdb
 
 
-def _match(records: Mapping[int, TmdbRecord], by_imdb: Mapping[str, TmdbRecord], tmdb_id: int | None,
-           imdb_id: str | None) -> TmdbRecord | None:
+def _match(records: Mapping[Any, MovieRecord], by_imdb: Mapping[str, MovieRecord], tmdb_id: int | None,
+           imdb_id: str | None) -> MovieRecord | None:
     if tmdb_id is not None and tmdb_id in records:
         return records[tmdb_id]
     return by_imdb.get(imdb_id) if imdb_id else None
 
 
-def _fill_from_tmdb(movie: Movie, records: list[TmdbRecord]) -> None:
-    for name in TMDB_FIELDS:
-        for record in records:
-            value = getattr(record, name)
-            if value is not None and value != [] and value != "":
-                setattr(movie, name, list(value) if isinstance(value, list) else value)
-                break
-    if records:
-        movie.tmdb_id = movie.tmdb_id or records[0].tmdb_id
-        movie.imdb_id = movie.imdb_id or next((r.imdb_id for r in records if r.imdb_id), None)
+def _fill_from_records(movie: Movie, records: Sequence[tuple[str, MovieRecord]]) -> None:
+    fields, provenance = merge_records(records)
+    for name, value in fields.items():
+        setattr(movie, name, value)
+    movie.provenance.update(provenance)
+    movie.tmdb_id = movie.tmdb_id or next((r.tmdb_id for _, r in records if r.tmdb_id), None)
+    movie.imdb_id = movie.imdb_id or next((r.imdb_id for _, r in records if r.imdb_id), None)
     if movie.year is None and movie.release_date:
         movie.year = int(movie.release_date[:4])
 

@@ -10,7 +10,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 @dataclass
 class Movie:
-    """A movie with whatever signals its sources gave it; absent signals stay empty.
+    """A movie with whatever signals its sources gave it, merged from every source; absent signals stay empty.
+
+    `provenance` names, per field, the sources its value came from (see `index.catalog.METADATA_PRECEDENCE`).
 
     Example:
         >>> Movie(movie_id=1, title="Toy Story", year=1995, genres=["Animation"]).display_title
@@ -26,8 +28,16 @@ class Movie:
     overview: str | None = None
     tagline: str | None = None
     keywords: list[str] = field(default_factory=list)
-    cast: list[str] = field(default_factory=list)
+    cast: list[str] = field(default_factory=list)  # billing order
     directors: list[str] = field(default_factory=list)
+    writers: list[str] = field(default_factory=list)
+    composers: list[str] = field(default_factory=list)
+    companies: list[str] = field(default_factory=list)  # production companies
+    collection: str | None = None  # the franchise, e.g. "Toy Story Collection"
+    original_language: str | None = None  # ISO 639-1
+    spoken_languages: list[str] = field(default_factory=list)  # ISO 639-1
+    countries: list[str] = field(default_factory=list)  # production countries, ISO 3166-1 alpha-2
+    runtime: int | None = None  # minutes
     poster: str | None = None  # a local file path or a URL
     reviews: list[str] = field(default_factory=list)
     popularity: float | None = None  # TMDB popularity
@@ -37,6 +47,7 @@ class Movie:
     rating_mean: float | None = None
     tags: list[str] = field(default_factory=list)
     release_date: str | None = None
+    provenance: dict[str, list[str]] = field(default_factory=dict)  # field -> the sources that supplied it
 
     @property
     def display_title(self) -> str:

@@ -131,3 +131,24 @@ def test_poster_signal_with_an_untrained_clip(tmp_path: Path, text_encoder: Sent
         hits = similar_movies(2, store, by="poster", limit=5)
         assert all(group_of(h.id) == "animation" for h in hits)
         assert "poster" not in store.payloads([30])[30]["signals"]
+
+
+def test_payload_keeps_the_merged_metadata_and_its_provenance(settings: Settings,
+                                                              text_encoder: SentenceTransformerEncoder) -> None:
+    catalog = tiny_catalog()
+    movie = catalog[1]
+    movie.cast, movie.directors = [f"Actor {i}" for i in range(40)], ["Ann Director"]
+    movie.keywords, movie.companies = [f"keyword {i}" for i in range(30)], ["Studio One", "Studio Two"]
+    movie.collection, movie.original_language, movie.spoken_languages = "Film Collection", "fr", ["fr", "en"]
+    movie.countries, movie.runtime = ["FR"], 95
+    movie.provenance = {"overview": ["tmdb_5000_movies"], "cast": ["tmdb_5000_credits", "imdb_5000"],
+                        "runtime": ["imdb_5000"]}
+    build_index(catalog, settings, text_encoder, None, progress=False)
+    with open_store(settings.store) as store:
+        payload = store.payloads([1])[1]
+    assert payload["cast"] == [f"Actor {i}" for i in range(15)] and len(payload["keywords"]) == 20
+    assert (payload["directors"], payload["companies"], payload["collection"]) == (
+        ["Ann Director"], ["Studio One", "Studio Two"], "Film Collection")
+    assert (payload["original_language"], payload["spoken_languages"], payload["countries"], payload["runtime"]) == (
+        "fr", ["fr", "en"], ["FR"], 95)
+    assert payload["provenance"] == movie.provenance

@@ -119,9 +119,23 @@ def test_catalog_joins_every_source(data_dir: Path) -> None:
     assert (babylon.rating_count, babylon.rating_mean, babylon.genres) == (0, None, [])
 
     assert catalog.coverage() == {"movies": 4, "overview": 3, "tagline": 1, "keywords": 1, "cast": 1,
-                                  "directors": 1, "reviews": 2, "poster": 2, "tags": 2, "imdb_id": 4,
-                                  "tmdb_id": 4, "popularity": 1, "ratings": 3}
-    assert set(catalog.sources) == {"movielens", "tmdb_jsonl", "movies_metadata", "reviews", "posters"}
+                                  "directors": 1, "writers": 0, "composers": 0, "companies": 0, "collection": 0,
+                                  "original_language": 0, "spoken_languages": 0, "countries": 0, "runtime": 0,
+                                  "reviews": 2, "poster": 2, "tags": 2, "imdb_id": 4, "tmdb_id": 4, "popularity": 1,
+                                  "ratings": 3}
+    assert set(catalog.sources) == {"movielens", "tmdb_api", "movies_metadata", "reviews", "posters"}
+    assert toy.provenance == {"overview": ["tmdb_api"], "tagline": ["movies_metadata"], "popularity": ["tmdb_api"],
+                              "vote_count": ["tmdb_api"], "keywords": ["tmdb_api"], "cast": ["tmdb_api"],
+                              "directors": ["tmdb_api"], "reviews": ["reviews", "tmdb_api"], "tags": ["movielens"],
+                              "poster": ["posters"]}
+    assert matrix.provenance["overview"] == ["movies_metadata"] and "reviews" not in lost.provenance
+    by_source = catalog.coverage_by_source()
+    assert by_source["overview"] == {"movies": 3, "tmdb_api": 1, "movies_metadata": 2}
+    assert by_source["reviews"] == {"movies": 2, "reviews": 2, "tmdb_api": 1}
+    table = catalog.coverage_table().splitlines()
+    assert [line.split()[0] for line in table[1:]] == ["overview", "directors", "cast", "keywords", "companies",
+                                                       "collection", "language", "runtime", "poster", "reviews", "tags"]
+    assert table[1].split()[1:4] == ["3", "75.0%", "movies_metadata"]
     assert len(catalog.ratings) == 4 and len(catalog.tags) == 4 and catalog.report.rows_skipped == 0
 
 
@@ -152,8 +166,8 @@ def test_only_movielens(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Non
     write_latest_small(tmp_path / "ml-25m")
     with caplog.at_level(logging.INFO, logger="index.catalog"):
         catalog = catalog_from_data_dir(tmp_path)
-    missing = [r.getMessage() for r in caplog.records if "movies will lack that signal" in r.getMessage()]
-    assert len(missing) == 4 and any("no movies metadata found" in m for m in missing)
+    missing = [r.getMessage() for r in caplog.records if "movies will lack" in r.getMessage()]
+    assert len(missing) == 8 and any("no The Movies Dataset (movies_metadata.csv) found" in m for m in missing)
     assert len(catalog) == 4 and catalog.coverage()["overview"] == 0 and catalog.coverage()["ratings"] == 3
     assert find_movielens_dir(tmp_path).name == "ml-25m"
     assert find_movielens_dir(tmp_path / "ml-25m").name == "ml-25m"
@@ -188,9 +202,17 @@ def real_catalog(shared_data: Path) -> tuple[Catalog, float]:
     return catalog, time.perf_counter() - started
 
 
+def _linked(movielens: str, tmdb: set[int], imdb: set[str]) -> set[int]:
+    import pandas as pd
+
+    links = pd.read_csv(Path(movielens) / "links.csv", dtype={"imdbId": str})
+    return {int(m) for m, t, i in zip(links["movieId"], links["tmdbId"], links["imdbId"], strict=True)
+            if (pd.notna(t) and int(t) in tmdb) or f"tt{i}" in imdb}
+
+
 def movies_with_overview_in_files(movielens: str, data: Path) -> set[int]:
-    """The MovieLens movies some TMDB file gives a real plot for, joined by tmdbId or imdbId, read straight from
-    the files (movies_metadata writes "No overview found." for none)."""
+    """The MovieLens movies some file gives a real plot for, joined by tmdbId or imdbId, read straight from the
+    files: the TMDB API lines, movies_metadata.csv ("No overview found." for none) and tmdb_5000_movies.csv."""
     import pandas as pd
 
     def real(text: object) -> bool:
@@ -199,13 +221,35 @@ def movies_with_overview_in_files(movielens: str, data: Path) -> set[int]:
     with gzip.open(data / "tmdb" / "tmdb_api_movies.jsonl.gz", "rt") as fh:
         api = [json.loads(line) for line in fh]
     meta = pd.read_csv(data / "tmdb" / "movies_metadata.csv", dtype=str, keep_default_na=False)
+    kaggle = pd.read_csv(data / "tmdb" / "tmdb_5000_movies.csv", dtype=str, keep_default_na=False)
     tmdb = {o["id"] for o in api if real(o.get("overview"))}
     tmdb |= {int(float(i)) for i, o in zip(meta["id"], meta["overview"], strict=True) if real(o)}
+    tmdb |= {int(i) for i, o in zip(kaggle["id"], kaggle["overview"], strict=True) if real(o)}
     imdb = {o.get("imdb_id") for o in api if real(o.get("overview"))}
     imdb |= {i for i, o in zip(meta["imdb_id"], meta["overview"], strict=True) if real(o)}
-    links = pd.read_csv(Path(movielens) / "links.csv", dtype={"imdbId": str})
-    return {int(m) for m, t, i in zip(links["movieId"], links["tmdbId"], links["imdbId"], strict=True)
-            if (pd.notna(t) and int(t) in tmdb) or f"tt{i}" in imdb}
+    return _linked(movielens, tmdb, imdb)
+
+
+def movies_with_directors_in_files(movielens: str, data: Path) -> set[int]:
+    """The MovieLens movies some file names a director for: the API's and TMDB 5000 credits' crews, the director
+    column of tmdb-movies.csv and the director_name of IMDB 5000 (its imdb id read from the link)."""
+    import pandas as pd
+
+    def directs(crew: object) -> bool:
+        return any(c.get("job") == "Director" for c in crew) if isinstance(crew, list) else False
+
+    with gzip.open(data / "tmdb" / "tmdb_api_movies.jsonl.gz", "rt") as fh:
+        api = [json.loads(line) for line in fh]
+    credits = pd.read_csv(data / "tmdb" / "tmdb_5000_credits.csv", dtype=str, keep_default_na=False)
+    udacity = pd.read_csv(data / "tmdb" / "tmdb-movies.csv", dtype=str, keep_default_na=False)
+    scraped = pd.read_csv(data / "imdb" / "movie_metadata.csv", dtype=str, keep_default_na=False)
+    tmdb = {o["id"] for o in api if directs((o.get("credits") or {}).get("crew"))}
+    tmdb |= {int(i) for i, crew in zip(credits["movie_id"], credits["crew"], strict=True) if directs(json.loads(crew))}
+    tmdb |= {int(i) for i, d in zip(udacity["id"], udacity["director"], strict=True) if d.strip()}
+    imdb = {o.get("imdb_id") for o in api if directs((o.get("credits") or {}).get("crew"))}
+    imdb |= {link.split("/")[4] for link, d in zip(scraped["movie_imdb_link"], scraped["director_name"], strict=True)
+             if link and d.strip()}
+    return _linked(movielens, tmdb, imdb)
 
 
 def test_real_catalog_coverage(real_catalog: tuple[Catalog, float], shared_data: Path) -> None:
@@ -217,7 +261,8 @@ def test_real_catalog_coverage(real_catalog: tuple[Catalog, float], shared_data:
     assert coverage["reviews"] == 1763
     assert coverage["poster"] == len(list((shared_data / "posters" / "images").glob("*.jpg")))
     assert coverage["ratings"] == 9724
-    assert (coverage["cast"], coverage["keywords"], coverage["tags"]) == (618, 571, 1572)
+    assert coverage["directors"] == len(movies_with_directors_in_files(catalog.sources["movielens"], shared_data))
+    assert coverage["tags"] == 1572 and coverage["cast"] > 6000 and coverage["keywords"] > 6000
     assert catalog.report.rows_skipped == 0
     assert max(len(movie.reviews) for movie in catalog) == 20
 
@@ -232,3 +277,59 @@ def test_real_catalog_spot_checks(real_catalog: tuple[Catalog, float]) -> None:
     matrix = catalog[2571]
     assert (matrix.title, matrix.year, matrix.imdb_id) == ("The Matrix", 1999, "tt0133093")
     assert matrix.rating_count > 250
+
+
+# Conflicting pairs in the real files, settled by METADATA_PRECEDENCE: Hook's runtime is 142 in the API, 144 in TMDB
+# 5000 and The Movies Dataset; A Civil Action's original language is "en" in TMDB 5000, "pt" in The Movies Dataset;
+# Headhunters is "no" in the API, "en" in TMDB 5000; Velvet Goldmine's overview differs between TMDB 5000 and
+# The Movies Dataset; Star Wars runs 121 minutes in TMDB 5000 and 125 in IMDB 5000.
+SLICE = {1: 862, 260: 11, 2433: 9422, 3489: 879, 2337: 1808, 90600: 70670, 2571: 603, 3094: 26371, 139385: 281957}
+
+
+@pytest.fixture(scope="module")
+def real_slice(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    import pandas as pd
+
+    from tests.real_subset import write_metadata_slice
+
+    root = tmp_path_factory.mktemp("slice")
+    ml = shared_data / "ml-latest-small"
+    out = root / "ml-latest-small"
+    out.mkdir()
+    for name in ("movies.csv", "links.csv", "ratings.csv"):
+        frame = pd.read_csv(ml / name, dtype=str, keep_default_na=False)
+        frame[frame["movieId"].astype(int).isin(SLICE)].to_csv(out / name, index=False)
+    links = pd.read_csv(out / "links.csv", dtype=str)
+    write_metadata_slice(shared_data, root, set(SLICE.values()), {"tt" + i for i in links["imdbId"]})
+    return catalog_from_data_dir(root)
+
+
+def test_real_slice_known_fields(real_slice: Catalog) -> None:
+    assert sorted(real_slice.sources) == ["imdb_5000", "movielens", "movies_metadata", "tmdb_5000_credits",
+                                          "tmdb_5000_movies", "tmdb_api", "tmdb_movie_data"]
+    toy = real_slice[1]
+    assert (toy.collection, toy.original_language, toy.countries, toy.runtime) == ("Toy Story Collection", "en",
+                                                                                   ["US"], 81)
+    assert toy.cast[:2] == ["Tom Hanks", "Tim Allen"] and toy.directors == ["John Lasseter"]
+    assert "Randy Newman" in toy.composers and "Joss Whedon" in toy.writers
+    assert len(toy.cast) == len({c.casefold() for c in toy.cast})  # the API, Udacity and IMDB casts de-duplicated
+    assert toy.provenance["cast"] == ["tmdb_api", "tmdb_movie_data", "imdb_5000"]
+    matrix = real_slice[2571]  # not in the API nor the credits slice: Udacity and IMDB 5000 give its people
+    assert matrix.directors == ["Lilly Wachowski", "Lana Wachowski"] and matrix.cast[0] == "Keanu Reeves"
+    assert matrix.provenance["directors"] == ["tmdb_movie_data", "imdb_5000"]
+    assert "Marcus Chong" in matrix.cast and "simulated reality" in matrix.keywords
+    assert (matrix.runtime, matrix.provenance["runtime"]) == (136, ["tmdb_5000_movies"])
+    maurice = real_slice[3094]  # TMDB 5000 credits: the full cast in billing order
+    assert maurice.cast[:3] == ["James Wilby", "Hugh Grant", "Rupert Graves"] and len(maurice.cast) >= 15
+    assert maurice.provenance["cast"][0] == "tmdb_5000_credits"
+    assert real_slice[139385].directors == ["Alejandro González Iñárritu"]
+
+
+def test_real_slice_precedence(real_slice: Catalog) -> None:
+    hook, civil, head, velvet, star = (real_slice[i] for i in (3489, 2433, 90600, 2337, 260))
+    assert (hook.runtime, hook.provenance["runtime"]) == (142, ["tmdb_api"])
+    assert (civil.original_language, civil.provenance["original_language"]) == ("en", ["tmdb_5000_movies"])
+    assert (head.original_language, head.provenance["original_language"]) == ("no", ["tmdb_api"])
+    assert velvet.provenance["overview"] == ["tmdb_5000_movies"] and "Bowie " in (velvet.overview or "")
+    assert (star.runtime, star.provenance["runtime"]) == (121, ["tmdb_5000_movies"])
+    assert star.overview_text() is not None and star.provenance["overview"] == ["tmdb_5000_movies"]

@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["index.movie", "index.store", "index.cache", "index.titles", "index.config", "index.errors",
+MODULES = ["index.movie", "index.merge", "index.sources.codes",
+           "index.store", "index.cache", "index.titles", "index.config", "index.errors",
            "index.build", "recommender.profile", "recommender.fusion", "recommender.api",
            "recommender.explain_service", "app.cli", "app.chat", "app.session", "app.ui"]
 
