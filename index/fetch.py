@@ -20,6 +20,7 @@ import shutil
 import time
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
@@ -38,6 +39,35 @@ MOVIELENS_BASE_URL = "https://files.grouplens.org/datasets/movielens"
 TMDB_BASE_URL = "https://api.themoviedb.org/3"
 TMDB_IMAGE_BASE_URL = "https://image.tmdb.org/t/p/w185"
 TMDB_APPEND = "keywords,credits,reviews,similar,recommendations"
+KAGGLE_BASE_URL = "https://www.kaggle.com/api/v1/datasets/download"
+UDACITY_TMDB_MOVIES_URL = ("https://d17h27t6h515a5.cloudfront.net/topher/2017/October/59dd1c4c_tmdb-movies/"
+                           "tmdb-movies.csv")
+
+
+@dataclass(frozen=True)
+class MetadataDownload:
+    """Where a public movie-metadata file set comes from and where its files go in a data folder.
+
+    ``kaggle`` is a dataset slug (``owner/name``) fetched as one zip from the Kaggle API (anonymous for
+    public datasets; ``KAGGLE_USERNAME``/``KAGGLE_KEY`` are sent when set); ``url`` a plain file.
+    ``files`` maps a file name in the download to its path under the data folder.
+    """
+
+    files: Mapping[str, str]
+    kaggle: str | None = None
+    url: str | None = None
+
+
+METADATA_DOWNLOADS: dict[str, MetadataDownload] = {
+    "tmdb-5000": MetadataDownload({"tmdb_5000_movies.csv": "tmdb/tmdb_5000_movies.csv",
+                                   "tmdb_5000_credits.csv": "tmdb/tmdb_5000_credits.csv"},
+                                  kaggle="tmdb/tmdb-movie-metadata"),
+    "movies-dataset": MetadataDownload({"movies_metadata.csv": "tmdb/movies_metadata.csv"},
+                                       kaggle="rounakbanik/the-movies-dataset"),
+    "imdb-5000": MetadataDownload({"movie_metadata.csv": "imdb/movie_metadata.csv"},
+                                  kaggle="carolzhangdc/imdb-5000-movie-dataset"),
+    "tmdb-movie-data": MetadataDownload({"tmdb-movies.csv": "tmdb/tmdb-movies.csv"}, url=UDACITY_TMDB_MOVIES_URL),
+}
 
 _OFFLINE_HINT = "check your connection, or download the files yourself and pass --data DIR to work offline"
 # A stream that dies this many times in a row without delivering a byte is given up on.
@@ -315,6 +345,105 @@ def fetch_posters(
         log.warning("%d poster(s) not found (HTTP 404), e.g. movieId %s", len(not_found),
                     ", ".join(map(str, not_found[:5])))
     return result
+
+
+def fetch_metadata(
+    names: Iterable[str],
+    dest_dir: str | os.PathLike[str],
+    *,
+    kaggle_base_url: str = KAGGLE_BASE_URL,
+    urls: Mapping[str, str] | None = None,
+    session: requests.Session | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Download public movie-metadata sets (`METADATA_DOWNLOADS`: ``tmdb-5000``, ``movies-dataset``,
+    ``imdb-5000``, ``tmdb-movie-data``) into a data folder laid out as `index.catalog` reads it.
+
+    A Kaggle set comes as one zip (``{kaggle_base_url}/{owner}/{name}``); only its listed files are
+    taken out, by name, and the zip is deleted. Each file is checked to hold the format its name
+    promises (`index.sources.formats.detect_format`) before it is moved into place atomically, so a
+    file under its final name is always complete and of the right kind. Sets whose files are all
+    there already are not downloaded again. `urls` overrides a set's plain-file URL.
+
+    Raises:
+        FetchError: an unknown set, a network failure (the message suggests ``--data DIR``), a zip
+            without the expected file, or a file in another format.
+
+    Example:
+        >>> fetch_metadata(["tmdb-5000", "imdb-5000"], "data")  # doctest: +SKIP
+        [PosixPath('data/tmdb/tmdb_5000_movies.csv'), PosixPath('data/tmdb/tmdb_5000_credits.csv'), ...]
+    """
+    from index.sources.formats import detect_format
+
+    unknown = [name for name in names if name not in METADATA_DOWNLOADS]
+    if unknown:
+        raise FetchError(f"unknown metadata set(s) {unknown}; known: {', '.join(METADATA_DOWNLOADS)}")
+    dest_dir = Path(dest_dir)
+    written: list[Path] = []
+    with _session_scope(session) as http:
+        if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+            http.auth = (os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"])
+        for name in dict.fromkeys(names):
+            spec = METADATA_DOWNLOADS[name]
+            targets = {member: dest_dir / path for member, path in spec.files.items()}
+            if all(target.is_file() for target in targets.values()):
+                log.info("%s already in %s; not downloading again", name, dest_dir)
+                written += targets.values()
+                continue
+            staging = dest_dir / f".{name}.fetching"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            try:
+                if spec.kaggle:
+                    archive = download(f"{kaggle_base_url.rstrip('/')}/{spec.kaggle}", staging / f"{name}.zip",
+                                       session=http, progress=progress)
+                    _extract_members(archive, list(targets), staging)
+                else:
+                    url = (urls or {}).get(name) or spec.url or ""
+                    download(url, staging / next(iter(targets)), session=http, progress=progress)
+                for member, target in targets.items():
+                    found = detect_format(staging / member)
+                    expected = detect_format_name(member)
+                    if found != expected:
+                        raise FetchError(f"{name}: the downloaded {member} is not {expected} (it looks like "
+                                         f"{found or 'nothing cinefuse reads'}); the source may have changed: "
+                                         f"download it yourself and pass --data DIR")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(staging / member, target)
+                    written.append(target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            log.info("%s ready in %s", name, dest_dir)
+    return written
+
+
+def detect_format_name(file_name: str) -> str | None:
+    """The metadata format a downloaded file of this name must hold.
+
+    Example:
+        >>> detect_format_name("tmdb-movies.csv")
+        'tmdb_movie_data'
+    """
+    return {"tmdb_5000_movies.csv": "tmdb_5000_movies", "tmdb_5000_credits.csv": "tmdb_5000_credits",
+            "movies_metadata.csv": "movies_metadata", "movie_metadata.csv": "imdb_5000",
+            "tmdb-movies.csv": "tmdb_movie_data"}.get(file_name)
+
+
+def _extract_members(archive: Path, members: list[str], target: Path) -> None:
+    """Write the zip entries named `members` (matched by file name, wherever they sit) into `target`."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            by_name = {PurePosixPath(info.filename.replace("\\", "/")).name: info for info in zf.infolist()
+                       if not info.is_dir()}
+            missing = [m for m in members if m not in by_name]
+            if missing:
+                raise FetchError(f"{archive.name} holds no {missing} (it has {sorted(by_name)[:10]}); the "
+                                 f"dataset may have changed: download it yourself and pass --data DIR")
+            for member in members:
+                with zf.open(by_name[member]) as src, open(target / member, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+    except zipfile.BadZipFile as exc:
+        raise FetchError(f"{archive.name} is not a valid zip archive ({exc}); run the command again") from exc
 
 
 # --- downloads ------------------------------------------------------------------------------------------

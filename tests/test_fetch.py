@@ -25,6 +25,7 @@ from index.errors import FetchError
 from index.fetch import (
     HTTPStatusError,
     download,
+    fetch_metadata,
     fetch_movielens,
     fetch_posters,
     fetch_tmdb,
@@ -537,3 +538,52 @@ def test_fetch_posters_downloads_then_skips(server: FakeServer, tmp_path: Path, 
                           session=session, progress=False)
     assert again == got
     assert server.state.requests == []
+
+
+# --- movie metadata files -------------------------------------------------------------------------------
+
+TMDB_5000_MOVIES = ("budget,genres,homepage,id,keywords,original_language,original_title,overview,popularity,"
+                    "production_companies,production_countries,release_date,revenue,runtime,spoken_languages,status,"
+                    "tagline,title,vote_average,vote_count\n"
+                    '0,[],,862,"[{""id"": 931, ""name"": ""jealousy""}]",en,Toy Story,Led by Woody.,21.9,[],[],'
+                    "1995-10-30,0,81,[],Released,,Toy Story,7.7,5415\n")
+TMDB_5000_CREDITS = 'movie_id,title,cast,crew\n862,Toy Story,"[{""name"": ""Tom Hanks"", ""order"": 0}]",[]\n'
+UDACITY = "id,original_title,cast,director,keywords,genres\n862,Toy Story,Tom Hanks|Tim Allen,John Lasseter,toy,\n"
+
+
+def test_fetch_metadata_takes_the_files_it_needs(server: FakeServer, tmp_path: Path,
+                                                 session: requests.Session) -> None:
+    from index.sources import load_tmdb_5000_credits, load_tmdb_5000_movies, load_tmdb_movie_data
+
+    server.put("kaggle/tmdb/tmdb-movie-metadata", _movielens_zip({
+        "tmdb_5000_movies.csv": TMDB_5000_MOVIES, "nested/tmdb_5000_credits.csv": TMDB_5000_CREDITS,
+        "readme.txt": "not taken"}))
+    udacity_url = server.put("udacity/tmdb-movies.csv", UDACITY.encode())
+    data = tmp_path / "data"
+    paths = fetch_metadata(["tmdb-5000", "tmdb-movie-data"], data, kaggle_base_url=f"{server.url}/kaggle",
+                           urls={"tmdb-movie-data": udacity_url}, session=session, progress=False)
+    assert paths == [data / "tmdb" / "tmdb_5000_movies.csv", data / "tmdb" / "tmdb_5000_credits.csv",
+                     data / "tmdb" / "tmdb-movies.csv"]
+    assert sorted(p.name for p in data.iterdir()) == ["tmdb"]  # no zip, no staging left
+    assert load_tmdb_5000_movies(paths[0])[862].keywords == ["jealousy"]
+    assert load_tmdb_5000_credits(paths[1])[862].cast == ["Tom Hanks"]
+    assert load_tmdb_movie_data(paths[2])[862].directors == ["John Lasseter"]
+    seen = len(server.state.requests)
+    fetch_metadata(["tmdb-5000", "tmdb-movie-data"], data, kaggle_base_url=f"{server.url}/kaggle",
+                   urls={"tmdb-movie-data": udacity_url}, session=session, progress=False)
+    assert len(server.state.requests) == seen  # idempotent: nothing downloaded again
+
+
+def test_fetch_metadata_refuses_the_wrong_file(server: FakeServer, tmp_path: Path,
+                                               session: requests.Session) -> None:
+    url = server.put("udacity/tmdb-movies.csv", b"<html>Moved</html>\n")
+    data = tmp_path / "data"
+    with pytest.raises(FetchError, match="the downloaded tmdb-movies.csv is not tmdb_movie_data"):
+        fetch_metadata(["tmdb-movie-data"], data, urls={"tmdb-movie-data": url}, session=session, progress=False)
+    server.put("kaggle/carolzhangdc/imdb-5000-movie-dataset", _movielens_zip({"other.csv": "a,b\n"}))
+    with pytest.raises(FetchError, match=r"holds no \['movie_metadata.csv'\]"):
+        fetch_metadata(["imdb-5000"], data, kaggle_base_url=f"{server.url}/kaggle", session=session,
+                       progress=False)
+    with pytest.raises(FetchError, match="unknown metadata set"):
+        fetch_metadata(["netflix"], data, session=session)
+    assert list(data.iterdir()) == []  # nothing half-written
