@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -55,13 +56,17 @@ def same_person(a: str, b: str) -> bool:
     """
     if name_key(a) == name_key(b):
         return True
-    words_a = [w for w in (name_key(w) for w in a.split()) if w]
-    words_b = [w for w in (name_key(w) for w in b.split()) if w]
+    words_a, words_b = _name_words(a), _name_words(b)
     if len(words_a) < 2 or len(words_b) < 2 or words_a[0] != words_b[0] or words_a[-1] != words_b[-1]:
         return False
     middle_a, middle_b = words_a[1:-1], words_b[1:-1]
     return not middle_a or not middle_b or (len(middle_a) == len(middle_b) and all(
         x.startswith(y) or y.startswith(x) for x, y in zip(middle_a, middle_b, strict=True)))
+
+
+@lru_cache(maxsize=1 << 17)
+def _name_words(name: str) -> tuple[str, ...]:
+    return tuple(w for w in (name_key(w) for w in name.split()) if w)
 
 
 def union_names(lists: Sequence[Sequence[str]], *, people: bool = False) -> list[str]:
@@ -73,12 +78,19 @@ def union_names(lists: Sequence[Sequence[str]], *, people: bool = False) -> list
         ['Keanu Reeves', 'Carrie-Anne Moss', 'Hugo Weaving']
     """
     seen: set[str] = set()
+    by_ends: dict[tuple[str, str], list[str]] = defaultdict(list)  # (first, last) word -> names kept
     merged: list[str] = []
     for names in lists:
         for name in names:
             key = name_key(name)
-            if not key or key in seen or (people and any(same_person(name, kept) for kept in merged)):
+            if not key or key in seen:
                 continue
+            if people:
+                words = _name_words(name)
+                ends = (words[0], words[-1]) if len(words) >= 2 else ("", key)
+                if any(same_person(name, kept) for kept in by_ends[ends]):
+                    continue
+                by_ends[ends].append(name)
             seen.add(key)
             merged.append(name)
     return merged
