@@ -39,7 +39,8 @@ def load_movies_metadata(path: StrPath, *, skip_bad_rows: bool = False,
 
     Copes with its quirks: ids written as floats (``862.0``), genres as Python-literal lists,
     spreadsheet-mangled dates (``10/30/1995``), empty or placeholder overviews ("No overview found."),
-    non-numeric popularity (kept as None). A row whose ``id`` is not a whole number (the real file has
+    non-numeric popularity (kept as None). Collection, production companies and countries, languages
+    (ISO 639-1) and runtime are read too. A row whose ``id`` is not a whole number (the real file has
     three rows shifted so a date lands there) raises `CatalogError` naming the line and field ``id``,
     or with ``skip_bad_rows=True`` is skipped and counted in `report`. Repeated ids keep the first row.
     The file holds no keywords, cast or reviews (those ship in keywords.csv and credits.csv).

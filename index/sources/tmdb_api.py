@@ -38,7 +38,8 @@ def load_tmdb_jsonl(path: StrPath, *, skip_bad_rows: bool = False,
 
     Reads the objects ``/movie/{id}?append_to_response=keywords,credits,reviews`` returns: genres,
     keywords (a list, or ``{"keywords": [...]}``, or the ``{"results": [...]}`` of TV-style responses),
-    the top 10 cast by billing order, directors from the crew, and review texts. A line that is not a
+    the first `CAST_KEPT` cast by billing order, directors, writers and composers from the crew, production
+    companies and countries, collection, languages (ISO 639-1), runtime and review texts. A line that is not a
     JSON object with an integer ``id`` raises `CatalogError` naming file and line, or with
     ``skip_bad_rows=True`` is skipped and counted in `report`.
 
