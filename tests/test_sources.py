@@ -284,7 +284,7 @@ def test_bad_100k_and_1m_rows(tmp_path: Path) -> None:
 
 
 def tmdb_objects() -> list[dict[str, Any]]:
-    cast = [{"name": f"Actor {i}", "order": i} for i in range(12)][::-1]
+    cast = [{"name": f"Actor {i}", "order": i} for i in range(sources.CAST_KEPT + 2)][::-1]
     return [
         {"id": 862, "imdb_id": "tt0114709", "title": "Toy Story", "overview": "Led by Woody, Andy's toys...",
          "tagline": "", "genres": [{"id": 16, "name": "Animation"}], "keywords": {"keywords": [{"name": "toy"}]},
@@ -311,7 +311,8 @@ def test_tmdb_jsonl(tmp_path: Path, gzipped: bool) -> None:
     toy = records[862]
     assert (toy.title, toy.imdb_id, toy.overview, toy.tagline) == ("Toy Story", "tt0114709",
                                                                    "Led by Woody, Andy's toys...", None)
-    assert toy.cast == [f"Actor {i}" for i in range(10)] and toy.directors == ["John Lasseter"]
+    assert toy.cast == [f"Actor {i}" for i in range(sources.CAST_KEPT)] and toy.directors == ["John Lasseter"]
+    assert toy.writers == ["Joss Whedon"]
     assert (toy.genres, toy.keywords, toy.reviews) == (["Animation"], ["toy"], ["A classic."])
     assert (toy.popularity, toy.vote_average, toy.vote_count, toy.release_date) == (52.6, 7.8, 6995, "1995-10-30")
     matrix = records[603]

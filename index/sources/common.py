@@ -448,6 +448,7 @@ TmdbRecord = MovieRecord  # the name before the other metadata sources joined
 _PLACEHOLDER_TEXT = frozenset({"", "no overview found.", "no overview", "no overview yet.", "n/a", "nan", "none"})
 CAST_KEPT = 20
 WRITING_DEPARTMENT = "Writing"
+WRITER_JOBS = frozenset({"Screenplay", "Writer", "Story", "Novel", "Author", "Screenstory", "Original Story"})
 COMPOSER_JOBS = frozenset({"Original Music Composer", "Music", "Composer", "Music Score Composer"})
 
 
@@ -461,7 +462,8 @@ def _credits_people(cast_value: Any, crew_value: Any) -> dict[str, Any]:
         return _unique(_clean_name(str(c["name"])) for c in people)
 
     return {"cast": names(cast)[:CAST_KEPT], "directors": names(c for c in crew if c.get("job") == "Director"),
-            "writers": names(c for c in crew if c.get("department") == WRITING_DEPARTMENT),
+            "writers": names(c for c in crew if c.get("department") == WRITING_DEPARTMENT
+                             or c.get("job") in WRITER_JOBS),
             "composers": names(c for c in crew if c.get("job") in COMPOSER_JOBS)}
 
 
