@@ -21,7 +21,11 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def built_store(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    """A real index built by `cinefuse build` from a ~120-movie subset of ../shared/data (no posters vectors)."""
+    """A real index built by `cinefuse build` from a ~120-movie subset of ../shared/data (no posters vectors);
+    what the build printed is kept beside it in ``build.out``."""
+    import contextlib
+    import io
+
     from app import cli
     from tests.real_subset import write_subset
 
@@ -31,11 +35,14 @@ def built_store(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> 
     mp = pytest.MonkeyPatch()
     mp.setenv("CINEFUSE_CACHE_DIR", str(root / "cache"))
     mp.setenv("CINEFUSE_REVIEW_CHUNKS_PER_MOVIE", "2")
+    printed = io.StringIO()
     try:
-        code = cli.main(["build", "--data", str(root / "data"), "--store", str(store), "--no-posters", "-q"])
+        with contextlib.redirect_stdout(printed):
+            code = cli.main(["build", "--data", str(root / "data"), "--store", str(store), "--no-posters", "-q"])
     finally:
         mp.undo()
-    assert code == 0
+    (root / "build.out").write_text(printed.getvalue(), encoding="utf-8")
+    assert code == 0, printed.getvalue()
     return store
 
 

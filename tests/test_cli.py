@@ -24,6 +24,16 @@ def test_build_summary_and_similar_toy_story_by_overview(built_store: Path,
     assert "Toy Story (1995)" not in [r["title"] for r in rows]
 
 
+def test_build_prints_the_coverage_of_each_field_and_its_sources(built_store: Path) -> None:
+    printed = (built_store.parent / "build.out").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(printed) if line.startswith("field") and "sources" in line)
+    rows = {line.split()[0]: line for line in printed[start + 1:start + 12]}
+    assert list(rows) == ["overview", "directors", "cast", "keywords", "companies", "collection", "language",
+                          "runtime", "poster", "reviews", "tags"]
+    assert "tmdb_movie_data" in rows["directors"] and "imdb_5000" in rows["cast"]
+    assert "tmdb_5000_movies" in rows["overview"] and "%" in rows["overview"]
+
+
 def test_title_lookup_forgives_case_articles_and_year(built_store: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     for spelling in ("toy story", "TOY STORY (1995)", "matrix, the", "the matrix"):
