@@ -2,7 +2,7 @@
 metadata files cinefuse read before (the TMDB API lines and The Movies Dataset) and one from every metadata file
 merged (TMDB 5000 movies and credits, the Udacity TMDb movie data and IMDB 5000 too). Prints nDCG@10 per model and
 protocol for both, and the per-user paired difference (after - before) with a 95% bootstrap interval; then
-cold-start Recall@20 for both (their held-out movies differ: 10% of the movies with content in each table).
+cold-start Recall@20 for both on the same held-out movies (10% of those that had content before).
 
     CINEFUSE_CACHE_DIR=/tmp/cache python benchmarks/metadata_sources.py --data ../shared/data
 """
@@ -77,12 +77,16 @@ def main() -> None:
                   f"{np.nanmean(per_user['after']):>8.4f} {diff:>+12.4f} [{low:+.4f}, {high:+.4f}] "
                   f"{time.perf_counter() - started:>6.0f}", flush=True)
     if not args.no_cold:
-        print("\ncold-start Recall@20 (held-out movies differ between the two tables)")
-        frames = {name: cold_start_recall(ratings, items) for name, items in tables.items()}
+        # the same held-out movies for both tables: 10% of those with content before (all have it after too)
+        before_content = [int(m) for i, m in enumerate(tables["before"].item_ids)
+                          if tables["before"].has("overview")[i] or tables["before"].has("reviews")[i]]
+        frames = {name: cold_start_recall(ratings, items, held_out_from=before_content)
+                  for name, items in tables.items()}
+        print(f"\ncold-start Recall@20 on the same {frames['after'].attrs['cold_movies']:,} held-out movies "
+              f"({frames['after'].attrs['users']:,} users)")
         for model in frames["after"].index:
             values = [frames[n]["recall@20"].get(model, float("nan")) for n in ("before", "after")]
-            print(f"  {model:<26} before {values[0]:.4f}  after {values[1]:.4f}")
-        print("  held-out movies: " + ", ".join(f"{n} {f.attrs['cold_movies']:,}" for n, f in frames.items()))
+            print(f"  {model:<26} before {values[0]:.4f}  after {values[1]:.4f}  ({values[1] - values[0]:+.4f})")
 
 
 if __name__ == "__main__":

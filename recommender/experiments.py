@@ -114,15 +114,19 @@ def fusion_versus_peers(per_user: Mapping[str, np.ndarray], fusion: str = "fusio
 
 
 def cold_start_recall(ratings: pd.DataFrame, items: ItemTable, k: int = 20, frac: float = 0.1, seed: int = 42,
-                      half_life_days: float | None = None) -> pd.DataFrame:
-    """Recall@k on movies held out of all training (10% of those with content), each test user ranking only
-    the held-out movies. Popularity here is TMDB's (held-out movies have no ratings to count).
+                      half_life_days: float | None = None, held_out_from: Sequence[int] | None = None
+                      ) -> pd.DataFrame:
+    """Recall@k on movies held out of all training (10% of those with content, or of `held_out_from` when
+    given, so two item tables can be compared on the same movies), each test user ranking only the held-out
+    movies. Popularity here is TMDB's (held-out movies have no ratings to count).
 
     Example:
         >>> # cold_start_recall(ratings, items)["recall@20"]
     """
     with_content = [int(m) for i, m in enumerate(items.item_ids)
                     if any(items.has(s)[i] for s in CONTENT_SIGNALS if s in items.vectors)]
+    if held_out_from is not None:
+        with_content = sorted(set(with_content) & {int(m) for m in held_out_from})
     if not with_content:
         return _skipped(f"recall@{k}", "no movie in this index has an overview, reviews or a poster vector, so "
                         "nothing can be said about movies nobody has rated")
