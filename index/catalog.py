@@ -306,8 +306,8 @@ def detect_metadata_files(root: StrPath) -> dict[MetadataFormat, Path]:
 
     Each CSV or JSON-lines file (gzipped too) is recognised by its header, so a renamed file is still
     read and a file under a usual name but in another format is read as what it is. Where two files
-    hold one format, the one under the usual name (else the first by name) is used and the other
-    logged as ignored.
+    hold one format, the one under the usual name is used, else one in its usual folder, else the first
+    by name, and the others are logged as ignored.
 
     Example:
         >>> sorted(detect_metadata_files("../shared/data"))[:3]
@@ -327,7 +327,8 @@ def detect_metadata_files(root: StrPath) -> dict[MetadataFormat, Path]:
     chosen: dict[MetadataFormat, Path] = {}
     for kind, paths in candidates.items():
         usual = [folder / name for name in _USUAL_NAMES[kind]]
-        paths.sort(key=lambda p: (p not in usual, str(p)))
+        home = {path.parent for path in usual}
+        paths.sort(key=lambda p: (p not in usual, p.parent not in home, str(p)))
         chosen[kind] = paths[0]
         if len(paths) > 1:
             logger.warning("%s: %d files hold %s; reading %s, ignoring %s", folder, len(paths), DESCRIPTIONS[kind],

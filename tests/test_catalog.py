@@ -333,3 +333,23 @@ def test_real_slice_precedence(real_slice: Catalog) -> None:
     assert velvet.provenance["overview"] == ["tmdb_5000_movies"] and "Bowie " in (velvet.overview or "")
     assert (star.runtime, star.provenance["runtime"]) == (121, ["tmdb_5000_movies"])
     assert star.overview_text() is not None and star.provenance["overview"] == ["tmdb_5000_movies"]
+
+
+def test_metadata_files_are_found_by_header_whatever_their_names(data_dir: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    write(data_dir / "tmdb" / "kaggle-export.csv",
+          "id,title,overview,keywords,runtime,original_language\n"
+          '603,The Matrix,The kaggle overview.,"[{""id"": 1, ""name"": ""hacker""}]",136,en\n')
+    write(data_dir / "imdb" / "scraped.csv", "movie_imdb_link,movie_title,director_name,actor_1_name\n"
+          "http://www.imdb.com/title/tt0133093/,The Matrix\xa0,Lana Wachowski,Keanu Reeves\n")
+    write(data_dir / "copy_of_scraped.csv", "movie_imdb_link,movie_title,director_name\n")
+    with caplog.at_level(logging.WARNING, logger="index.catalog"):
+        catalog = catalog_from_data_dir(data_dir)
+    assert "2 files hold Kaggle IMDB 5000" in caplog.text and "copy_of_scraped.csv" in caplog.text
+    matrix = catalog[2]
+    assert (matrix.runtime, matrix.original_language, matrix.keywords) == (136, "en", ["hacker"])
+    assert matrix.overview == "The kaggle overview." and matrix.provenance["overview"] == ["tmdb_5000_movies"]
+    assert (matrix.directors, matrix.cast) == (["Lana Wachowski"], ["Keanu Reeves"])
+    assert catalog.sources["imdb_5000"].endswith("scraped.csv") and "copy_of" not in catalog.sources["imdb_5000"]
+    with pytest.raises(CatalogError, match="it looks like Kaggle TMDB 5000 movies .*; pass it as tmdb_5000_movies="):
+        build_catalog(data_dir / "ml-latest-small", movies_metadata=data_dir / "tmdb" / "kaggle-export.csv")
