@@ -25,20 +25,16 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--store", default="runs/index")
-    ap.add_argument("--requests", type=int, default=200)
-    ap.add_argument("--history", type=int, default=20, help="ratings per simulated person")
-    args = ap.parse_args()
-
-    rec = Recommender.open(args.store)
-    rng = np.random.default_rng(0)
-    users = rng.choice(sorted(rec.model._histories), size=args.requests)
+def measure(rec: Recommender, requests: int = 200, history: int = 20, seed: int = 0
+            ) -> tuple[list[float], list[float]]:
+    """Seconds per top-10 recommendation for ``requests`` new people (real people's ratings replayed as new
+    histories of ``history`` ratings), through cinefuse and through implicit's recalculate_user path."""
+    rng = np.random.default_rng(seed)
+    users = rng.choice(sorted(rec.model._histories), size=requests)
     histories = []
     for u in users:  # real people's ratings, replayed as brand-new histories
         h = rec.model._histories[int(u)]
-        take = rng.permutation(len(h.movie_ids))[: args.history]
+        take = rng.permutation(len(h.movie_ids))[:history]
         histories.append([Interaction(int(h.movie_ids[i]), rating=float(h.ratings[i]), timestamp=float(h.timestamps[i]))
                           for i in take])
     for h in histories[:5]:
@@ -60,7 +56,18 @@ def main() -> None:
             start = time.perf_counter()
             implicit_model.recommend(0, row, N=10, recalculate_user=True, filter_already_liked_items=True)
             peer.append(time.perf_counter() - start)
-    rec.close()
+    return ours, peer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--store", default="runs/index")
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--history", type=int, default=20, help="ratings per simulated person")
+    args = ap.parse_args()
+
+    with Recommender.open(args.store) as rec:
+        ours, peer = measure(rec, args.requests, args.history)
 
     print(f"\n## One top-10 recommendation, {args.requests} new people with {args.history} ratings each\n")
     print("| system | p50 ms | p95 ms |\n|---|---|---|")

@@ -8,7 +8,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -53,6 +53,14 @@ class Settings(BaseModel):
     movielens_url: NonEmpty = "https://files.grouplens.org/datasets/movielens"
     server_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0  # how long a Qdrant server may take to answer
     artifacts: str | None = None  # for a server index: the shared folder holding its ranker and explainer
+    # the collection's storage and index (index.store.CollectionConfig documents each; fixed when it is made)
+    hnsw_m: Annotated[int, Field(ge=2, le=512)] = 16
+    hnsw_ef_construct: Annotated[int, Field(ge=4, le=4096)] = 100
+    hnsw_ef: Annotated[int, Field(ge=1, le=65536)] | None = None
+    on_disk_vectors: bool = False
+    quantization: Literal["none", "int8"] = "none"
+    shard_number: Annotated[int, Field(ge=1, le=1024)] = 1  # a Qdrant server or cluster only
+    replication_factor: Annotated[int, Field(ge=1, le=64)] = 1
 
     @field_validator("device")
     @classmethod

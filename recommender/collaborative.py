@@ -31,6 +31,10 @@ from index.errors import CinefuseError
 
 log = logging.getLogger(__name__)
 
+#: above this many movies EASE models only this many most-rated ones (its dense weights take 4 bytes x the square:
+#: 0.4 GB), and the rest get no EASE score; see :class:`EASEModel`
+EASE_MAX_ITEMS = 10_000
+
 UserRef: TypeAlias = int | np.integer | np.ndarray | list[int] | csr_matrix
 
 
@@ -259,8 +263,15 @@ class ItemKNNModel(RecommenderBase):
         return np.asarray((rows @ self.similarity).toarray(), dtype=np.float32)
 
 
-def _inverse_spd(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of a symmetric positive-definite matrix by Cholesky (about 3x faster than ``np.linalg.inv``)."""
+def _inverse_spd(matrix: np.ndarray, block: int = 2048) -> np.ndarray:
+    """Inverse of a symmetric positive-definite matrix by Cholesky (about 3x faster than ``np.linalg.inv``), in
+    place: no second n x n copy, so the largest EASE fits twice the movies a copying inverse would.
+
+    Example:
+        >>> a = np.array([[4.0, 1.0], [1.0, 3.0]], dtype=np.float32)
+        >>> np.allclose(_inverse_spd(a.copy()) @ a, np.eye(2), atol=1e-5)
+        True
+    """
     factor, info = lapack.spotrf(matrix, lower=False, overwrite_a=True) if matrix.dtype == np.float32 \
         else lapack.dpotrf(matrix, lower=False, overwrite_a=True)
     if info != 0:
@@ -269,9 +280,43 @@ def _inverse_spd(matrix: np.ndarray) -> np.ndarray:
     inverse, info = potri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"Cholesky inverse failed (LAPACK potri info={info})")
-    upper = np.triu(inverse)  # potri fills only the upper triangle
-    upper += np.triu(upper, 1).T
-    return upper
+    n = inverse.shape[0]
+    for start in range(0, n, block):  # potri fills only the upper triangle: mirror it, a block at a time
+        stop = min(start + block, n)
+        inverse[start:stop, :start] = inverse[:start, start:stop].T
+        diag = np.triu(inverse[start:stop, start:stop])
+        inverse[start:stop, start:stop] = diag + np.triu(diag, 1).T
+    return inverse
+
+
+def most_rated_columns(user_items: csr_matrix, limit: int) -> np.ndarray:
+    """The ``limit`` columns with the most non-zero entries, in column order (ties: the lower column).
+
+    Example:
+        >>> most_rated_columns(csr_matrix(np.array([[1, 0, 1], [0, 0, 1]], dtype=np.float32)), 2).tolist()
+        [0, 2]
+    """
+    counts = np.bincount(user_items.indices, minlength=user_items.shape[1])
+    return np.sort(np.argsort(-counts, kind="stable")[:limit])
+
+
+def gram_matrix(x: csr_matrix, block: int = 2048) -> np.ndarray:
+    """``XᵀX`` as a dense float32 matrix, a block of columns at a time (the sparse product of all columns at once
+    holds every co-occurrence as a 12-byte triple: three times the dense result).
+
+    Example:
+        >>> gram_matrix(csr_matrix(np.array([[1, 1], [0, 2]], dtype=np.float32))).tolist()
+        [[1.0, 1.0], [1.0, 5.0]]
+    """
+    x = csr_matrix(x, dtype=np.float32)
+    xt = x.T.tocsr()
+    xc = x.tocsc()
+    n = x.shape[1]
+    out = np.empty((n, n), dtype=np.float32)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        out[:, start:stop] = (xt @ xc[:, start:stop]).toarray()
+    return out
 
 
 class EASEModel(RecommenderBase):
@@ -282,35 +327,56 @@ class EASEModel(RecommenderBase):
     0.4 GB and some seconds for ml-latest-small's 9.7k movies. ``l2`` = λ; 300 did best on a
     validation split of ml-latest-small (see benchmarks/baselines.py).
 
+    Above ``max_items`` movies the dense inverse (30 GB at ML-32M's 87k movies) gives way to EASE on the
+    ``max_items`` most-rated movies (:func:`most_rated_columns`), which hold nearly every rating of a power-law
+    catalogue: memory and time stay bounded by ``max_items``, whatever the catalogue. The other movies score
+    ``-inf`` (never recommended by EASE; the fusion reads them as "no EASE score"). ``max_items=None`` is always
+    dense. Chosen over SANSA's sparse approximate inverse on validation splits (see the README's Scale section).
+
     Example:
         >>> x = csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=np.float32))
         >>> m = EASEModel(l2=0.5)
         >>> m.fit(x)
         >>> int(m.score(csr_matrix(np.array([[1, 0, 0]], dtype=np.float32))).argmax())
         1
+        >>> m = EASEModel(l2=0.5, max_items=2)
+        >>> m.fit(x)
+        >>> m.columns.tolist(), float(m.score(csr_matrix(np.array([[1, 0, 0]], dtype=np.float32)))[0, 2])
+        ([0, 1], -inf)
     """
 
-    def __init__(self, l2: float = 300.0) -> None:
+    def __init__(self, l2: float = 300.0, max_items: int | None = None) -> None:
         self.l2 = l2
+        self.max_items = max_items
         self.weights: np.ndarray | None = None
+        self.columns: np.ndarray | None = None  # the modelled columns, when fewer than all
 
     def fit(self, user_items: csr_matrix, show_progress: bool = False) -> None:
-        """Solve for the item-item weight matrix B."""
+        """Solve for the item-item weight matrix B (of the most-rated ``max_items`` movies, where more)."""
         x = csr_matrix(user_items, dtype=np.float32)
         self.user_items = x
-        gram = np.asarray((x.T @ x).toarray(), dtype=np.float32)
+        self.weights = None  # free a previous fit before the next inverse
+        self.columns = None
+        if self.max_items is not None and x.shape[1] > self.max_items:
+            self.columns = most_rated_columns(x, self.max_items)
+            x = x[:, self.columns]
+            log.info("EASE on the %d most-rated of %d movies", len(self.columns), user_items.shape[1])
+        gram = gram_matrix(x)
         gram[np.diag_indices_from(gram)] += self.l2
         p = _inverse_spd(gram)
-        del gram
         p /= -np.diag(p)[np.newaxis, :]
         p[np.diag_indices_from(p)] = 0.0
         self.weights = p
 
     def score(self, user_items: csr_matrix) -> np.ndarray:
-        """``history @ B`` for each row."""
+        """``history @ B`` for each row (``-inf`` for movies outside :attr:`columns`)."""
         rows = self._as_rows(user_items)
         assert self.weights is not None
-        return np.asarray(rows @ self.weights, dtype=np.float32)
+        if self.columns is None:
+            return np.asarray(rows @ self.weights, dtype=np.float32)
+        out = np.full(rows.shape, -np.inf, dtype=np.float32)
+        out[:, self.columns] = rows[:, self.columns] @ self.weights
+        return out
 
 
 class ALSModel(RecommenderBase):

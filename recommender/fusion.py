@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from index.store import rrf_term
-from recommender.collaborative import ALSModel, EASEModel, ItemKNNModel
+from recommender.collaborative import EASE_MAX_ITEMS, ALSModel, EASEModel, ItemKNNModel
 from recommender.interactions import Interactions
 from recommender.profile import DEFAULT_HALF_LIFE_DAYS, Interaction, interaction_weights, profile_vector
 from recommender.splits import split_latest, split_random
@@ -62,8 +62,6 @@ COLD_CANDIDATES = 100
 #: like the deployed ones fitted on all of it (4 x 10% vs 3 x 25%: 0.2267 vs 0.2235 with a quarter held out for
 #: validation, 0.1497 vs 0.1432 and 0.1550 vs 0.1488 with a tenth held out, two seeds).
 VALIDATION = {"A": (1, 0.2), "B": (4, 0.1)}
-#: above this many movies EASE's dense items x items weights (4 bytes each) are left out: 20k movies is 1.6 GB
-EASE_MAX_ITEMS = 20_000
 _COL = {f: j for j, f in enumerate(FEATURES)}
 
 
@@ -279,8 +277,13 @@ class FusionModel:
 
     Implements the harness's frame-model protocol (``fit_frame``/``score_users``) and scores any new
     history with :meth:`score_history`. ``ease_l2=None`` leaves EASE out (its weights are a dense
-    items x items matrix: about 0.4 GB for ml-latest-small). The fusion's EASE uses l2 100, where the EASE baseline
-    uses 300: as one feature among others a sharper EASE validated better (B, two nested splits).
+    items x items matrix: about 0.4 GB for ml-latest-small; above :data:`EASE_MAX_ITEMS` movies it models the most-rated
+    ones only). The fusion's EASE uses l2 100, where the EASE baseline uses 300: as one feature among others a
+    sharper EASE validated better (B, two nested splits).
+
+    The ranker learns from at most ``max_training_users`` people per validation fold, drawn at random (seed
+    ``seed``): about 120 candidate rows each, so 1,000 people give some 120k rows whatever the catalogue, and
+    training time stops growing with the number of people. :attr:`training_summary` says what was sampled.
     """
 
     def __init__(self, items: ItemTable, *, ranker: Literal["gbdt", "rrf"] = "gbdt",
@@ -299,6 +302,7 @@ class FusionModel:
         self.folds = folds if folds is not None else VALIDATION[validation][0]
         self.validation_frac = validation_frac if validation_frac is not None else VALIDATION[validation][1]
         self.ease_l2 = ease_l2
+        self.training_summary: dict[str, int] = {}
         self.model: Any = None
         self.active = np.ones(len(FEATURES), dtype=bool)
         self.cold_model: Any = None
@@ -322,6 +326,8 @@ class FusionModel:
                 for part, rows in zip(parts, self._training_rows(past, future, seed), strict=True):
                     part.extend(rows)
             X, y, Xc, yc = (np.concatenate(part) for part in parts)
+            self.training_summary = {"people": len(parts[1]) - 1, "rows": len(y), "positives": int(y.sum()),
+                                     "cold_rows": len(yc), "cold_positives": int(yc.sum())}
             self.active = self.use & ~np.isnan(X).all(axis=0)  # e.g. no poster vectors: nothing to learn there
             self.model = _fit_ranker(X[:, self.active], y, self.seed, MONOTONE[self.active])
             self.cold_active = self.active & COLD_FEATURES & ~np.isnan(Xc).all(axis=0)
@@ -358,11 +364,8 @@ class FusionModel:
         self.knn = ItemKNNModel(k_neighbours=20, shrinkage=10.0)
         self.knn.fit(rating_inter.matrix)
         self.ease = None  # free the previous fit's weights before the next inverse
-        if self.ease_l2 is not None and self.ranker_kind == "gbdt" and len(item_ids) > EASE_MAX_ITEMS:
-            log.warning("fusion: EASE left out: %d movies would need a %.0f GB dense weight matrix (limit %d movies)",
-                        len(item_ids), len(item_ids) ** 2 * 4 / 1e9, EASE_MAX_ITEMS)
-        elif self.ease_l2 is not None and self.ranker_kind == "gbdt":
-            self.ease = EASEModel(l2=self.ease_l2)
+        if self.ease_l2 is not None and self.ranker_kind == "gbdt":
+            self.ease = EASEModel(l2=self.ease_l2, max_items=EASE_MAX_ITEMS)
             self.ease.fit((rating_inter.matrix > 0).astype(np.float32))
         counts = np.asarray((self.inter.matrix > 0).sum(axis=0)).ravel()
         self._popularity = np.log1p(counts).astype(np.float32)
@@ -440,7 +443,8 @@ class FusionModel:
             row = self._rating_row(history)
             out[:, _COL["knn"]] = self.knn.score(row)[0]
             if self.ease is not None:
-                out[:, _COL["ease"]] = self.ease.score((row > 0).astype(np.float32))[0]
+                ease = self.ease.score((row > 0).astype(np.float32))[0]
+                out[:, _COL["ease"]] = np.where(np.isfinite(ease), ease, np.nan)  # -inf: a movie EASE leaves out
         unknown_cf = ~self._cf_known if hide_cf is None else (~self._cf_known | hide_cf)
         collaborative = np.array([_COL[c] for c in COLLABORATIVE])
         out[np.ix_(unknown_cf, collaborative)] = np.nan

@@ -284,6 +284,19 @@ def mae(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarr
     return float(np.mean(np.abs(true - pred)))
 
 
+def mean_interval(values: MetricResult | np.ndarray, confidence: float = 0.95, n_resamples: int = 2000,
+                  seed: int = 0) -> tuple[float, float, float]:
+    """Mean of per-user values (NaN left out) with a percentile bootstrap confidence interval over users.
+
+    Example:
+        >>> mean, low, high = mean_interval(np.array([0.0, 1.0] * 50))
+        >>> round(mean, 2), low < 0.5 < high
+        (0.5, True)
+    """
+    x = np.asarray(values.per_user if isinstance(values, MetricResult) else values, dtype=np.float64)
+    return paired_difference(x, np.zeros_like(x), confidence, n_resamples, seed)
+
+
 def paired_difference(a: MetricResult | np.ndarray, b: MetricResult | np.ndarray, confidence: float = 0.95,
                       n_resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """Mean per-user difference ``a - b`` of one metric for two systems on the same users, with a percentile

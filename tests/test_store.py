@@ -9,6 +9,7 @@ import pytest
 
 from index.errors import StoreError
 from index.store import (
+    CollectionConfig,
     Filters,
     SignalQuery,
     StorePoint,
@@ -198,7 +199,9 @@ def test_edge_index_persists(tmp_path: Path) -> None:
     s.upsert(make_points())
     s.close()
     again = open_store(path)
-    assert again.count() == N and again.schema() == SCHEMA
+    stored = again.schema()
+    assert again.count() == N and stored is not None and stored.vectors == SCHEMA.vectors
+    assert stored.info["collection"] == CollectionConfig().to_dict()
     again.close()
 
 
@@ -242,3 +245,97 @@ def test_set_vectors_fills_one_signal_of_existing_points(store: VectorStore) -> 
     assert [h.id for h in got] == [3, 2, 1] and got[0].score == pytest.approx(300.0)
     assert store.payloads([3])[3]["title"] == "m3"  # payload and other vectors untouched
     assert "overview" in store.vectors([3], ["overview"])[3]
+
+
+# ----- collection settings for large catalogues (both backends) ----------------------------------------------
+
+LARGE = CollectionConfig(hnsw_m=32, hnsw_ef_construct=200, hnsw_ef=256, on_disk_vectors=True, quantization="int8")
+
+
+def _configured(schema: StoreSchema, config: CollectionConfig) -> StoreSchema:
+    settings = {k: v for k, v in config.to_dict().items() if k != "payload_indexes"}
+    return StoreSchema(schema.vectors, {"settings": settings})
+
+
+@pytest.mark.parametrize("backend", ["edge", "client"])
+def test_large_catalog_settings_keep_exact_answers(tmp_path: Path, backend: str) -> None:
+    """int8 quantization, on-disk vectors and a wider HNSW still return the brute-force top 10 (quantized searches
+    rescore with the original vectors), on Qdrant Edge and on qdrant-client's local mode (standing in for a server)."""
+    points = make_points()
+    store = open_store(tmp_path / "idx", backend=backend)  # type: ignore[arg-type]
+    store.create(_configured(SCHEMA, LARGE))
+    store.upsert(points)
+    if hasattr(store, "optimize"):
+        store.optimize()
+    rng = np.random.default_rng(7)
+    for name in ("overview", "cf"):
+        for _ in range(5):
+            q = rng.normal(size=DIMS[name]).astype(np.float32)
+            got = [h.id for h in store.search(SignalQuery(name, vector=q), limit=10)]
+            assert got == [i for i, _ in brute_force(points, name, q, 10)]
+    flt = Filters(genres=["Comedy"], year_min=1980)
+    q = rng.normal(size=DIMS["overview"]).astype(np.float32)
+    got = [h.id for h in store.search(SignalQuery("overview", vector=q), limit=10, filters=flt)]
+    assert got == [i for i, _ in brute_force(points, "overview", q, 10, flt)]
+    fused = store.fuse([SignalQuery("overview", vector=q), SignalQuery("cf", vector=q[:4])], limit=5)
+    assert len(fused) == 5
+    stored = store.schema()
+    assert stored is not None and stored.info["collection"] == LARGE.to_dict()
+    store.close()
+
+
+def test_edge_engine_receives_the_collection_settings(tmp_path: Path) -> None:
+    import json
+
+    store = open_store(tmp_path / "idx")
+    store.create(_configured(SCHEMA, LARGE))
+    store.close()
+    engine = json.loads((tmp_path / "idx" / "edge_config.json").read_text())
+    assert engine["hnsw_config"]["m"] == 32 and engine["hnsw_config"]["ef_construct"] == 200
+    for name in DIMS:
+        assert engine["vectors"][name]["memory"] == "cold"  # memory-mapped from disk
+        assert engine["vectors"][name]["quantization_config"]["scalar"]["type"] == "int8"
+    default = open_store(tmp_path / "plain")
+    default.create(SCHEMA)
+    default.close()
+    engine = json.loads((tmp_path / "plain" / "edge_config.json").read_text())
+    assert engine["hnsw_config"]["m"] == 16 and "quantization_config" not in engine["vectors"]["overview"]
+
+
+def test_client_collection_receives_the_collection_settings(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "idx", backend="client")
+    store.create(_configured(SCHEMA, LARGE))
+    params = store.client.get_collection("movies").config.params.vectors  # type: ignore[attr-defined]
+    for name in DIMS:
+        assert params[name].on_disk is True and params[name].hnsw_config.m == 32
+        assert params[name].quantization_config.scalar.type.value == "int8"
+    store.close()
+
+
+@pytest.mark.parametrize("backend", ["edge", "client"])
+def test_existing_collection_keeps_its_settings(tmp_path: Path, backend: str,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    store = open_store(tmp_path / "idx", backend=backend)  # type: ignore[arg-type]
+    store.create(_configured(SCHEMA, LARGE))
+    store.upsert(make_points())
+    store.close()
+    again = open_store(tmp_path / "idx", backend=backend)  # type: ignore[arg-type]
+    with caplog.at_level("WARNING", logger="index.store"):
+        again.create(SCHEMA)  # the defaults requested: the collection cannot change what it was made with
+    stored = again.schema()
+    assert stored is not None and stored.info["collection"] == LARGE.to_dict() and again.count() == N
+    assert "keeps the collection settings" in caplog.text
+    again.close()
+
+
+def test_collection_settings_come_from_settings_and_are_checked() -> None:
+    from index.config import Settings
+    from index.errors import StoreError
+
+    config = CollectionConfig.from_settings(Settings(quantization="int8", hnsw_m=48, on_disk_vectors=True))
+    assert (config.quantization, config.hnsw_m, config.on_disk_vectors, config.hnsw_ef) == ("int8", 48, True, None)
+    assert CollectionConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(StoreError, match="quantization 'pq'"):
+        CollectionConfig(quantization="pq")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="hnsw_m must be at least 1"):
+        CollectionConfig(hnsw_m=0)
