@@ -133,7 +133,7 @@ def _movies(rng: np.random.Generator, n_movies: int) -> tuple[World, list[str], 
     recent = rng.random(n_movies) < 2 / 3
     year = np.where(recent, 1990 + np.floor(33.99 * rng.beta(1.6, 1.0, n_movies)),
                     1900 + np.floor(90 * rng.beta(2.5, 1.2, n_movies))).astype(np.int64)
-    release = (year - 1970) * 31_556_952 + 0  # January 1st, near enough (leap days ignored)
+    release = (year - 1970).astype("datetime64[Y]").astype("datetime64[s]").astype(np.int64)  # January 1st
     adjectives = ("Silent", "Last", "Red", "Hidden", "Lost", "Broken", "Golden", "Dark", "Little", "Wild", "Final",
                   "Secret", "Endless", "Midnight", "Burning", "Frozen")
     nouns = ("River", "City", "Road", "Garden", "Empire", "Promise", "Island", "Storm", "Letter", "Machine", "Dream",
