@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index.sources import load_movielens  # noqa: E402
-from recommender.collaborative import ALSModel, EASEModel, RecommenderBase  # noqa: E402
+from recommender.collaborative import ALSModel, EASEModel, ItemKNNModel, RecommenderBase  # noqa: E402
 from recommender.evaluate import evaluate_model, split_protocol  # noqa: E402
 from recommender.splits import split_latest  # noqa: E402
 
@@ -59,11 +59,13 @@ class SansaModel(RecommenderBase):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="a MovieLens release folder")
-    parser.add_argument("--keep", nargs="+", type=int, default=[5000, 10000, 20000],
+    parser.add_argument("--keep", nargs="*", type=int, default=[5000, 10000, 20000],
                         help="EASE on this many most-rated movies (0: every movie, dense)")
     parser.add_argument("--sansa", nargs="*", type=float, default=[], help="SANSA weight densities to try")
     parser.add_argument("--users", type=int, default=5000, help="validation users sampled (seed 42)")
     parser.add_argument("--l2", type=float, default=300.0)
+    parser.add_argument("--knn-shrinkage", nargs="*", type=float, default=[],
+                        help="also item-kNN (20 neighbours) with these shrinkages")
     args = parser.parse_args()
 
     ratings = load_movielens(args.data).ratings
@@ -73,6 +75,8 @@ def main() -> None:
     counts = fit["movie_id"].value_counts().to_numpy()
     print(f"{args.data}: {len(fit):,} fitting ratings, {n_movies:,} movies, validation users sampled: {args.users}")
     models: list[tuple[str, RecommenderBase, str]] = [("ALS (peer)", ALSModel(), "confidence")]
+    models += [(f"item-kNN, shrinkage {s:g}{', fast' if fast else ''}", ItemKNNModel(shrinkage=s, fast=fast), "rating")
+               for s in args.knn_shrinkage for fast in (False, True)]
     for keep in args.keep:
         share = counts[:keep].sum() / counts.sum() if keep else 1.0
         name = "dense EASE, every movie" if keep == 0 else f"EASE on the {keep:,} most-rated ({share:.1%} of ratings)"

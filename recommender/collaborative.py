@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 #: 0.4 GB), and the rest get no EASE score; see :class:`EASEModel`
 EASE_MAX_ITEMS = 10_000
 
+#: above this many movies item-kNN takes its fast path (see :class:`ItemKNNModel`)
+KNN_EXACT_MAX_ITEMS = 10_000
+
 UserRef: TypeAlias = int | np.integer | np.ndarray | list[int] | csr_matrix
 
 
@@ -212,6 +215,15 @@ class ItemKNNModel(RecommenderBase):
     defaults (20 neighbours, shrinkage 10, on the ``"rating"`` weighting) did best on a
     validation split of ml-latest-small.
 
+    Two ways to compute it. The exact one multiplies a block of items at a time (scipy's single-threaded sparse
+    product, then a dense block to pick the top k): its time grows with the sum of squared history lengths plus
+    the square of the number of movies, 105 s at 1M synthetic ratings (15k movies), far too long at 32M. The fast
+    one (``fast=True``, and the default above :data:`KNN_EXACT_MAX_ITEMS` movies) lets implicit's multi-threaded
+    C++ ``all_pairs_knn`` find each movie's ``CANDIDATE_FACTOR * k_neighbours`` most cosine-similar movies, then
+    shrinks those with co-occurrence counts estimated as ``cos * sqrt(n_i * n_j)`` (exact for 0/1 weights) and
+    keeps the top k: 7 s at 1M, and 0.1844 vs the exact 0.1847 nDCG@10 on a validation split there. Without
+    shrinkage it is exact.
+
     Example:
         >>> x = csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=np.float32))
         >>> m = ItemKNNModel(k_neighbours=1, shrinkage=0.0)
@@ -220,19 +232,30 @@ class ItemKNNModel(RecommenderBase):
         [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
     """
 
-    def __init__(self, k_neighbours: int = 20, shrinkage: float = 10.0, block_size: int = 1024) -> None:
+    #: with shrinkage, the fast path reorders this many times ``k_neighbours`` most cosine-similar candidates
+    #: (4 lost 0.0015 nDCG@10 against the exact computation on 1M synthetic ratings, 8 lost 0.0003)
+    CANDIDATE_FACTOR = 8
+
+    def __init__(self, k_neighbours: int = 20, shrinkage: float = 10.0, block_size: int = 1024,
+                 fast: bool | None = None, num_threads: int = 0) -> None:
         self.k_neighbours = k_neighbours
         self.shrinkage = shrinkage
         self.block_size = block_size
+        self.fast = fast
+        self.num_threads = num_threads  # for the fast path; 0: every core
         self.similarity: csr_matrix | None = None
 
     def fit(self, user_items: csr_matrix, show_progress: bool = False) -> None:
-        """Compute the pruned cosine item-item similarity, a block of items at a time."""
+        """Compute the pruned cosine item-item similarity: without shrinkage through implicit's multi-threaded
+        ``all_pairs_knn`` (C++), with it a block of items at a time (it needs each pair's co-occurrence count)."""
         x = csr_matrix(user_items, dtype=np.float32)
         self.user_items = x
         n_items = x.shape[1]
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
         inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
+        if self.fast or (self.fast is None and n_items > KNN_EXACT_MAX_ITEMS):
+            self.similarity = self._fit_fast(x, x @ diags(inv), show_progress)
+            return
         xn = (x @ diags(inv)).T.tocsr()  # items x users, unit rows
         binary = (x > 0).astype(np.float32).T.tocsr() if self.shrinkage > 0 else None
         k = min(self.k_neighbours, max(n_items - 1, 0))
@@ -255,6 +278,30 @@ class ItemKNNModel(RecommenderBase):
             block.eliminate_zeros()
             blocks.append(block)
         self.similarity = sparse_vstack(blocks, format="csr") if blocks else csr_matrix((0, 0), dtype=np.float32)
+
+    def _fit_fast(self, x: csr_matrix, unit_columns: csr_matrix, show_progress: bool) -> csr_matrix:
+        from implicit._nearest_neighbours import all_pairs_knn
+
+        n_items = unit_columns.shape[1]
+        k = min(self.k_neighbours, max(n_items - 1, 0))
+        if k == 0:
+            return csr_matrix((n_items, n_items), dtype=np.float32)
+        # each movie is its own nearest neighbour: ask for one more, then drop the diagonal; with shrinkage, the
+        # CANDIDATE_FACTOR * k most similar are the candidates it reorders
+        wanted = k + 1 if self.shrinkage == 0 else min(n_items, self.CANDIDATE_FACTOR * k + 1)
+        knn = all_pairs_knn(csr_matrix(unit_columns, dtype=np.float64), wanted, num_threads=self.num_threads,
+                            show_progress=show_progress).tocoo()
+        off = (knn.row != knn.col) & (knn.data > 0)
+        rows, cols, vals = knn.row[off], knn.col[off], knn.data[off].astype(np.float32)
+        if self.shrinkage > 0:
+            raters = np.bincount(x.indices, minlength=n_items).astype(np.float32)
+            together = vals * np.sqrt(raters[rows] * raters[cols])  # exact for 0/1 weights, estimated otherwise
+            vals = vals * together / (together + self.shrinkage)
+        order = np.lexsort((-vals, rows))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+        keep = rank < k  # a movie without a diagonal entry (never rated) may have come back with k + 1
+        return csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=(n_items, n_items), dtype=np.float32)
 
     def score(self, user_items: csr_matrix) -> np.ndarray:
         """``history @ similarity`` for each row."""

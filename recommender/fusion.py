@@ -227,11 +227,15 @@ def histories(frame: pd.DataFrame) -> dict[int, History]:
         >>> histories(df)[1].movie_ids.tolist()
         [5, 6]
     """
-    out = {}
-    for user, g in frame.groupby("user_id", sort=False):
-        ts = g["timestamp"].to_numpy(np.float64) if "timestamp" in g else np.full(len(g), np.nan)
-        out[int(user)] = History(g["movie_id"].to_numpy(np.int64), g["rating"].to_numpy(np.float32), ts)
-    return out
+    codes, users = pd.factorize(frame["user_id"], sort=False)  # people in order of first appearance, as groupby
+    order = np.argsort(codes, kind="stable")  # each person's rows keep their order
+    bounds = np.searchsorted(codes[order], np.arange(len(users) + 1))
+    movies = frame["movie_id"].to_numpy(np.int64)[order]
+    stars = frame["rating"].to_numpy(np.float32)[order]
+    stamps = (frame["timestamp"].to_numpy(np.float64)[order] if "timestamp" in frame
+              else np.full(len(frame), np.nan))
+    return {int(u): History(movies[a:b], stars[a:b], stamps[a:b])
+            for u, a, b in zip(users, bounds[:-1], bounds[1:], strict=True)}
 
 
 def reciprocal_rank_fusion(scores: np.ndarray, weights: Sequence[float] | None = None, k: int = RRF_K) -> np.ndarray:

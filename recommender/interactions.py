@@ -122,19 +122,22 @@ class Interactions:
         missing = {"user_id", "movie_id", "rating"} - set(df.columns)
         if missing:
             raise ValueError(f"ratings frame lacks column(s) {sorted(missing)}; it has {list(df.columns)}")
-        if "timestamp" in df.columns:
-            df = df.sort_values("timestamp", kind="stable")
-        df = df.drop_duplicates(["user_id", "movie_id"], keep="last")
-        items = (np.unique(df["movie_id"].to_numpy()) if item_ids is None
-                 else np.asarray(list(item_ids)))
-        users = (np.unique(df["user_id"].to_numpy()) if user_ids is None
-                 else np.asarray(list(user_ids)))
-        cols = pd.Index(items).get_indexer(df["movie_id"].to_numpy())
-        rows = pd.Index(users).get_indexer(df["user_id"].to_numpy())
-        keep = (cols >= 0) & (rows >= 0)
-        data = rating_weights(df["rating"].to_numpy()[keep], weighting, alpha)
-        matrix = csr_matrix((data, (rows[keep], cols[keep])), shape=(len(users), len(items)), dtype=np.float32)
-        matrix.sort_indices()
+        movie_ids, user_ids_all = df["movie_id"].to_numpy(), df["user_id"].to_numpy()
+        items = np.unique(movie_ids) if item_ids is None else np.asarray(list(item_ids))
+        users = np.unique(user_ids_all) if user_ids is None else np.asarray(list(user_ids))
+        cols = pd.Index(items).get_indexer(movie_ids)
+        rows = pd.Index(users).get_indexer(user_ids_all)
+        keep = np.flatnonzero((cols >= 0) & (rows >= 0))
+        cell = rows[keep].astype(np.int64) * len(items) + cols[keep]
+        # one sort by (cell, time, position) orders the matrix row by row and puts each cell's latest rating last
+        keys = [keep, cell] if "timestamp" not in df.columns else [keep, df["timestamp"].to_numpy()[keep], cell]
+        order = np.lexsort(keys)
+        cell = cell[order]
+        last = np.r_[cell[1:] != cell[:-1], True] if len(cell) else np.zeros(0, dtype=bool)
+        cell, stars = cell[last], df["rating"].to_numpy()[keep[order[last]]]
+        indptr = np.searchsorted(cell // max(len(items), 1), np.arange(len(users) + 1))
+        matrix = csr_matrix((rating_weights(stars, weighting, alpha), (cell % max(len(items), 1)).astype(np.int32),
+                             indptr), shape=(len(users), len(items)), dtype=np.float32)
         return cls(matrix=matrix, user_ids=users, item_ids=items, weighting=weighting, alpha=alpha)
 
     def history_row(self, movie_ids: Sequence[int], ratings: Sequence[float] | None = None) -> csr_matrix:

@@ -183,3 +183,34 @@ def test_fusion_uses_ease_on_most_rated_movies_above_the_limit(ratings: pd.DataF
     assert model.inter is not None
     unseen = np.setdiff1d(model.ease.columns, np.flatnonzero(np.isin(model.inter.item_ids, history.movie_ids)))
     assert np.isnan(ease[outside]).all() and np.isfinite(ease[unseen]).all()
+
+
+def test_unshrunk_knn_through_implicit_matches_the_blocked_computation() -> None:
+    rng = np.random.default_rng(5)
+    dense = (rng.random((120, 60)) < 0.15) * rng.random((120, 60)).astype(np.float32)
+    dense[:, 7] = 0.0  # a movie nobody rated: no neighbours, and nobody's neighbour
+    x = csr_matrix(dense.astype(np.float32))
+    fast = ItemKNNModel(k_neighbours=6, shrinkage=0.0, fast=True)
+    fast.fit(x)
+    assert fast.similarity is not None
+    norms = np.linalg.norm(dense, axis=0)
+    cos = dense.T @ dense / np.outer(np.where(norms > 0, norms, 1), np.where(norms > 0, norms, 1))
+    np.fill_diagonal(cos, 0.0)
+    reference = np.zeros_like(cos)
+    for i in range(60):
+        keep = np.argsort(-cos[i])[:6]
+        reference[i, keep] = cos[i, keep]
+    np.testing.assert_allclose(fast.similarity.toarray(), reference, atol=1e-5)
+    assert fast.similarity[7].nnz == 0 and fast.similarity[:, 7].nnz == 0
+
+
+def test_fast_knn_with_shrinkage_is_exact_on_binary_weights() -> None:
+    """0/1 weights make the estimated co-occurrence counts exact; with every movie a candidate (8 x 5 + 1 >= 40)
+    the fast path must give the blocked computation's answer."""
+    rng = np.random.default_rng(9)
+    x = csr_matrix((rng.random((150, 40)) < 0.2).astype(np.float32))
+    exact, fast = ItemKNNModel(k_neighbours=5, fast=False), ItemKNNModel(k_neighbours=5, fast=True)
+    exact.fit(x)
+    fast.fit(x)
+    assert exact.similarity is not None and fast.similarity is not None
+    np.testing.assert_allclose(fast.similarity.toarray(), exact.similarity.toarray(), atol=1e-5)
