@@ -148,9 +148,9 @@ def stage_ranker(data: Path, work: Path, args: argparse.Namespace) -> dict[str, 
     model = FusionModel(items, ranker="gbdt", validation="A")
     model.fit_frame(ratings, Interactions.from_ratings(ratings, item_ids=items.item_ids, weighting="confidence"))
     s = model.training_summary
-    return {"seconds": time.perf_counter() - started,
-            "note": f"{s['people']:,} people sampled, {s['rows']:,} rows ({s['positives']:,} positive), "
-                    f"cold {s['cold_rows']:,}"}
+    parts = ", ".join(f"{k} {v:.0f} s" for k, v in model.timings.items())
+    return {"seconds": time.perf_counter() - started, "timings": model.timings,
+            "note": f"{s['people']:,} people sampled, {s['rows']:,} rows ({s['positives']:,} positive); {parts}"}
 
 
 def stage_store(data: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:

@@ -18,6 +18,7 @@ top :data:`CANDIDATES`, where its training rows come from too.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -307,6 +308,7 @@ class FusionModel:
         self.validation_frac = validation_frac if validation_frac is not None else VALIDATION[validation][1]
         self.ease_l2 = ease_l2
         self.training_summary: dict[str, int] = {}
+        self.timings: dict[str, float] = {}  # seconds per stage of the last fit_frame, validation folds included
         self.model: Any = None
         self.active = np.ones(len(FEATURES), dtype=bool)
         self.cold_model: Any = None
@@ -323,12 +325,16 @@ class FusionModel:
     # ----- fitting --------------------------------------------------------------------------------------
     def fit_frame(self, train_df: pd.DataFrame, inter: Interactions) -> None:
         """Train the ranker on a validation split of ``train_df``, then refit the base models on all of it."""
+        self.timings = {}
         if self.ranker_kind == "gbdt":
             no_x, no_y = np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, np.int8)  # where no fold has rows
             parts: list[list[np.ndarray]] = [[no_x], [no_y], [no_x], [no_y]]
             for past, future, seed in self._validation_folds(train_df, inter.item_ids):
+                started = time.perf_counter()
                 for part, rows in zip(parts, self._training_rows(past, future, seed), strict=True):
                     part.extend(rows)
+                self._timed("training rows", started)
+            started = time.perf_counter()
             X, y, Xc, yc = (np.concatenate(part) for part in parts)
             self.training_summary = {"people": len(parts[1]) - 1, "rows": len(y), "positives": int(y.sum()),
                                      "cold_rows": len(yc), "cold_positives": int(yc.sum())}
@@ -337,6 +343,7 @@ class FusionModel:
             self.cold_active = self.active & COLD_FEATURES & ~np.isnan(Xc).all(axis=0)
             if len(yc) and self.cold_active.any():
                 self.cold_model = _fit_ranker(Xc[:, self.cold_active], yc, self.seed, MONOTONE[self.cold_active])
+            self._timed("lightgbm", started)
             log.info("fusion ranker trained on %d rows (%d positive), cold ranker on %d (%d positive)",
                      len(y), int(y.sum()), len(yc), int(yc.sum()))
         self._fit_base(train_df, inter.item_ids)
@@ -359,22 +366,34 @@ class FusionModel:
             self._fit_base(past, item_ids)
             yield past, future, self.seed + fold
 
+    def _timed(self, stage: str, started: float) -> float:
+        """Add the seconds since ``started`` to :attr:`timings` under ``stage``; returns the time now."""
+        now = time.perf_counter()
+        self.timings[stage] = round(self.timings.get(stage, 0.0) + now - started, 2)
+        return now
+
     def _fit_base(self, frame: pd.DataFrame, item_ids: np.ndarray) -> None:
+        started = time.perf_counter()
         self.inter = Interactions.from_ratings(frame, item_ids=item_ids, weighting="confidence")
         self._cols = np.array([self.items.index.get(int(m), -1) for m in item_ids], dtype=np.int64)
+        rating_inter = Interactions.from_ratings(frame, item_ids=item_ids, weighting="rating")
+        started = self._timed("matrices", started)
         self.als = ALSModel(factors=128, regularization=30.0, iterations=15)
         self.als.fit(self.inter.matrix)
-        rating_inter = Interactions.from_ratings(frame, item_ids=item_ids, weighting="rating")
+        started = self._timed("als", started)
         self.knn = ItemKNNModel(k_neighbours=20, shrinkage=10.0)
         self.knn.fit(rating_inter.matrix)
+        started = self._timed("knn", started)
         self.ease = None  # free the previous fit's weights before the next inverse
         if self.ease_l2 is not None and self.ranker_kind == "gbdt":
             self.ease = EASEModel(l2=self.ease_l2, max_items=EASE_MAX_ITEMS)
             self.ease.fit((rating_inter.matrix > 0).astype(np.float32))
+            started = self._timed("ease", started)
         counts = np.asarray((self.inter.matrix > 0).sum(axis=0)).ravel()
         self._popularity = np.log1p(counts).astype(np.float32)
         self._cf_known = counts > 0
         self._histories = histories(frame)
+        self._timed("matrices", started)
 
     def _training_rows(self, past: pd.DataFrame, future: pd.DataFrame, seed: int
                        ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
