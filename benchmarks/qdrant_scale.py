@@ -4,8 +4,9 @@ and on-disk vectors.
 
     python benchmarks/qdrant_scale.py --points 87585 --queries 200
 
-Vectors are clustered like real embeddings (40 centres plus noise) in the index's four named vectors (overview
-and reviews 384-d, poster 512-d, cf 128-d), with genres and years as payload.
+Vectors are clustered like real embeddings (200 centres plus noise; recall depends on how clustered they are),
+in the index's four named vectors (overview and reviews 384-d, poster 512-d, cf 128-d), with genres and years as
+payload.
 """
 
 from __future__ import annotations
@@ -24,15 +25,16 @@ sys.path.insert(0, str(ROOT))
 
 DIMS = {"overview": 384, "reviews": 384, "poster": 512, "cf": 128}
 CONFIGS = {
-    "default (HNSW m 16, vectors in RAM)": {},
+    "default (HNSW m 16, ef 100, vectors in RAM)": {},
+    "search ef 256": {"hnsw_ef": 256},
     "int8 scalar quantization": {"quantization": "int8"},
     "int8 + original vectors on disk": {"quantization": "int8", "on_disk_vectors": True},
 }
 
 
 def _vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
-    centres = rng.normal(size=(40, dim))
-    v = centres[rng.integers(0, 40, n)] + 0.6 * rng.normal(size=(n, dim))
+    centres = rng.normal(size=(200, dim))
+    v = centres[rng.integers(0, 200, n)] + 0.35 * rng.normal(size=(n, dim))
     return v.astype(np.float32)
 
 

@@ -198,8 +198,8 @@ def stage_latency(data: Path, work: Path, args: argparse.Namespace) -> dict[str,
     with Recommender.open(str(work / "index")) as rec:
         ours, peer = measure(rec, requests=args.requests, history=20)
         n = len(rec.payloads)
-    p = {k: float(np.percentile(np.array(v) * 1e3, q)) for k, v in (("ours", ours), ("peer", peer)) for q in (50, 95)
-         for k in [f"{k}_p{q}"]}
+    p = {f"{name}_p{q}": float(np.percentile(np.array(v) * 1e3, q))
+         for name, v in (("ours", ours), ("peer", peer)) for q in (50, 95)}
     return {"seconds": 0.0, "note": f"{n:,} movies, {args.requests} requests", **p}
 
 
