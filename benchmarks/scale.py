@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import resource
 import shutil
 import subprocess
@@ -188,7 +189,13 @@ def stage_build(data: Path, work: Path, args: argparse.Namespace) -> dict[str, A
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     size = sum(f.stat().st_size for f in index.rglob("*") if f.is_file()) / 2**30
-    return {"seconds": seconds, "peak_gib": peak, "note": f"index folder {size:.1f} GiB (ranker.pkl included)"}
+    ranker = index / "ranker.pkl"
+    with open(ranker, "rb") as fh:
+        model = pickle.load(fh)  # noqa: S301 - the file the build above just wrote
+    parts = ", ".join(f"{k} {v:.0f} s" for k, v in getattr(model, "timings", {}).items())
+    return {"seconds": seconds, "peak_gib": peak, "timings": getattr(model, "timings", {}),
+            "note": f"index folder {size:.1f} GiB, ranker.pkl {ranker.stat().st_size / 2**30:.1f} GiB; "
+                    f"inside the ranker: {parts}"}
 
 
 def stage_latency(data: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -258,6 +265,7 @@ def _child(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.WARNING)
     result = RUNNERS[args.child](Path(args.data), Path(args.work), args)
     result.setdefault("peak_gib", _peak_gib())
+    result["load"] = round(os.getloadavg()[0], 1)  # the machine is shared: how busy it was when the stage ended
     print(json.dumps(result, default=float))
 
 
