@@ -105,8 +105,8 @@ def _items(data: Path) -> Any:
     from recommender.fusion import ItemTable
 
     movies = load_movielens(data).movies
-    payloads = {int(m): {"genres": g, "year": y} for m, g, y in zip(movies["movie_id"], movies["genres"],
-                                                                     movies["year"], strict=True)}
+    payloads = {int(m): {"genres": g, "year": None if y is None or y != y else int(y)}
+                for m, g, y in zip(movies["movie_id"], movies["genres"], movies["year"].astype(object), strict=True)}
     return ItemTable.from_payloads(payloads, {})
 
 

@@ -412,12 +412,14 @@ class FusionModel:
         for u in users:
             history = self._histories[int(u)]
             truth = {self.inter.item_index.get(int(m), -1) for m in wanted[u]}
-            feats = self.features(history)
+            weights = interaction_weights(history.interactions(), self.half_life_days)
+            raw = self.raw_scores(history, weights=weights)  # shared by the warm and the pseudo-cold rows
+            feats = self.features(history, weights=weights, raw=raw)
             cand = self._candidate_columns(feats, history)
             cand = cand[~hidden[cand] & self._cf_known[cand]]  # the warm ranker only ever sees rated movies
             warm_x.append(feats[cand])
             warm_y.append(np.array([c in truth for c in cand], dtype=np.int8))
-            masked = self.features(history, hide_cf=hidden)
+            masked = self.features(history, hide_cf=hidden, weights=weights, raw=raw)
             cold = np.intersect1d(np.flatnonzero(hidden & self._cf_known), self._candidate_columns(masked, history))
             cold_x.append(masked[cold])
             cold_y.append(np.array([c in truth for c in cold], dtype=np.int8))
@@ -436,9 +438,21 @@ class FusionModel:
         return np.array([c for c in cols if c >= 0], dtype=np.int64)
 
     def features(self, history: History, hide_cf: np.ndarray | None = None,
-                 cf_vector: np.ndarray | None = None, weights: Mapping[int, float] | None = None) -> np.ndarray:
+                 cf_vector: np.ndarray | None = None, weights: Mapping[int, float] | None = None,
+                 raw: np.ndarray | None = None) -> np.ndarray:
         """The feature matrix (columns of the fitted item set x :data:`FEATURES`) for one history
-        (``weights``: its :func:`interaction_weights`, where the caller has them already)."""
+        (``weights``: its :func:`interaction_weights`, where the caller has them already; ``raw``: its
+        :meth:`raw_scores`, where the caller has them already, e.g. for the same person with and without
+        ``hide_cf``)."""
+        if weights is None:
+            weights = interaction_weights(history.interactions(), self.half_life_days)
+        out = (self.raw_scores(history, cf_vector, weights) if raw is None else raw).copy(order="F")
+        return self._finish_features(out, history, hide_cf, weights)
+
+    def raw_scores(self, history: History, cf_vector: np.ndarray | None = None,
+                   weights: Mapping[int, float] | None = None) -> np.ndarray:
+        """The costly part of :meth:`features`: each content profile's and each collaborative model's score of
+        every movie, unstandardised (the other columns NaN)."""
         assert self.inter is not None and self.als is not None and self.knn is not None
         n = self.inter.n_items
         out = np.full((n, len(FEATURES)), np.nan, dtype=np.float32, order="F")  # filled column by column
@@ -459,7 +473,6 @@ class FusionModel:
             col = np.full(n, np.nan, dtype=np.float32)
             col[known] = np.where(has[cols[known]], scores[cols[known]], np.nan)
             out[:, _COL[signal]] = col
-        liked = [m for m, w in weights.items() if w > 0]
         user = cf_vector if cf_vector is not None else self.user_vector(history)
         if user is not None:
             out[:, _COL["cf"]] = self.als.item_factors @ user
@@ -468,6 +481,15 @@ class FusionModel:
             if self.ease is not None:
                 ease = self.ease.score((row > 0).astype(np.float32))[0]
                 out[:, _COL["ease"]] = np.where(np.isfinite(ease), ease, np.nan)  # -inf: a movie EASE leaves out
+        return out
+
+    def _finish_features(self, out: np.ndarray, history: History, hide_cf: np.ndarray | None,
+                         weights: Mapping[int, float]) -> np.ndarray:
+        """Mask, standardise and rank the raw scores, and add the cheap columns (genres, popularity, year...)."""
+        n = out.shape[0]
+        cols = self._cols
+        known = cols >= 0
+        liked = [m for m, w in weights.items() if w > 0]
         unknown_cf = ~self._cf_known if hide_cf is None else (~self._cf_known | hide_cf)
         collaborative = np.array([_COL[c] for c in COLLABORATIVE])
         out[np.ix_(unknown_cf, collaborative)] = np.nan
