@@ -276,7 +276,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     dest = Path(args.dest).expanduser()
     if args.what == "movielens":
-        print(fetch.fetch_movielens(args.release, dest))
+        from index.config import Settings
+
+        print(fetch.fetch_movielens(args.release, dest, base_url=Settings.load().movielens_url))
     elif args.what == "tmdb":
         from index.sources import load_movielens
 

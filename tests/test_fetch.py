@@ -587,3 +587,21 @@ def test_fetch_metadata_refuses_the_wrong_file(server: FakeServer, tmp_path: Pat
     with pytest.raises(FetchError, match="unknown metadata set"):
         fetch_metadata(["netflix"], data, session=session)
     assert list(data.iterdir()) == []  # nothing half-written
+
+def test_cli_fetches_ml_32m_with_its_published_md5(server: FakeServer, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cinefuse fetch movielens --release ml-32m` against a local HTTP server standing in for GroupLens (its URL
+    through CINEFUSE_MOVIELENS_URL): the archive is checked against the published ml-32m.zip.md5, then unpacked."""
+    from app import cli
+
+    files = {name.replace("ml-latest-small", "ml-32m"): text for name, text in SMALL_RELEASE.items()}
+    archive = _movielens_zip(files)
+    server.put(f"{MOVIELENS_DIR}/ml-32m.zip", archive)
+    server.put(f"{MOVIELENS_DIR}/ml-32m.zip.md5", f"{hashlib.md5(archive).hexdigest()}  ml-32m.zip\n".encode())
+    monkeypatch.setenv("CINEFUSE_MOVIELENS_URL", f"{server.url}/{MOVIELENS_DIR}")
+    assert cli.main(["fetch", "movielens", "--release", "ml-32m", "--dest", str(tmp_path / "data")]) == 0
+    folder = tmp_path / "data" / "ml-32m"
+    assert (folder / "ratings.csv").read_text() == files["ml-32m/ratings.csv"]
+    server.put(f"{MOVIELENS_DIR}/ml-32m.zip.md5", b"0" * 32 + b"  ml-32m.zip\n")
+    code = cli.main(["fetch", "movielens", "--release", "ml-32m", "--dest", str(tmp_path / "other")])
+    assert code != 0 and not (tmp_path / "other" / "ml-32m").exists()  # a corrupt download is refused
