@@ -273,14 +273,15 @@ def _print(results: dict[str, dict[str, Any]]) -> None:
     sizes = list(results)
     cost = [s for s in STAGES if s not in ("latency", "qdrant", "quality") and any(s in results[z] for z in sizes)]
     if cost:
-        print("\n## Seconds and peak RSS (GiB) per stage\n")
+        print("\n## Seconds and peak RSS (GiB) per stage (load: the machine's 1-minute load average as it ended)\n")
         print("| stage | " + " | ".join(f"{z} ratings" for z in sizes) + " |")
         print("|---|" + "---|" * len(sizes))
         for s in cost:
             cells = []
             for z in sizes:
                 r = results[z].get(s)
-                cells.append("" if r is None else r.get("error", f"{r['seconds']:,.0f} s, {r['peak_gib']:.1f} GiB"))
+                load = f", load {r['load']:.0f}" if r and "load" in r else ""
+                cells.append("" if r is None else r.get("error", f"{r['seconds']:,.0f} s, {r['peak_gib']:.1f} GiB{load}"))
             print(f"| {s} | " + " | ".join(cells) + " |")
         for s in cost:
             notes = [f"{z}: {results[z][s].get('note')}" for z in sizes if results[z].get(s, {}).get("note")]
@@ -288,7 +289,7 @@ def _print(results: dict[str, dict[str, Any]]) -> None:
                 print(f"- {s}: " + "; ".join(notes))
     for z in sizes:
         r = results[z].get("latency")
-        if r and "error" not in r:
+        if r and "error" not in r and "ours_p95" in r:
             print(f"\n## One top-10 recommendation, {z} ratings ({r['note']})\n")
             print("| system | p50 ms | p95 ms |\n|---|---|---|")
             print(f"| cinefuse (fold-in, Qdrant Edge candidates, LightGBM ranker) | {r['ours_p50']:.1f} | "
@@ -329,12 +330,20 @@ def main() -> None:
     parser.add_argument("--eval-users", type=int, default=5000)
     parser.add_argument("--protocols", nargs="+", default=["A", "B"], choices=["A", "B"])
     parser.add_argument("--results", help="a JSON file to merge results into (default WORK/results.json)")
+    parser.add_argument("--print-only", nargs="+", metavar="RESULTS_JSON", help="print the tables of saved results")
     parser.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=float, default=32, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         _child(args)
+        return
+    if args.print_only:
+        merged: dict[str, dict[str, Any]] = {}
+        for path in args.print_only:
+            for key, stages in json.loads(Path(path).read_text()).items():
+                merged.setdefault(key, {}).update(stages)
+        _print({k: merged[k] for k in sorted(merged, key=_size_order)})
         return
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -353,7 +362,14 @@ def main() -> None:
             brief = result.get("error") or f"{result.get('seconds', 0):,.0f} s, {result.get('peak_gib', 0):.1f} GiB"
             print(f"  {stage}: {brief}", flush=True)
             results_path.write_text(json.dumps(results, indent=2, default=float))
-    _print({k: results[k] for k in sorted(results, key=lambda k: float(k[:-1]))})
+    _print({k: results[k] for k in sorted(results, key=_size_order)})
+
+
+def _size_order(key: str) -> tuple[int, float, str]:
+    try:
+        return 0, float(key.rstrip("M")), key
+    except ValueError:
+        return 1, 0.0, key
 
 
 if __name__ == "__main__":
