@@ -281,7 +281,8 @@ def _print(results: dict[str, dict[str, Any]]) -> None:
             for z in sizes:
                 r = results[z].get(s)
                 load = f", load {r['load']:.0f}" if r and "load" in r else ""
-                cells.append("" if r is None else r.get("error", f"{r['seconds']:,.0f} s, {r['peak_gib']:.1f} GiB{load}"))
+                cells.append("" if r is None else
+                             r.get("error", f"{r['seconds']:,.0f} s, {r['peak_gib']:.1f} GiB{load}"))
             print(f"| {s} | " + " | ".join(cells) + " |")
         for s in cost:
             notes = [f"{z}: {results[z][s].get('note')}" for z in sizes if results[z].get(s, {}).get("note")]
