@@ -231,6 +231,8 @@ def stage_quality(data: Path, work: Path, args: argparse.Namespace) -> dict[str,
                                            "seconds": row["seconds"]} for name, row in frame.iterrows()},
                          "intervals": frame.attrs["intervals"], "paired": frame.attrs["paired"],
                          "users": frame.attrs["users"]}
+        # each protocol takes long at scale: keep what is done even if a later one is stopped
+        (work / "quality-partial.json").write_text(json.dumps(out, indent=2, default=float))
     out["seconds"] = time.perf_counter() - started
     return out
 
