@@ -326,6 +326,20 @@ class Recommender:
             raise CinefuseError(f"user {user_id} has no ratings in this index")
         return h.interactions()
 
+    def ratings(self) -> pd.DataFrame:
+        """The ratings the ranker learned from (``user_id, movie_id, rating, timestamp``), e.g. to evaluate on a
+        sample of this index's users without the data folder.
+
+        Example:
+            >>> # rec.ratings().groupby("user_id").size().describe()
+        """
+        frames = [pd.DataFrame({"user_id": user, "movie_id": h.movie_ids, "rating": h.ratings,
+                                "timestamp": h.timestamps}) for user, h in self.model._histories.items()]
+        if not frames:
+            return pd.DataFrame({"user_id": pd.Series(dtype=np.int64), "movie_id": pd.Series(dtype=np.int64),
+                                 "rating": pd.Series(dtype=np.float32), "timestamp": pd.Series(dtype=np.float64)})
+        return pd.concat(frames, ignore_index=True)
+
     def recommend(self, history: HistoryInput = None, *, user_id: int | None = None, k: int = 10,
                   filters: Filters | None = None, diversity: float | None = None, explore: bool = True,
                   explain: bool = False, steer: str | None = None, steer_weight: float = 1.5
@@ -493,7 +507,7 @@ class Recommender:
         newest = np.nanmax(years) if np.isfinite(years).any() else 0
         rows = []
         for mid, p in self.payloads.items():
-            if filters is not None and not _passes(p, filters):
+            if filters is not None and not _passes(p, filters, mid):
                 continue
             year = p.get("year") or 0
             if year < newest - recent_years:
@@ -509,35 +523,58 @@ class Recommender:
                                             reason="popular") for i in picks]
 
     def rows(self, history: HistoryInput = None, *, user_id: int | None = None, k: int = 10,
-             anchors: int = 2) -> dict[str, list[Recommendation]]:
-        """Home-page rows: "Top picks for you", "Because you liked X" (per strong anchor), "Trending now",
-        "Hidden gems" (high predicted score, low popularity).
+             anchors: int = 2, filters: Filters | None = None,
+             because: Sequence[str | int] | None = None) -> dict[str, list[Recommendation]]:
+        """Home-page rows: "Top picks for you", "Because you liked X" (per anchor), "Trending now", "Hidden gems"
+        (high predicted score, low popularity). Like a streaming home page, a movie appears in at most one row
+        (the first that wants it), none is one the history already judged, and every row honours ``filters``.
+
+        ``because`` names the movies a "Because you liked" row may be about (titles or movieIds the person said
+        they liked, first ones first; at most ``anchors`` rows); by default the history's strongest positives.
+        An empty ``because`` gives no such rows.
 
         Example:
-            >>> # list(rec.rows({"Heat": 5, "Alien": 5}))
+            >>> # list(rec.rows({"Heat": 5, "Alien": 5}, filters=Filters(exclude_genres=["Horror"])))
         """
         k = check_count(k)
         anchors = check_count(anchors, "anchors", most=20)
         items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
+        flt = filters if filters is not None and not filters.is_empty() else None
+        used = {i.movie_id for i in items}
+
+        def unused() -> Filters:
+            return replace(flt or Filters(), exclude_ids=sorted(used | set((flt or Filters()).exclude_ids)))
+
+        def take(name: str, recs: list[Recommendation]) -> None:
+            recs = [r for r in recs if r.movie_id not in used][:k]
+            if recs:
+                out[name] = recs
+                used.update(r.movie_id for r in recs)
+
         out: dict[str, list[Recommendation]] = {}
         if items:
-            feats, cand, scores = self._scored(items, None)  # one scoring serves top picks and hidden gems
-            out["Top picks for you"] = self._page(feats, cand, scores, k, diversity=0.8, explore=True)
-            weights = interaction_weights(items, self.model.half_life_days)
-            strongest = [m for m, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0][:anchors]
-            seen = {i.movie_id for i in items}
-            for anchor in strongest:
+            feats, cand, scores = self._scored(items, flt)  # one scoring serves top picks and hidden gems
+            take("Top picks for you", self._page(feats, cand, scores, k, diversity=0.8, explore=True))
+            if because is None:
+                weights = interaction_weights(items, self.model.half_life_days)
+                chosen = [m for m, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0][:anchors]
+            else:
+                chosen = list(dict.fromkeys(_movie_id(b, self.titles) for b in because))[:anchors]
+            for anchor in chosen:
                 title = self.payloads.get(anchor, {}).get("display_title", str(anchor))
-                similar = [r for r in self.similar(anchor, k=k + len(seen)) if r.movie_id not in seen][:k]
-                if similar:
-                    out[f"Because you liked {title}"] = similar
-        out["Trending now"] = self.popular(k=k, recent_years=5, diversity=0.9)
-        if items:
+                take(f"Because you liked {title}", self.similar(anchor, k=k, filters=unused()))
+        trending = self.popular(k=k, recent_years=5, diversity=0.9, filters=unused())
+        if len(trending) < k:  # few recent films pass the rules: the most-watched of any year fill the row
+            shown = {r.movie_id for r in trending}
+            trending += [r for r in self.popular(k=k, recent_years=10_000, diversity=0.9, filters=unused())
+                         if r.movie_id not in shown][: k - len(trending)]
+        take("Trending now", trending)
+        if items and len(cand):
             cols = self._cols(cand)
             popularity = self.model._popularity[cols]
-            gems = np.flatnonzero(popularity <= np.quantile(popularity, 0.3)) if len(cols) else np.zeros(0, int)
+            gems = np.flatnonzero((popularity <= np.quantile(popularity, 0.3)) & ~np.isin(cand, list(used)))
             gems = gems[np.argsort(-scores[gems])][:k]
-            out["Hidden gems"] = [self._recommendation(int(cand[i]), float(scores[i]), feats) for i in gems]
+            take("Hidden gems", [self._recommendation(int(cand[i]), float(scores[i]), feats) for i in gems])
         return out
 
     # ----- similar and search ---------------------------------------------------------------------------

@@ -93,6 +93,23 @@ def test_filters_cold_start_rows_and_exploration(rec: Recommender) -> None:
     assert rec.recommend(user_id=1, k=3)
 
 
+def test_rows_never_repeat_a_movie_honour_filters_and_name_only_the_given_likes(rec: Recommender) -> None:
+    history = {1: 5.0, 21: 4.5}
+    plain = rec.rows(history, k=4)
+    assert any("Horror" in r.genres for recs in plain.values() for r in recs)  # so the filter has work to do
+    rows = rec.rows(history, k=4, filters=Filters(exclude_genres=["Horror"]), because=["Heist Film 1"])
+    movies = [r.movie_id for recs in rows.values() for r in recs]
+    assert len(movies) == len(set(movies)) and not {1, 21} & set(movies)
+    assert not [r.title for recs in rows.values() for r in recs if "Horror" in r.genres]
+    assert [n for n in rows if n.startswith("Because you liked")] == ["Because you liked Heist Film 1 (2011)"]
+    assert all(r.genres == ["Crime", "Action"] for r in rows["Because you liked Heist Film 1 (2011)"])
+    assert not [n for n in rec.rows(history, k=4, because=[]) if n.startswith("Because you liked")]
+    only = rec.rows(history, k=4, filters=Filters(genres=["Animation"]))
+    assert only and all("Animation" in r.genres for recs in only.values() for r in recs)
+    cold = rec.rows(None, k=4, filters=Filters(exclude_genres=["Horror", "Crime"]))
+    assert list(cold) == ["Trending now"] and all(group_of(r.movie_id) == "animation" for r in cold["Trending now"])
+
+
 def test_similar_and_search_through_the_api(rec: Recommender) -> None:
     assert groups(rec.similar("Horror Film 1", by="overview", k=4)).count("horror") >= 3
     assert groups(rec.search("bank robbers plan a heist", k=3)) == ["heist"] * 3
