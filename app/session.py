@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
-import textwrap
 import threading
 import time
 from collections import Counter
@@ -34,7 +33,8 @@ SORRY = "Sorry, something went wrong on my side (it is logged). Please try again
 
 @dataclass
 class Card:
-    """One movie shown in the gallery.
+    """One movie shown on a page: its image (a poster, or a drawn title card where ``poster`` is False), what
+    to read about it, and why it is there.
 
     Example:
         >>> Card(1, "Toy Story (1995)", "/posters/1.jpg", "Because you liked Up.").caption()
@@ -46,47 +46,122 @@ class Card:
     image: str
     explanation: str = ""
     reason: str = "ranked"
+    year: int | None = None
+    genres: list[str] = field(default_factory=list)
+    poster: bool = False
 
     def caption(self) -> str:
         return f"{self.title}: {self.explanation}" if self.explanation else self.title
+
+    @property
+    def name(self) -> str:
+        """The title without its trailing year ("Heat" for "Heat (1995)")."""
+        if self.year is not None and self.title.endswith(f" ({self.year})"):
+            return self.title[: -len(f" ({self.year})")]
+        return self.title
+
+
+@dataclass(frozen=True)
+class ProfileItem:
+    """One thing the profile panel shows, removable on its own: a movie the person liked or disliked in words,
+    one they judged with a card's buttons ("more like this" is feedback, not a declared like), or a genre rule.
+
+    Example:
+        >>> ProfileItem("no_genre", "Horror", "Horror").kind
+        'no_genre'
+    """
+
+    kind: Literal["liked", "disliked", "more_like", "less_like", "no_genre", "only_genre"]
+    label: str
+    key: int | str
 
 
 @dataclass
 class Session:
     """What one person told us in this chat: likes and dislikes (newest weigh most), genre rules, the last page.
+    Likes said in words ("I loved Heat") are declared; a card's thumbs ("more like this") are ``feedback``: both
+    steer the ranking, only declared likes name a "Because you liked" row.
 
     Example:
         >>> s = Session()
-        >>> s.tell(6, True); s.tell(1721, False)
-        >>> sorted((m, i.liked) for m, i in s.history.items())
-        [(6, True), (1721, False)]
+        >>> s.tell(6, True); s.tell(1721, False); s.tell(2571, True, declared=False)
+        >>> sorted((m, i.liked) for m, i in s.history.items()), s.declared_likes()
+        ([(6, True), (1721, False), (2571, True)], [6])
     """
 
     history: dict[int, Interaction] = field(default_factory=dict)
     exclude_genres: list[str] = field(default_factory=list)
     only_genres: list[str] = field(default_factory=list)
     page: list[Card] = field(default_factory=list)
+    feedback: set[int] = field(default_factory=set)
     _clock: float = 0.0
 
-    def tell(self, movie_id: int, liked: bool) -> None:
-        """Record a like or dislike now; saying it again about the same movie replaces what was said before."""
+    def tell(self, movie_id: int, liked: bool, *, declared: bool = True) -> None:
+        """Record a like or dislike now; saying it again about the same movie replaces what was said before.
+        ``declared=False`` marks a card's thumbs (feedback on a pick) rather than something the person said."""
         self._clock = max(time.time(), self._clock + 1.0)
         self.history.pop(movie_id, None)
         self.history[movie_id] = Interaction(movie_id, liked=liked, timestamp=self._clock)
+        (self.feedback.discard if declared else self.feedback.add)(movie_id)
+
+    def forget(self, movie_id: int) -> bool:
+        """Drop what the person said about a movie; False if they had said nothing about it."""
+        self.feedback.discard(movie_id)
+        return self.history.pop(movie_id, None) is not None
+
+    def allow(self, genre: str) -> bool:
+        """Drop the genre rule about ``genre`` ("no Horror" or "only Comedy"); False if there was none."""
+        found = genre in self.exclude_genres or genre in self.only_genres
+        self.exclude_genres = [g for g in self.exclude_genres if g != genre]
+        self.only_genres = [g for g in self.only_genres if g != genre]
+        return found
+
+    def clear(self) -> None:
+        self.history.clear()
+        self.feedback.clear()
+        self.exclude_genres.clear()
+        self.only_genres.clear()
+
+    def declared_likes(self) -> list[int]:
+        """The movies the person said they liked, newest first (the anchors of "Because you liked" rows)."""
+        return [m for m, i in reversed(self.history.items()) if i.liked and m not in self.feedback]
 
     def filters(self) -> Filters:
         return Filters(genres=list(self.only_genres), exclude_genres=list(self.exclude_genres))
 
-    def profile(self, titles: dict[int, str]) -> dict[str, Any]:
-        """The profile as plain data (for the app's side panel and the API).
+    def items(self, titles: dict[int, str]) -> list[ProfileItem]:
+        """Everything the profile holds, in the order the panel shows it, each removable on its own.
 
         Example:
-            >>> s = Session(); s.tell(6, True)
-            >>> s.profile({6: "Heat (1995)"})["liked"]
-            ['Heat (1995)']
+            >>> s = Session(); s.tell(6, True); s.exclude_genres.append("Horror")
+            >>> [(i.kind, i.label) for i in s.items({6: "Heat (1995)"})]
+            [('liked', 'Heat (1995)'), ('no_genre', 'Horror')]
         """
-        return {"liked": [titles.get(m, str(m)) for m, i in self.history.items() if i.liked],
-                "disliked": [titles.get(m, str(m)) for m, i in self.history.items() if i.liked is False],
+        def kind(m: int, i: Interaction) -> Literal["liked", "disliked", "more_like", "less_like"]:
+            if m in self.feedback:
+                return "more_like" if i.liked else "less_like"
+            return "liked" if i.liked else "disliked"
+
+        movies = [ProfileItem(kind(m, i), titles.get(m, str(m)), m) for m, i in self.history.items()]
+        order = ["liked", "more_like", "disliked", "less_like"]
+        movies.sort(key=lambda p: order.index(p.kind))  # stable: oldest first within a kind
+        return (movies + [ProfileItem("no_genre", g, g) for g in self.exclude_genres]
+                + [ProfileItem("only_genre", g, g) for g in self.only_genres])
+
+    def profile(self, titles: dict[int, str]) -> dict[str, Any]:
+        """The profile as plain data (for the API): declared likes and dislikes, card feedback, genre rules.
+
+        Example:
+            >>> s = Session(); s.tell(6, True); s.tell(2571, True, declared=False)
+            >>> p = s.profile({6: "Heat (1995)", 2571: "The Matrix (1999)"})
+            >>> p["liked"], p["more_like"], p["no_genres"]
+            (['Heat (1995)'], ['The Matrix (1999)'], [])
+        """
+        items = self.items(titles)
+        return {"liked": [i.label for i in items if i.kind == "liked"],
+                "disliked": [i.label for i in items if i.kind == "disliked"],
+                "more_like": [i.label for i in items if i.kind == "more_like"],
+                "less_like": [i.label for i in items if i.kind == "less_like"],
                 "no_genres": list(self.exclude_genres), "only_genres": list(self.only_genres)}
 
 
@@ -97,6 +172,7 @@ class Reply:
     text: str
     cards: list[Card] | None = None
     explain: list[Recommendation] = field(default_factory=list)
+    turn: str | None = None  # a button's action in the person's words ("More like Heat (1995)"), for the chat log
 
 
 class ChatService:
@@ -154,9 +230,7 @@ class ChatService:
         req = parse_message(message, self._is_title)
         notes: list[str] = []
         if req.reset:
-            session.history.clear()
-            session.exclude_genres.clear()
-            session.only_genres.clear()
+            session.clear()
             notes.append("Starting over: I forgot your likes, dislikes and genre rules.")
         self._apply_titles(session, req, notes)
         self._apply_cards(session, req.card_liked, True, notes)
@@ -174,25 +248,66 @@ class ChatService:
 
     def feedback(self, session: Session, position: int, liked: bool) -> Reply:
         """A thumbs up or down on the card at 1-based ``position``: the profile changes and the page re-ranks.
+        The reply's ``turn`` says it in the person's words ("More like Heat (1995)").
 
         Example:
-            >>> # svc.feedback(session, 1, liked=True).cards
+            >>> # svc.feedback(session, 1, liked=True).text  ->  'Noted: more like Heat (1995). 3 new picks.'
         """
-        notes: list[str] = []
         if position < 1:
             return Reply(f"Card numbers start at 1 (this page has {len(session.page)}); pick a card by its number."
                          if session.page else "There are no cards yet: tell me what you like first.")
-        self._apply_cards(session, [position], liked, notes)
-        if not notes or notes[-1].startswith("There is no"):
-            return Reply(" ".join(notes) or "Pick a card first.")
+        card = self._card_at(session, position)
+        if card is None:
+            return Reply(f"There is no card {position} on this page (it has {len(session.page)})."
+                         if session.page else "There are no cards yet: tell me what you like first.")
+        return self.rate(session, card.movie_id, liked)
+
+    def rate(self, session: Session, movie: int | str, liked: bool) -> Reply:
+        """A thumbs up or down on any movie the app showed (a page card, a row card, a poster hit), by movieId or
+        title: feedback, not a declared like. The page re-ranks.
+
+        Example:
+            >>> # svc.rate(session, 6, liked=False).turn  ->  'Less like Heat (1995)'
+        """
+        movie_id = self.rec.resolve(movie)
+        title = self.titles.get(movie_id, str(movie_id))
+        session.tell(movie_id, liked, declared=False)
         cards, recs, lead = self.page(session)
-        return Reply(" ".join([*notes, lead]), cards, recs)
+        word = "more" if liked else "less"
+        return Reply(f"Noted: {word} like {title}. {lead}", cards, recs, turn=f"{word.capitalize()} like {title}")
+
+    def forget(self, session: Session, item: int | str) -> Reply:
+        """Remove one thing from the profile: a movie (by movieId or title) or a genre rule (by genre name, as
+        the profile lists it). The page re-ranks.
+
+        Example:
+            >>> # svc.forget(session, "Horror").text  ->  'Horror is back. 2 new picks.'
+        """
+        if isinstance(item, str) and (item in session.exclude_genres or item in session.only_genres):
+            rule = "no" if item in session.exclude_genres else "only"
+            session.allow(item)
+            note, turn = f"Removed the rule “{rule} {item}”.", f"Remove the rule “{rule} {item}”"
+        else:
+            movie_id = self.rec.resolve(item)
+            title = self.titles.get(movie_id, str(movie_id))
+            said = session.history.get(movie_id)
+            if said is None:
+                return Reply(f"{title} is not in your profile.")
+            what = ("“more like this”" if movie_id in session.feedback and said.liked
+                    else "“less like this”" if movie_id in session.feedback
+                    else "your likes" if said.liked else "your dislikes")
+            session.forget(movie_id)
+            note, turn = f"Removed {title} from {what}.", f"Forget {title}"
+        cards, recs, lead = self.page(session)
+        return Reply(f"{note} {lead}", cards, recs, turn=turn)
 
     def page(self, session: Session, steer: str | None = None) -> tuple[list[Card], list[Recommendation], str]:
         """A fresh page for the session. Template explanations are written at once; a language model's come
-        after, from :meth:`explanations` (the returned recommendations are the ones still to explain)."""
+        after, from :meth:`explanations` (the returned recommendations are the ones still to explain). The lead
+        sentence says what changed: how many picks are new since the last page."""
         history = list(session.history.values())
         flt = session.filters()
+        before = {c.movie_id for c in session.page if c.reason != "popular"}
         with self._rank_lock:
             recs = self.rec.recommend(history, k=self.page_size, filters=None if flt.is_empty() else flt,
                                       diversity=0.85, steer=steer)
@@ -204,7 +319,10 @@ class ChatService:
             what = f"movies matching “{steer}”" if steer else "popular recent picks to start from"
             return cards, [], f"Here are {what}. Give them a thumbs up or down, or tell me what you liked."
         suffix = f", leaning towards “{steer}”" if steer else ""
-        lead = f"Here are {len(cards)} picks{suffix}."
+        new = len({c.movie_id for c in cards} - before)
+        lead = (f"Here are {len(cards)} picks{suffix}." if not before
+                else f"{new} new pick{'s' if new != 1 else ''}{suffix}." if new
+                else f"The same picks{suffix}, re-ranked.")
         if isinstance(self.rec.explainer, TemplateExplainer):  # instant: one update instead of two
             for _ in self.explanations(session, recs):
                 pass
@@ -212,9 +330,10 @@ class ChatService:
         return cards, recs, lead
 
     def card(self, r: Recommendation) -> Card:
-        explanation = {"popular": self._popular_line(r.movie_id), "search": "It matches your description.",
-                       "similar": "It is close to the movie you picked."}.get(r.reason, "")
-        return Card(r.movie_id, r.title, self.image(r.movie_id), r.explanation or explanation, r.reason)
+        explanation = self._popular_line(r.movie_id) if r.reason in ("popular", "search", "similar") else ""
+        image = self.image(r.movie_id)
+        return Card(r.movie_id, r.title, image, r.explanation or explanation, r.reason, year=r.year,
+                    genres=list(r.genres), poster=Path(image).name.startswith("poster-"))
 
     def explanations(self, session: Session, recs: list[Recommendation]) -> Iterator[int]:
         """Write each card's explanation, yielding the card's index as it lands (the top one first).
@@ -241,16 +360,39 @@ class ChatService:
                 if cards is session.page and index < len(cards):
                     cards[index].explanation = text
                     yield index
+            self._distinct(cards)
         finally:
             if got:
                 self._explain_lock.release()
 
     # ----- the other views ----------------------------------------------------------------------------------
     def rows(self, session: Session) -> dict[str, list[Card]]:
-        """Home-page rows for the session's profile (cold-start rows when it is empty)."""
+        """Home-page rows for the session (cold-start rows when it is empty): each movie in one row at most, the
+        session's genre rules in every row, "Because you liked X" only for movies the person said they liked,
+        and each card's line written for that card from the evidence of its row (templates: instant and true).
+
+        Example:
+            >>> # list(svc.rows(session))  ->  ['Top picks for you', 'Because you liked Heat (1995)', ...]
+        """
+        from recommender.explain_service import page_evidence
+
+        history = list(session.history.values())
+        flt = session.filters()
+        declared = session.declared_likes()
+        anchors = {f"Because you liked {self.titles.get(m, str(m))}": m for m in declared}
         with self._rank_lock:
-            rows = self.rec.rows(list(session.history.values()), k=self.page_size)
-        return {name: [self.card(r) for r in recs] for name, recs in rows.items()}
+            rows = self.rec.rows(history, k=self.page_size, filters=None if flt.is_empty() else flt,
+                                 because=declared)
+            for name, recs in rows.items():
+                basis = [session.history[anchors[name]]] if name in anchors else history
+                explain = [r for r in recs if r.reason != "popular"]
+                if basis and explain:
+                    for r, text in zip(explain, self._template.explain(page_evidence(self.rec, explain, basis)),
+                                       strict=True):
+                        r.explanation = text
+        out = {name: [self.card(r) for r in recs] for name, recs in rows.items()}
+        self._distinct([c for cards in out.values() for c in cards])
+        return out
 
     def poster_search(self, text: str) -> tuple[str, list[Card]]:
         """Movies whose posters look like ``text`` (CLIP); plot and review search where the index has no posters."""
@@ -276,7 +418,9 @@ class ChatService:
             copied = copy_image(Path(poster), self.media / f"poster-{movie_id}")
         if copied is None:
             copied = self.media / f"card-{movie_id}.png"
-            _title_card(self.titles.get(movie_id, str(movie_id)), copied)
+            payload = self.rec.payloads.get(movie_id, {})
+            _title_card(self.titles.get(movie_id, str(movie_id)), copied, payload.get("year"),
+                        list(payload.get("genres") or []))
         self._images[movie_id] = str(copied)
         return str(copied)
 
@@ -323,8 +467,8 @@ class ChatService:
                 notes.append(f"There is no card {pos} on this page (it has {len(session.page)})."
                              if session.page else "There are no cards yet: tell me what you like first.")
                 continue
-            session.tell(card.movie_id, liked)
-            notes.append(f"{'More' if liked else 'Less'} like {card.title}.")
+            session.tell(card.movie_id, liked, declared=False)
+            notes.append(f"Noted: {'more' if liked else 'less'} like {card.title}.")
 
     def _apply_genres(self, session: Session, req: Request, notes: list[str]) -> None:
         if req.any_genre:
@@ -378,10 +522,30 @@ class ChatService:
         return self._template.explain(evidence)[0]  # at once, even while the model writes the page's sentences
 
     def _popular_line(self, movie_id: int) -> str:
+        """Facts about this movie for a card no history explains: how people rated it here, who made it."""
         p = self.rec.payloads.get(movie_id, {})
         count, mean = p.get("rating_count") or 0, p.get("rating_mean")
-        return (f"One of the most-watched recent films here: {count:,} ratings, {mean:.1f}★ on average."
-                if mean else "A well-known recent film.")
+        rated = f"{count:,} rating{'s' if count != 1 else ''} here, {mean:.1f}★ on average." if mean else ""
+        return " ".join(x for x in (rated, self._credits(movie_id)) if x) or "A well-known film."
+
+    def _credits(self, movie_id: int) -> str:
+        p = self.rec.payloads.get(movie_id, {})
+        directors, cast = list(p.get("directors") or [])[:2], list(p.get("cast") or [])[:2]
+        if directors:
+            return f"Directed by {describe(directors)}" + (f", with {describe(cast)}." if cast else ".")
+        if cast:
+            return f"With {describe(cast)}."
+        genres, year = [g.lower() for g in p.get("genres") or []][:2], p.get("year")
+        return f"A {' and '.join(genres)} film from {year}." if genres and year else ""
+
+    def _distinct(self, cards: list[Card]) -> None:
+        """Where two cards would read the same (two movies can share an anchor, a template and a count), the later
+        one also says who made it, so every line is about its own card."""
+        said: set[str] = set()
+        for card in cards:
+            if card.explanation in said:
+                card.explanation = f"{card.explanation} {self._credits(card.movie_id)}".strip()
+            said.add(card.explanation)
 
 
 def friendly(err: BaseException) -> str:
@@ -430,15 +594,34 @@ def copy_image(source: Path, target: Path, max_bytes: int = 10 << 20) -> Path | 
     return final
 
 
-def _title_card(title: str, path: Path) -> None:
-    """A plain poster-sized image with the title, for movies without a poster file."""
-    from PIL import Image, ImageDraw
+def _title_card(title: str, path: Path, year: int | None = None, genres: list[str] | None = None) -> None:
+    """A poster-sized title card for a movie without a poster file (what API galleries show): the title, year and
+    genres drawn at twice the poster's 182x268, so at poster size the title is 20 px and the rest 14-15 px."""
+    from PIL import Image, ImageDraw, ImageFont
 
-    img = Image.new("RGB", (182, 268), (38, 42, 58))
+    width, height, pad = 364, 536, 24
+    img = Image.new("RGB", (width, height), (38, 42, 58))
     draw = ImageDraw.Draw(img)
-    for i, text in enumerate(textwrap.wrap(title, 16, break_long_words=False, break_on_hyphens=False)[:8]):
-        draw.text((12, 90 + 16 * i), text, fill=(235, 235, 240))
+
+    def lines(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> list[str]:
+        out: list[str] = []
+        for word in text.split():
+            if out and draw.textlength(f"{out[-1]} {word}", font=font) <= width - 2 * pad:
+                out[-1] = f"{out[-1]} {word}"
+            else:
+                out.append(word)
+        return out
+
+    name = title[: -len(f" ({year})")] if year and title.endswith(f" ({year})") else title
+    big, mid, small = ImageFont.load_default(40), ImageFont.load_default(30), ImageFont.load_default(28)
+    blocks = [(lines(name, big)[:7], big, 50, (245, 246, 250)), ([str(year)] if year else [], mid, 38, (205, 208, 220)),
+              (lines(" · ".join((genres or [])[:3]), small)[:3], small, 35, (185, 190, 205))]
+    y = max(pad, (height - sum(len(text) * step + 12 for text, _, step, _ in blocks)) // 2)
+    for text, font, step, colour in blocks:
+        for line in text:
+            draw.text((pad, y), line, font=font, fill=colour)
+            y += step
+        y += 12
     tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp.png")
     img.save(tmp)
     tmp.replace(path)
-

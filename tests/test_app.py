@@ -43,7 +43,8 @@ def test_likes_dislikes_and_explanations(service: ChatService) -> None:
     assert reply.text == ("Noted: you liked Heat (1995) and The Matrix (1999) and you disliked Jurassic Park (1993). "
                           "Here are 8 picks.")
     assert session.profile(service.titles) == {"liked": ["Heat (1995)", "The Matrix (1999)"],
-                                               "disliked": ["Jurassic Park (1993)"], "no_genres": [], "only_genres": []}
+                                               "disliked": ["Jurassic Park (1993)"], "more_like": [], "less_like": [],
+                                               "no_genres": [], "only_genres": []}
     assert reply.cards and not {6, 2571, 480} & {c.movie_id for c in reply.cards}
     assert reply.explain == []  # template explanations are written with the page
     for card in session.page:  # every card is explained by something the person actually said they liked
@@ -102,7 +103,8 @@ def test_no_horror_more_like_the_third_and_why_the_second(service: ChatService) 
     assert before and not HORROR & set(titles(before)) and session.exclude_genres == ["Horror"]
     third = before[2]
     after = service.respond(session, "more like the third one")
-    assert f"More like {third.title}" in after.text and session.history[third.movie_id].liked is True
+    assert after.text.startswith(f"Noted: more like {third.title}. ") and session.history[third.movie_id].liked
+    assert third.movie_id in session.feedback and third.movie_id not in session.declared_likes()  # feedback
     assert after.cards and third.movie_id not in {c.movie_id for c in after.cards}
     assert not HORROR & set(titles(after.cards))
     why = service.respond(session, "why the second?")
@@ -141,6 +143,76 @@ def test_rows_and_poster_search_fall_back_to_text(service: ChatService) -> None:
     assert any(name.startswith("Because you liked") for name in rows)
     note, cards = service.poster_search("a mafia family")
     assert "without poster vectors" in note and cards
+
+
+def genres_of(service: ChatService, movie_id: int) -> set[str]:
+    return set(service.rec.payloads[movie_id].get("genres") or [])
+
+
+def new_picks(before: list, after: list) -> str:  # type: ignore[type-arg]
+    """The lead a reply should end with: how many cards are new since the last page."""
+    n = len({c.movie_id for c in after} - {c.movie_id for c in before})
+    return f"{n} new pick{'s' if n != 1 else ''}." if n else "The same picks, re-ranked."
+
+
+def test_rows_honour_the_rules_never_repeat_and_explain_each_card(service: ChatService) -> None:
+    session = Session()
+    service.respond(session, "I loved Copycat and Se7en")
+    service.respond(session, "no horror")
+    rows = service.rows(session)
+    movies = [c.movie_id for cards in rows.values() for c in cards]
+    assert len(rows) >= 4 and len(movies) == len(set(movies)), "a movie in two rows"
+    assert not [m for m in movies if "Horror" in genres_of(service, m)] and not set(movies) & set(session.history)
+    for name, cards in rows.items():
+        lines = [c.explanation for c in cards]
+        assert all(lines) and len(set(lines)) == len(lines), f"{name}: the same line twice"
+        if name.startswith("Because you liked "):
+            anchor = name.removeprefix("Because you liked ")
+            assert anchor in ("Copycat (1995)", "Seven (a.k.a. Se7en) (1995)")
+            name_only = anchor.split(" (")[0]  # the explainer may drop an "a.k.a." from the title
+            assert all(name_only in line for line in lines), lines  # explained by that movie, card by card
+    service.respond(session, "only comedies")
+    rows = service.rows(session)
+    assert rows and all("Comedy" in genres_of(service, c.movie_id) for cards in rows.values() for c in cards)
+
+
+def test_because_you_liked_rows_are_for_declared_likes_not_thumbs(service: ChatService) -> None:
+    session = Session()
+    service.respond(session, "I loved Heat")
+    thumbed = session.page[0]
+    service.feedback(session, 1, liked=True)
+    assert session.declared_likes() == [6] and thumbed.movie_id in session.feedback
+    assert [n for n in service.rows(session) if n.startswith("Because")] == ["Because you liked Heat (1995)"]
+    fresh = Session()
+    service.respond(fresh, "")  # the starting picks, then only thumbs
+    service.feedback(fresh, 1, liked=True)
+    rows = service.rows(fresh)
+    assert "Top picks for you" in rows and not [n for n in rows if n.startswith("Because")]
+
+
+def test_replies_say_what_changed_and_the_profile_forgets_one_thing_at_a_time(service: ChatService) -> None:
+    session = Session()
+    first = service.respond(session, "I loved Heat and Toy Story")
+    assert first.text.endswith("Here are 8 picks.") and first.turn is None
+    before, gone = list(session.page), session.page[0]
+    down = service.feedback(session, 1, liked=False)
+    assert down.turn == f"Less like {gone.title}"
+    assert down.text == f"Noted: less like {gone.title}. {new_picks(before, session.page)}"
+    assert session.items(service.titles)[-1].kind == "less_like"
+
+    before = list(session.page)
+    rule = service.respond(session, "no horror")
+    assert rule.text == f"Got it: no Horror. {new_picks(before, session.page)}"
+    before = list(session.page)
+    forgot = service.forget(session, "Toy Story")
+    assert forgot.turn == "Forget Toy Story (1995)" and 1 not in session.history
+    assert forgot.text == f"Removed Toy Story (1995) from your likes. {new_picks(before, session.page)}"
+    assert service.forget(session, gone.movie_id).text.startswith(f"Removed {gone.title} from “less like this”.")
+    allowed = service.forget(session, "Horror")
+    assert allowed.turn == "Remove the rule “no Horror”" and session.exclude_genres == []
+    assert [(i.kind, i.label) for i in session.items(service.titles)] == [("liked", "Heat (1995)")]
+    missing = service.forget(session, "Goodfellas")
+    assert missing.cards is None and missing.text == "Goodfellas (1990) is not in your profile."
 
 
 def test_every_image_is_a_checked_copy_of_a_poster_or_a_title_card(service: ChatService) -> None:
@@ -215,9 +287,15 @@ def test_app_listens_on_localhost_and_needs_the_password(server: str) -> None:
         assert s.post(server + "login", data={"username": AUTH[0], "password": AUTH[1]}, timeout=10).ok
         config = s.get(server + "config", timeout=10).json()
     ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
-    assert {"chat", "message", "picks", "thumbs-up", "thumbs-down", "poster-query", "eval-charts"} <= ids
+    assert {"chat", "message", "picks", "profile", "rows", "poster-query", "poster-results", "eval-charts"} <= ids
     assert {d.get("api_name") for d in config["dependencies"]} >= {"chat", "thumbs_up", "thumbs_down", "rows",
-                                                                  "poster_search"}
+                                                                  "poster_search", "forget"}
+
+
+def text(message: dict) -> str:  # type: ignore[type-arg]
+    """A chat message's text (Gradio returns content as a list of typed parts)."""
+    content = message["content"]
+    return content if isinstance(content, str) else " ".join(str(p.get("text", "")) for p in content)
 
 
 def test_gradio_client_chat_then_thumbs_up(server: str) -> None:
@@ -233,8 +311,13 @@ def test_gradio_client_chat_then_thumbs_up(server: str) -> None:
     assert len(shown) == 8 and all(p["caption"].startswith(f"{t}: ") for p, t in zip(picks, shown, strict=True))
     first = shown[0]
     messages, after, listing, profile, _ = c.predict(1, messages, api_name="/thumbs_up")
-    assert profile["liked"] == ["Heat (1995)", "The Matrix (1999)", first] and first not in card_titles(listing)
-    assert f"More like {first}" in str(messages[-1])
+    assert profile["liked"] == ["Heat (1995)", "The Matrix (1999)"] and profile["more_like"] == [first]
+    assert first not in card_titles(listing)
+    assert messages[-2]["role"] == "user" and text(messages[-2]) == f"More like {first}"  # the person's turn
+    assert text(messages[-1]).startswith(f"Noted: more like {first}. ")
+    messages, _, listing, profile, _ = c.predict("Heat", messages, api_name="/forget")
+    assert profile["liked"] == ["The Matrix (1999)"] and text(messages[-2]) == "Forget Heat (1995)"
+    assert text(messages[-1]).startswith("Removed Heat (1995) from your likes.")
 
 
 def test_sessions_do_not_share_profiles(server: str) -> None:
@@ -243,9 +326,10 @@ def test_sessions_do_not_share_profiles(server: str) -> None:
     b.predict("I loved Goodfellas, hated Toy Story", [], api_name="/chat")
     profile_a = a.predict("no horror", [], api_name="/chat")[3]
     profile_b = b.predict("why the second?", [], api_name="/chat")[3]
-    assert profile_a == {"liked": ["Toy Story (1995)"], "disliked": [], "no_genres": ["Horror"], "only_genres": []}
-    assert profile_b == {"liked": ["Goodfellas (1990)"], "disliked": ["Toy Story (1995)"], "no_genres": [],
-                         "only_genres": []}
+    assert profile_a == {"liked": ["Toy Story (1995)"], "disliked": [], "more_like": [], "less_like": [],
+                         "no_genres": ["Horror"], "only_genres": []}
+    assert profile_b == {"liked": ["Goodfellas (1990)"], "disliked": ["Toy Story (1995)"], "more_like": [],
+                         "less_like": [], "no_genres": [], "only_genres": []}
 
 
 def test_errors_are_friendly_messages(server: str, service: ChatService, monkeypatch: pytest.MonkeyPatch) -> None:
