@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -223,11 +224,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     auth = parse_auth(args.auth or os.environ.get("CINEFUSE_AUTH"))
     settings = settings_from_args(args)
+    started = time.perf_counter()
+    print(f"cinefuse: opening {settings.store} and loading its models before the first visitor comes...", flush=True)
     rec = Recommender.open(settings.store, settings=settings)
     service = ChatService(rec, page_size=args.page_size, explainer=args.explainer)
     where = f"http://{args.host}:{args.port}"
-    print(f"cinefuse: serving {settings.store} at {where} (explanations: {service.explainer_name}"
-          f"{', password required' if auth else ''}); Ctrl+C stops", flush=True)
+    print(f"cinefuse: ready in {time.perf_counter() - started:.1f}s; serving {settings.store} at {where} "
+          f"(explanations: {service.explainer_name}{', password required' if auth else ''}); Ctrl+C stops",
+          flush=True)
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
 

@@ -10,7 +10,8 @@ import pytest
 MODULES = ["index.movie", "index.merge", "index.sources.codes",
            "index.store", "index.cache", "index.titles", "index.config", "index.errors",
            "index.build", "recommender.profile", "recommender.fusion", "recommender.api",
-           "recommender.explain_service", "app.cli", "app.chat", "app.session", "app.ui"]
+           "recommender.explain_service", "app.cli", "app.chat", "app.session", "app.ui",
+           "app.views", "app.evaluation"]
 
 
 @pytest.mark.parametrize("name", MODULES)
