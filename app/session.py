@@ -307,7 +307,8 @@ class ChatService:
         sentence says what changed: how many picks are new since the last page."""
         history = list(session.history.values())
         flt = session.filters()
-        before = {c.movie_id for c in session.page if c.reason != "popular"}
+        shown = [c.movie_id for c in session.page if c.reason != "popular"]
+        before = set(shown)
         with self._rank_lock:
             recs = self.rec.recommend(history, k=self.page_size, filters=None if flt.is_empty() else flt,
                                       diversity=0.85, steer=steer)
@@ -322,7 +323,8 @@ class ChatService:
         new = len({c.movie_id for c in cards} - before)
         lead = (f"Here are {len(cards)} picks{suffix}." if not before
                 else f"{new} new pick{'s' if new != 1 else ''}{suffix}." if new
-                else f"The same picks{suffix}, re-ranked.")
+                else f"The same picks{suffix}, re-ranked." if [c.movie_id for c in cards] != shown
+                else "The picks stay the same.")
         if isinstance(self.rec.explainer, TemplateExplainer):  # instant: one update instead of two
             for _ in self.explanations(session, recs):
                 pass
@@ -536,7 +538,8 @@ class ChatService:
         if cast:
             return f"With {describe(cast)}."
         genres, year = [g.lower() for g in p.get("genres") or []][:2], p.get("year")
-        return f"A {' and '.join(genres)} film from {year}." if genres and year else ""
+        kind = " and ".join(genres)
+        return f"{'An' if kind[:1] in 'aeiou' else 'A'} {kind} film from {year}." if genres and year else ""
 
     def _distinct(self, cards: list[Card]) -> None:
         """Where two cards would read the same (two movies can share an anchor, a template and a count), the later

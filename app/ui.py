@@ -108,31 +108,32 @@ class _Evaluation:
         self.charts = publish_charts(self.dir, service.media / "eval") if self.dir else []
         self.lock = threading.Lock()
 
-    def view(self) -> tuple[Any, Any, Any, Any]:
-        """(note, charts, report, run button) for the tab."""
+    def view(self) -> tuple[Any, ...]:
+        """(note, charts, report, run button, progress box) for the tab."""
         if self.dir is None:
             from app.evaluation import QUICK_USERS
 
             note = (f"**No evaluation report yet.** Run a quick one here: protocol A (each person's latest 20% of "
                     f"ratings held out) on {QUICK_USERS} people sampled with a fixed seed, every model "
-                    "`cinefuse evaluate` compares; about a minute. For the full table: "
-                    "`cinefuse evaluate --data ../shared/data --out runs/eval`.")
-            return note, gr.Gallery(value=[], visible=False), "", gr.Button(visible=True)
+                    "`cinefuse evaluate` compares; under a minute on ml-latest-small. For the full table with "
+                    "intervals: `cinefuse evaluate --data ../shared/data --out runs/eval`.")
+            return note, "", "", gr.update(visible=True), gr.update(visible=False)
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime((self.dir / "report.md").stat().st_mtime))
         kind = "Quick evaluation (a sample of users)" if self.quick else "Newest evaluation"
         note = f"**{kind}:** `{self.dir.name}`, written {when}."
-        charts = [(str(c), c.stem.replace("_", " ")) for c in self.charts]
-        return (note, gr.Gallery(value=charts, visible=bool(charts)), (self.dir / "report.md").read_text(),
-                gr.Button(visible=False))
+        return (note, views.charts(self.charts), (self.dir / "report.md").read_text(), gr.update(visible=False),
+                gr.update(visible=False))
 
     def run(self, progress: Callable[[float, str], None]) -> None:
+        import tempfile
+
         from app.evaluation import quick_evaluation
 
         if not self.lock.acquire(blocking=False):
             raise gr.Error("An evaluation is already running (started from another tab); it will show here "
                            "when it is done.")
         try:
-            base = self.root if self.root is not None else self.service.media.parent
+            base = self.root if self.root is not None else Path(tempfile.mkdtemp(prefix="cinefuse-eval-"))
             out = quick_evaluation(self.service.rec, base / "quick-eval", progress=progress)
             self.charts = publish_charts(out, self.service.media / "eval-quick")
             self.dir, self.quick = out, True
@@ -261,10 +262,11 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
             return views.hits([], friendly(err))
         return views.hits(cards, note)
 
-    def run_evaluation(progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
-        progress(0, desc="Sampling users")
+    def run_evaluation(progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, ...]]:  # noqa: B008 - Gradio's idiom
+        yield gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False), gr.update(visible=True)
+        progress(0, desc="Sampling people")
         evaluation.run(lambda done, what: progress(done, desc=what))
-        return evaluation.view()
+        yield evaluation.view()
 
     # ----- the API (gradio_client): the documented endpoints, galleries and plain data ------------------------
     def to_api(session: Session, steps: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
@@ -334,13 +336,13 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
                     find = gr.Button("Search posters", elem_id="poster-search", scale=1, min_width=140)
                 found = gr.HTML(elem_id="poster-results", js_on_load=views.CLICKS, apply_default_css=False)
             with gr.Tab("Evaluation", id="eval-tab") as eval_tab:
-                note, _, report, _ = evaluation.view()
+                note, charts, report, _, _ = evaluation.view()
                 eval_note = gr.Markdown(note, elem_id="eval-note")
                 run_eval = gr.Button("Run a quick evaluation", variant="primary", elem_id="run-eval",
                                      visible=evaluation.dir is None)
-                eval_charts = gr.Gallery([(str(c), c.stem.replace("_", " ")) for c in evaluation.charts], columns=2,
-                                         height=420, allow_preview=True, elem_id="eval-charts", show_label=False,
-                                         visible=bool(evaluation.charts))
+                eval_progress = gr.HTML("", elem_id="eval-progress", min_height=90, visible=False,
+                                        apply_default_css=False)
+                eval_charts = gr.HTML(charts, elem_id="eval-charts", apply_default_css=False)
                 eval_report = gr.Markdown(report, elem_id="eval-report")
         with gr.Column(visible=False):  # the API's outputs: galleries and plain data, as README documents
             api_picks = gr.Gallery(elem_id="api-picks")
@@ -368,8 +370,9 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
         found.click(hit_click, [chatbot, session], [*tile_out, found], show_progress="hidden", **private)
         find.click(poster_page, [query], [found], **private)
         query.submit(poster_page, [query], [found], **private)
-        eval_tab.select(evaluation.view, None, [eval_note, eval_charts, eval_report, run_eval], **private)
-        run_eval.click(run_evaluation, None, [eval_note, eval_charts, eval_report, run_eval], **private)
+        eval_out = [eval_note, eval_charts, eval_report, run_eval, eval_progress]
+        eval_tab.select(evaluation.view, None, eval_out, **private)
+        run_eval.click(run_evaluation, None, eval_out, show_progress_on=[eval_progress], **private)
 
         api_out = [chatbot, api_picks, api_listing, api_profile, message, session]
         api_buttons["chat"].click(chat_api, [message, chatbot, session], api_out, api_name="chat")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from urllib.parse import quote
 
 from app.session import Card, ProfileItem
@@ -19,9 +20,7 @@ from app.session import Card, ProfileItem
 CLICKS = """
 element.addEventListener('click', (event) => {
   const b = event.target.closest('button[data-act]');
-  if (!b || b.disabled) return;
-  element.querySelectorAll('button[data-act]').forEach((x) => { x.disabled = true; });
-  b.classList.add('cf-busy');
+  if (!b) return;
   trigger('click', {act: b.dataset.act, card: Number(b.dataset.card || 0), movie: Number(b.dataset.movie || 0),
                     key: b.dataset.key || ''});
 });
@@ -60,6 +59,34 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+_VOWELS = set("aeiouyAEIOUY")
+
+
+def soft_hyphens(text: str, longer_than: int = 9) -> str:
+    """``text`` with soft hyphens (U+00AD) in its long words, between syllables by the two plain English rules
+    (vowel|consonant-vowel, consonant|consonant), so a narrow title card breaks "Space-hunter" rather than
+    "Spacehunte-r". Browsers show the hyphen only where they break the line.
+
+    Example:
+        >>> soft_hyphens("Spacehunter: Adventures").replace("\u00ad", "-")
+        'Spa-ce-hun-ter: Ad-ven-tu-res'
+    """
+    def word(w: str) -> str:
+        if len(w) <= longer_than:
+            return w
+        cuts = [i for i in range(2, len(w) - 2)
+                if w[i - 1].isalpha() and w[i].isalpha() and w[i + 1].isalpha() and w[i] not in _VOWELS
+                and ((w[i - 1] in _VOWELS and w[i + 1] in _VOWELS) or (w[i - 1] not in _VOWELS and w[i - 2] in _VOWELS
+                                                                        and w[i + 1] in _VOWELS))]
+        out, last = [], 0
+        for i in cuts:
+            out.append(w[last:i])
+            last = i
+        return "\u00ad".join([*out, w[last:]])
+
+    return " ".join(word(w) for w in text.split(" "))
+
+
 def art(card: Card) -> str:
     """The card's picture: its poster with alt text, or an HTML title card (title, year, genres as text).
 
@@ -77,7 +104,7 @@ def art(card: Card) -> str:
     long = max((len(w) for w in card.name.split()), default=0) > 9  # "Fellowship" fits the card at 14 px
     return (f'<div class="cf-titlecard{" cf-long" if long else ""}" style="--hue:{hue}" role="img" '
             f'aria-label="{_e(label)}">'
-            f'<span class="cf-tc-title">{_e(card.name)}</span>{year}'
+            f'<span class="cf-tc-title">{_e(soft_hyphens(card.name))}</span>{year}'
             + (f'<span class="cf-tc-genres">{_e(genres)}</span>' if genres else "") + "</div>")
 
 
@@ -172,6 +199,18 @@ def hits(cards: list[Card], note: str = "") -> str:
     return note_html + (f'<ol class="cf-strip cf-wrap">{"".join(tile(c) for c in cards)}</ol>' if cards else "")
 
 
+def charts(paths: Iterable[Path]) -> str:
+    """An evaluation's charts at their own size (they are copies in the media folder), each with its name as alt
+    text.
+
+    Example:
+        >>> charts([Path("/m/eval/ndcg_protocol_A.png")])[23:]
+        '<img src="gradio_api/file=/m/eval/ndcg_protocol_A.png" alt="Chart: ndcg protocol A"></div>'
+    """
+    imgs = "".join(f'<img src="{_e(media_url(str(p)))}" alt="Chart: {_e(p.stem.replace("_", " "))}">' for p in paths)
+    return f'<div class="cf-charts">{imgs}</div>' if imgs else ""
+
+
 _KINDS = {"liked": "Liked", "more_like": "More like", "disliked": "Disliked", "less_like": "Less like",
           "no_genre": "No", "only_genre": "Only"}
 
@@ -248,8 +287,6 @@ CSS = """
 .cf-btn:focus-visible, .cf-x:focus-visible { outline: 3px solid var(--color-accent); outline-offset: 1px; }
 .cf-up:hover { background: #e8f4ec; color: #14532d; }
 .cf-down:hover { background: #fbeaea; color: #7f1d1d; }
-.cf-btn:disabled { opacity: .55; cursor: progress; }
-.cf-busy { outline: 2px solid var(--color-accent); }
 .cf-icon { width: 16px; height: 16px; fill: currentColor; flex: 0 0 auto; }
 .cf-empty { padding: 28px; border: 1px dashed var(--border-color-primary); border-radius: 12px;
   color: var(--body-text-color-subdued); font-size: 15px; }
@@ -258,7 +295,8 @@ CSS = """
 .cf-row-name { margin: 0 0 6px !important; font-size: 17px !important; font-weight: 700; }
 .cf-strip { list-style: none; margin: 0; padding: 0 0 6px; display: grid; grid-auto-flow: column;
   grid-auto-columns: 156px; gap: 10px; overflow-x: auto; }
-.cf-strip.cf-wrap { grid-auto-flow: row; grid-template-columns: repeat(auto-fill, 156px); overflow-x: visible; }
+.cf-strip.cf-wrap { grid-auto-flow: row; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr));
+  overflow-x: visible; }
 .cf-tile { display: flex; flex-direction: column; gap: 6px; min-width: 0; }
 .cf-tile .cf-art { width: 100%; }
 .cf-tile .cf-title { font-size: 14px !important; }
@@ -280,4 +318,9 @@ CSS = """
   cursor: pointer; }
 .cf-x:hover { background: rgba(0,0,0,.08); }
 .cf-x .cf-icon { width: 14px; height: 14px; }
+#eval-report table { font-size: 13px; }
+#eval-report th { white-space: nowrap; }
+.cf-charts { display: flex; flex-wrap: wrap; gap: 12px; }
+.cf-charts img { max-width: min(100%, 880px); height: auto; border: 1px solid var(--border-color-primary);
+  border-radius: 8px; background: #fff; }
 """

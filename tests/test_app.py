@@ -3,6 +3,7 @@ then the Gradio app through gradio_client over HTTP, with authentication and two
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,7 +153,9 @@ def genres_of(service: ChatService, movie_id: int) -> set[str]:
 def new_picks(before: list, after: list) -> str:  # type: ignore[type-arg]
     """The lead a reply should end with: how many cards are new since the last page."""
     n = len({c.movie_id for c in after} - {c.movie_id for c in before})
-    return f"{n} new pick{'s' if n != 1 else ''}." if n else "The same picks, re-ranked."
+    same = [c.movie_id for c in after] == [c.movie_id for c in before]
+    return (f"{n} new pick{'s' if n != 1 else ''}." if n else "The picks stay the same." if same
+            else "The same picks, re-ranked.")
 
 
 def test_rows_honour_the_rules_never_repeat_and_explain_each_card(service: ChatService) -> None:
@@ -215,6 +218,27 @@ def test_replies_say_what_changed_and_the_profile_forgets_one_thing_at_a_time(se
     assert missing.cards is None and missing.text == "Goodfellas (1990) is not in your profile."
 
 
+@pytest.mark.slow
+def test_a_quick_evaluation_samples_people_with_a_seed_and_writes_the_report(service: ChatService,
+                                                                              tmp_path: Path) -> None:
+    from app.evaluation import quick_evaluation, sample_users
+
+    ratings = service.rec.ratings()
+    some = int(ratings["user_id"].iloc[0])
+    mine = ratings[ratings["user_id"] == some]
+    assert sorted(mine["movie_id"]) == sorted(i.movie_id for i in service.rec.history_of(some))
+    sample = sample_users(ratings, 20, seed=0)
+    assert sample["user_id"].nunique() == 20 and (sample.groupby("user_id").size() >= 5).all()
+    assert sample.equals(sample_users(ratings, 20, seed=0)) and not sample.equals(sample_users(ratings, 20, seed=1))
+    steps: list[tuple[float, str]] = []
+    out = quick_evaluation(service.rec, tmp_path / "quick", users=20, progress=lambda f, w: steps.append((f, w)))
+    report = (out / "report.md").read_text()
+    assert "20 people sampled" in report and "| fusion (trained ranker) |" in report and "| EASE |" in report
+    assert (out / "ndcg_protocol_A.png").read_bytes()[:4] == b"\x89PNG"
+    fractions = [f for f, _ in steps]
+    assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1.0 and len(steps) >= 8
+
+
 def test_every_image_is_a_checked_copy_of_a_poster_or_a_title_card(service: ChatService) -> None:
     session = Session()
     cards = service.respond(session, "../../../etc/passwd").cards or []
@@ -231,6 +255,22 @@ def test_every_image_is_a_checked_copy_of_a_poster_or_a_title_card(service: Chat
     toy = Path(service.image(1))  # Toy Story's real poster, copied
     assert toy.read_bytes() == (Path(service.rec.payloads[1]["poster"])).read_bytes() and toy.suffix == ".jpg"
     assert service.media_dirs() == [service.media]
+
+
+def test_views_escape_text_and_say_when_an_explanation_is_still_being_written() -> None:
+    from app.session import Card, ProfileItem
+    from app.views import card_grid, profile_panel, row_strips
+
+    card = Card(7, "<b>Bad</b> & Co (1999)", "/m/card-7.png", "", year=1999, genres=["Drama"])
+    page = card_grid([card], pending=True)
+    assert "<b>Bad</b>" not in page and "&lt;b&gt;Bad&lt;/b&gt; &amp; Co" in page
+    assert 'role="status">Writing why this fits you' in page and 'role="img"' in page  # a title card, as text
+    assert 'data-act="up" data-card="1" data-movie="7"' in page and 'data-act="down" data-card="1"' in page
+    assert "Writing why" not in card_grid([card]) and card_grid([], empty="Nothing yet") == (
+        '<div class="cf-empty">Nothing yet</div>')
+    panel = profile_panel([ProfileItem("more_like", "Up (2009)", 1), ProfileItem("only_genre", "Comedy", "Comedy")])
+    assert "More like" in panel and 'aria-label="Remove Comedy from Only"' in panel
+    assert row_strips({"Trending now": [card]}).count('data-act="up"') == 1
 
 
 # ----- the Gradio app over HTTP ---------------------------------------------------------------------------------
@@ -288,6 +328,14 @@ def test_app_listens_on_localhost_and_needs_the_password(server: str) -> None:
         config = s.get(server + "config", timeout=10).json()
     ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
     assert {"chat", "message", "picks", "profile", "rows", "poster-query", "poster-results", "eval-charts"} <= ids
+    values = {c.get("props", {}).get("elem_id"): c.get("props", {}).get("value") for c in config["components"]}
+    assert "| EASE | 0.13 |" in values["eval-report"]  # the newest report, its chart served from the media folder
+    chart = re.search(r'src="(gradio_api/file=[^"]+ndcg_at_10\.png)"', values["eval-charts"])
+    assert chart
+    with requests.Session() as s:
+        s.post(server + "login", data={"username": AUTH[0], "password": AUTH[1]}, timeout=10)
+        got = s.get(server + chart.group(1), timeout=10)
+    assert got.status_code == 200 and got.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert {d.get("api_name") for d in config["dependencies"]} >= {"chat", "thumbs_up", "thumbs_down", "rows",
                                                                   "poster_search", "forget"}
 
