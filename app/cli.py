@@ -219,6 +219,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import signal
 
     from app.session import ChatService
+    from app.sessions import open_sessions
     from app.ui import launch, parse_auth
     from recommender.api import Recommender
 
@@ -227,10 +228,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     print(f"cinefuse: opening {settings.store} and loading its models before the first visitor comes...", flush=True)
     rec = Recommender.open(settings.store, settings=settings)
-    service = ChatService(rec, page_size=args.page_size, explainer=args.explainer)
+    service = ChatService(rec, page_size=args.page_size, explainer=args.explainer,
+                          sessions=open_sessions(settings, rec.store))
     where = f"http://{args.host}:{args.port}"
     print(f"cinefuse: ready in {time.perf_counter() - started:.1f}s; serving {settings.store} at {where} "
-          f"(explanations: {service.explainer_name}{', password required' if auth else ''}); Ctrl+C stops",
+          f"(explanations: {service.explainer_name}, sessions: {settings.sessions}"
+          f"{', password required' if auth else ''}); Ctrl+C stops",
           flush=True)
     def stop(*_: object) -> None:
         raise KeyboardInterrupt

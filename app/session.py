@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from app.chat import Request, describe, parse_message
 from index.errors import CinefuseError, TitleNotFound
@@ -21,6 +21,9 @@ from index.store import Filters
 from recommender.api import Recommendation, Recommender
 from recommender.explain import TemplateExplainer
 from recommender.profile import Interaction
+
+if TYPE_CHECKING:
+    from app.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,7 @@ class Session:
     page: list[Card] = field(default_factory=list)
     feedback: set[int] = field(default_factory=set)
     _clock: float = 0.0
+    revision: int = 0  # bumped on every save to a session store (app.sessions), so the newest copy wins
 
     def tell(self, movie_id: int, liked: bool, *, declared: bool = True) -> None:
         """Record a like or dislike now; saying it again about the same movie replaces what was said before.
@@ -186,10 +190,12 @@ class ChatService:
 
     def __init__(self, rec: Recommender, *, page_size: int = 8, explainer: ExplainerKind = "auto",
                  media_dir: str | Path | None = None, explain_budget_s: float | None = 6.0,
-                 explain_wait_s: float = 2.0) -> None:
+                 explain_wait_s: float = 2.0, sessions: SessionStore | None = None) -> None:
+        from app.sessions import MemorySessions
         from recommender.explain_service import load_explainer
 
         self.rec = rec
+        self.sessions: SessionStore = sessions or MemorySessions()
         self.page_size = page_size
         # the one folder the app serves files from: checked copies of posters, title cards and charts
         self.media = Path(media_dir or tempfile.mkdtemp(prefix="cinefuse-media-")).resolve()
@@ -206,6 +212,19 @@ class ChatService:
         if hasattr(rec.explainer, "time_budget_s"):
             rec.explainer.time_budget_s = explain_budget_s
         self.titles = {m: p.get("display_title") or str(m) for m, p in rec.payloads.items()}
+
+    def resume(self, key: str, session: Session) -> Session:
+        """The newest copy of session ``key``: ``session`` itself, or the one another process saved after it (its
+        page's images drawn again here)."""
+        found = self.sessions.resume(key, session)
+        if found is not session:
+            for card in found.page:
+                card.image = self.image(card.movie_id)
+        return found
+
+    def save(self, key: str, session: Session) -> None:
+        """Keep ``session`` where every serving process can continue it (a no-op beyond a revision in memory)."""
+        self.sessions.save(key, session)
 
     @property
     def explainer_name(self) -> str:

@@ -15,6 +15,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,17 @@ def card_titles(listing: str) -> list[str]:
         ['Up (2009)', 'Heat (1995)']
     """
     return re.findall(r"^\d+\. \*\*(.+?)\*\*", listing, re.M)
+
+
+def session_id(request: gr.Request) -> str:
+    """The key a session is kept under: Gradio's session id (one per browser tab or ``gradio_client.Client``), the
+    same whichever serving process answers.
+
+    Example:
+        >>> session_id(gr.Request(session_hash="abc"))
+        'abc'
+    """
+    return request.session_hash or f"anonymous-{uuid.uuid4()}"
 
 
 def latest_eval_dir(root: str | Path) -> Path | None:
@@ -197,63 +209,83 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
     def profile_view(session: Session) -> str:
         return views.profile_panel(session.items(service.titles))
 
-    def to_page(session: Session, steps: Iterator[tuple[Any, ...]], clear_box: bool = True
+    def to_page(key: str, session: Session, steps: Iterator[tuple[Any, ...]], clear_box: bool = True
                 ) -> Iterator[tuple[Any, ...]]:
         for messages, cards, pending, _ in steps:
+            service.save(key, session)
             yield messages, page_view(session, cards, pending), profile_view(session), "" if clear_box else gr.skip(), \
                 session
 
-    def chat_page(message: str, messages: Messages | None, session: Session) -> Iterator[tuple[Any, ...]]:
-        yield from to_page(session, said_step(message, messages, session))
+    def chat_page(message: str, messages: Messages | None, session: Session, request: gr.Request
+                  ) -> Iterator[tuple[Any, ...]]:
+        sid = session_id(request)
+        session = service.resume(sid, session)
+        yield from to_page(sid, session, said_step(message, messages, session))
 
-    def card_click(evt: gr.EventData, messages: Messages | None, session: Session) -> Iterator[tuple[Any, ...]]:
+    def card_click(evt: gr.EventData, messages: Messages | None, session: Session, request: gr.Request
+                   ) -> Iterator[tuple[Any, ...]]:
         data = evt._data or {}
         liked = data.get("act") == "up"
-        yield from to_page(session, converse(session, messages, lambda: service.rate(session, int(data["movie"]),
-                                                                                   liked)), clear_box=False)
+        sid = session_id(request)
+        session = service.resume(sid, session)
+        act = lambda: service.rate(session, int(data["movie"]), liked)  # noqa: E731
+        yield from to_page(sid, session, converse(session, messages, act), clear_box=False)
 
-    def profile_click(evt: gr.EventData, messages: Messages | None, session: Session) -> Iterator[tuple[Any, ...]]:
+    def profile_click(evt: gr.EventData, messages: Messages | None, session: Session, request: gr.Request
+                      ) -> Iterator[tuple[Any, ...]]:
         key: str = (evt._data or {}).get("key", "")
         item: int | str = int(key) if key.isdigit() else key
-        yield from to_page(session, converse(session, messages, lambda: service.forget(session, item)),
-                           clear_box=False)
+        sid = session_id(request)
+        session = service.resume(sid, session)
+        act = lambda: service.forget(session, item)  # noqa: E731
+        yield from to_page(sid, session, converse(session, messages, act), clear_box=False)
 
-    def start(session: Session) -> tuple[Any, ...]:
+    def start(session: Session, request: gr.Request) -> tuple[Any, ...]:
         """A new visitor's page: popular recent picks to react to."""
         try:
+            sid = session_id(request)
+            session = service.resume(sid, session)
             if not session.page:
                 service.page(session)
+                service.save(sid, session)
             return views.card_grid(session.page), profile_view(session), session
         except Exception as err:  # noqa: BLE001
             return views.card_grid([], empty=friendly(err)), profile_view(session), session
 
-    def rows_page(session: Session) -> str:
+    def rows_page(session: Session, request: gr.Request) -> str:
         try:
+            sid = session_id(request)
+            session = service.resume(sid, session)
             found = service.rows(session)
         except Exception as err:  # noqa: BLE001
             return views.row_strips({}, friendly(err))
         note = "" if session.history else "Tell the chat what you like to get your own rows; until then:"
         return views.row_strips(found, note)
 
-    def tile_click(evt: gr.EventData, messages: Messages | None, session: Session, refresh: bool
-                   ) -> tuple[Any, ...]:
+    def tile_click(evt: gr.EventData, messages: Messages | None, session: Session, request: gr.Request,
+                   refresh: bool) -> tuple[Any, ...]:
         """A thumbs on a row card or a poster hit: the chat and the page change (said in a toast, since the chat is
         on another tab), and the rows are drawn again without that movie."""
         data = evt._data or {}
         liked = data.get("act") == "up"
         final: tuple[Any, ...] = ()
         reply = None
+        sid = session_id(request)
+        session = service.resume(sid, session)
         for said, cards, _, step in converse(session, messages,
                                              lambda: service.rate(session, int(data["movie"]), liked)):
             final, reply = (said, page_view(session, cards, False), profile_view(session), session), step
+        service.save(sid, session)
         gr.Info(reply.text if reply is not None else str(final[0][-1]["content"]))
-        return (*final, rows_page(session) if refresh else gr.skip())
+        return (*final, rows_page(session, request) if refresh else gr.skip())
 
-    def row_click(evt: gr.EventData, messages: Messages | None, session: Session) -> tuple[Any, ...]:
-        return tile_click(evt, messages, session, refresh=True)
+    def row_click(evt: gr.EventData, messages: Messages | None, session: Session, request: gr.Request
+                  ) -> tuple[Any, ...]:
+        return tile_click(evt, messages, session, request, refresh=True)
 
-    def hit_click(evt: gr.EventData, messages: Messages | None, session: Session) -> tuple[Any, ...]:
-        return tile_click(evt, messages, session, refresh=False)
+    def hit_click(evt: gr.EventData, messages: Messages | None, session: Session, request: gr.Request
+                  ) -> tuple[Any, ...]:
+        return tile_click(evt, messages, session, request, refresh=False)
 
     def poster_page(text: str) -> str:
         try:
@@ -269,27 +301,39 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
         yield evaluation.view()
 
     # ----- the API (gradio_client): the documented endpoints, galleries and plain data ------------------------
-    def to_api(session: Session, steps: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    def to_api(key: str, session: Session, steps: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
         for messages, cards, _, _ in steps:
+            service.save(key, session)
             page = (gr.skip(), gr.skip()) if cards is None else (gallery(cards), card_list(cards))
             yield messages, *page, session.profile(service.titles), "", session
 
-    def chat_api(message: str, messages: Messages | None, session: Session) -> Iterator[tuple[Any, ...]]:
-        yield from to_api(session, said_step(message, messages, session, echo=False))
+    def chat_api(message: str, messages: Messages | None, session: Session, request: gr.Request
+                 ) -> Iterator[tuple[Any, ...]]:
+        sid = session_id(request)
+        session = service.resume(sid, session)
+        yield from to_api(sid, session, said_step(message, messages, session, echo=False))
 
     def thumbs_api(liked: bool) -> Callable[..., Iterator[tuple[Any, ...]]]:
-        def handler(position: float | None, messages: Messages | None, session: Session
+        def handler(position: float | None, messages: Messages | None, session: Session, request: gr.Request
                     ) -> Iterator[tuple[Any, ...]]:
-            yield from to_api(session, converse(session, messages,
+            sid = session_id(request)
+            session = service.resume(sid, session)
+            yield from to_api(sid, session, converse(session, messages,
                                                 lambda: service.feedback(session, int(position or 0), liked)))
         return handler
 
-    def forget_api(item: str, messages: Messages | None, session: Session) -> Iterator[tuple[Any, ...]]:
+    def forget_api(item: str, messages: Messages | None, session: Session, request: gr.Request
+                   ) -> Iterator[tuple[Any, ...]]:
         key: int | str = int(item) if (item or "").strip().isdigit() else (item or "").strip()
-        yield from to_api(session, converse(session, messages, lambda: service.forget(session, key)))
+        sid = session_id(request)
+        session = service.resume(sid, session)
+        act = lambda: service.forget(session, key)  # noqa: E731
+        yield from to_api(sid, session, converse(session, messages, act))
 
-    def rows_api(session: Session) -> list[Any]:
+    def rows_api(session: Session, request: gr.Request) -> list[Any]:
         try:
+            sid = session_id(request)
+            session = service.resume(sid, session)
             found = service.rows(session)
             note = "" if session.history else "Tell the chat what you like to get your own rows; until then:"
         except Exception as err:  # noqa: BLE001

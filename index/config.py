@@ -53,6 +53,8 @@ class Settings(BaseModel):
     movielens_url: NonEmpty = "https://files.grouplens.org/datasets/movielens"
     server_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0  # how long a Qdrant server may take to answer
     artifacts: str | None = None  # for a server index: the shared folder holding its ranker and explainer
+    sessions: NonEmpty = "memory"  # chat sessions: "memory", "store" (beside a server index), a URL or qdrant-local://
+    session_ttl_days: Annotated[float, Field(gt=0, le=3650)] = 30.0
     # the collection's storage and index (index.store.CollectionConfig documents each; fixed when it is made)
     hnsw_m: Annotated[int, Field(ge=2, le=512)] = 16
     hnsw_ef_construct: Annotated[int, Field(ge=4, le=4096)] = 100

@@ -283,17 +283,8 @@ def open_store(location: str | os.PathLike[str], *, api_key: str | None = None, 
     loc = str(location)
     if not loc.strip():
         raise StoreError("the store location is empty: pass --store (a folder, or a Qdrant server URL)")
-    if loc.startswith(CLIENT_LOCAL):  # qdrant-client's local mode, standing in for a server (tests, notebooks)
-        from qdrant_client import QdrantClient
-
-        return ClientStore(QdrantClient(path=str(Path(loc[len(CLIENT_LOCAL):]).expanduser())), collection, loc)
-    if loc.startswith(("http://", "https://")):
-        from qdrant_client import QdrantClient
-
-        client = QdrantClient(url=loc, api_key=api_key, timeout=max(1, int(round(timeout_s))),
-                              check_compatibility=False)  # _check_reachable names an unreachable server
-        _check_reachable(client, loc, timeout_s)
-        return ClientStore(client, collection, loc)
+    if loc.startswith((CLIENT_LOCAL, "http://", "https://")):
+        return ClientStore(qdrant_client(loc, api_key=api_key, timeout_s=timeout_s), collection, loc)
     if backend == "client":
         from qdrant_client import QdrantClient
 
@@ -302,6 +293,23 @@ def open_store(location: str | os.PathLike[str], *, api_key: str | None = None, 
     if loc != ":memory:":
         recover_interrupted_swap(loc)
     return EdgeStore(loc)
+
+
+def qdrant_client(location: str, *, api_key: str | None = None, timeout_s: float = 10.0) -> Any:
+    """A qdrant-client for a server URL (checked to answer within ``timeout_s``) or ``qdrant-local://PATH``
+    (qdrant-client's local mode, standing in for a server in tests and notebooks).
+
+    Example:
+        >>> # qdrant_client("http://qdrant:6333", api_key="...").get_collections()
+    """
+    from qdrant_client import QdrantClient
+
+    if location.startswith(CLIENT_LOCAL):
+        return QdrantClient(path=str(Path(location[len(CLIENT_LOCAL):]).expanduser()))
+    client = QdrantClient(url=location, api_key=api_key, timeout=max(1, int(round(timeout_s))),
+                          check_compatibility=False)  # _check_reachable names an unreachable server
+    _check_reachable(client, location, timeout_s)
+    return client
 
 
 def _check_reachable(client: Any, url: str, timeout_s: float) -> None:

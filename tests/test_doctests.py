@@ -11,7 +11,7 @@ MODULES = ["index.movie", "index.merge", "index.sources.codes",
            "index.store", "index.cache", "index.titles", "index.config", "index.errors",
            "index.build", "recommender.profile", "recommender.fusion", "recommender.api",
            "recommender.explain_service", "app.cli", "app.chat", "app.session", "app.ui",
-           "app.views", "app.evaluation"]
+           "app.views", "app.evaluation", "app.sessions"]
 
 
 @pytest.mark.parametrize("name", MODULES)
