@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -200,6 +202,8 @@ class ChatService:
         # the one folder the app serves files from: checked copies of posters, title cards and charts
         self.media = Path(media_dir or tempfile.mkdtemp(prefix="cinefuse-media-")).resolve()
         self.media.mkdir(parents=True, exist_ok=True)
+        if media_dir is None:  # a folder of our own: gone when the service is, not left in /tmp
+            weakref.finalize(self, shutil.rmtree, self.media, True)
         self._images: dict[int, str] = {}
         self._rank_lock = threading.Lock()
         self._explain_lock = threading.Lock()

@@ -123,3 +123,14 @@ def test_two_serving_processes_continue_one_session(rec: Recommender, tmp_path: 
         for demo, _ in [*apps, alone]:
             demo.close()  # type: ignore[attr-defined]
         shared.close()
+
+
+def test_a_service_leaves_no_media_folder_behind(rec: Recommender) -> None:
+    import gc
+
+    service = ChatService(rec, explainer="template")
+    media = service.media
+    assert Path(service.image(1)).parent == media and any(media.iterdir())
+    del service
+    gc.collect()
+    assert not media.exists()
