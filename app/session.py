@@ -339,15 +339,17 @@ class ChatService:
         session.page = cards
         if not recs:
             return cards, recs, "Nothing matches those rules; try \"any genre\" or fewer exclusions."
-        if not history:
-            what = f"movies matching “{steer}”" if steer else "popular recent picks to start from"
-            return cards, [], f"Here are {what}. Give them a thumbs up or down, or tell me what you liked."
         suffix = f", leaning towards “{steer}”" if steer else ""
         new = len({c.movie_id for c in cards} - before)
         lead = (f"Here are {len(cards)} picks{suffix}." if not before
                 else f"{new} new pick{'s' if new != 1 else ''}{suffix}." if new
                 else f"The same picks{suffix}, re-ranked." if [c.movie_id for c in cards] != shown
                 else "The picks stay the same.")
+        if not history:
+            what = f"movies matching “{steer}”" if steer else "popular recent picks to start from"
+            lead = f"Here are {what}. Give them a thumbs up or down, or tell me what you liked."
+        # every card, whatever put it on the page, is explained by the page's explainer: the app shows what the
+        # Python API's recommend(explain=True) returns for the same page
         if isinstance(self.rec.explainer, TemplateExplainer):  # instant: one update instead of two
             for _ in self.explanations(session, recs):
                 pass
@@ -535,13 +537,12 @@ class ChatService:
         return f"Why {card.title}? {self._reason(session, card)}"
 
     def _reason(self, session: Session, card: Card) -> str:
-        if card.reason == "popular" or not session.history:
-            return self._popular_line(card.movie_id)
         if card.explanation:
             return card.explanation
         from recommender.explain_service import page_evidence
 
-        rec = Recommendation.from_payload(card.movie_id, self.rec.payloads.get(card.movie_id, {}), 0.0)
+        rec = Recommendation.from_payload(card.movie_id, self.rec.payloads.get(card.movie_id, {}), 0.0,
+                                          reason=card.reason)
         with self._rank_lock:
             evidence = page_evidence(self.rec, [rec], list(session.history.values()))
         return self._template.explain(evidence)[0]  # at once, even while the model writes the page's sentences

@@ -22,6 +22,7 @@ from index.catalog import Catalog
 from index.config import Settings
 from index.errors import StoreError
 from index.movie import Movie
+from index.quotes import Quote, fit_sentiment, review_quotes
 from index.store import (
     METADATA_FILE,
     STAGING_MARKER,
@@ -71,10 +72,11 @@ PAYLOAD_LIMITS = {"keywords": 20, "cast": 15, "directors": 5, "writers": 5, "com
                   "tags": 20}
 
 
-def movie_payload(movie: Movie, signals: list[str]) -> dict[str, Any]:
+def movie_payload(movie: Movie, signals: list[str], quotes: Sequence[Quote] = ()) -> dict[str, Any]:
     """The payload stored with a movie: what filters, the UI and explanations read without the catalog.
 
-    ``provenance`` maps each field to the sources it came from (e.g. ``{"overview": ["tmdb_5000_movies"]}``).
+    ``provenance`` maps each field to the sources it came from (e.g. ``{"overview": ["tmdb_5000_movies"]}``);
+    ``review_quotes`` are the sentences explanations may quote (see :func:`index.quotes.review_quotes`).
 
     Example:
         >>> movie_payload(Movie(movie_id=1, title="Toy Story", year=1995), ["overview"])["display_title"]
@@ -90,7 +92,7 @@ def movie_payload(movie: Movie, signals: list[str]) -> dict[str, Any]:
         "tagline": movie.tagline, **lists, "collection": movie.collection,
         "original_language": movie.original_language, "spoken_languages": list(movie.spoken_languages),
         "countries": list(movie.countries), "runtime": movie.runtime, "release_date": movie.release_date,
-        "review_sentences": movie.review_sentences(),
+        "review_sentences": movie.review_sentences(), "review_quotes": [q.to_dict() for q in quotes],
         "provenance": {name: list(sources) for name, sources in movie.provenance.items()},
         "signals": signals,
     }
@@ -174,15 +176,33 @@ def write_points(store: VectorStore, catalog: Catalog, vectors: dict[str, dict[i
         >>> # see tests/test_build.py
     """
     movies = sorted(catalog.movies.values(), key=lambda m: m.movie_id)
+    quotes = catalog_quotes(catalog)
     bar = tqdm(total=len(movies), desc="storing", unit="movie", disable=not progress, dynamic_ncols=True)
     for batch in iter_batches(movies, batch_size):
         points = []
         for m in batch:
             vecs = {name: by_id[m.movie_id] for name, by_id in vectors.items() if m.movie_id in by_id}
-            points.append(StorePoint(m.movie_id, vecs, movie_payload(m, sorted(vecs))))
+            points.append(StorePoint(m.movie_id, vecs, movie_payload(m, sorted(vecs), quotes.get(m.movie_id, ()))))
         store.upsert(points)
         bar.update(len(batch))
     bar.close()
+
+
+def catalog_quotes(catalog: Catalog) -> dict[int, list[Quote]]:
+    """The quotable review sentences of every movie (:func:`index.quotes.review_quotes`), unrated reviews judged by
+    a sentiment model fitted on the catalog's rated ones.
+
+    Example:
+        >>> # see tests/test_quotes.py
+    """
+    started = time.perf_counter()
+    reviews = {m.movie_id: list(zip(m.reviews, m.review_ratings or [None] * len(m.reviews), strict=True))
+               for m in catalog.movies.values() if m.reviews}
+    sentiment = fit_sentiment(pair for pairs in reviews.values() for pair in pairs)
+    quotes = review_quotes(reviews, sentiment)
+    log.info("quotes: %d sentences of %d movies in %.1fs", sum(map(len, quotes.values())), len(quotes),
+             time.perf_counter() - started)
+    return quotes
 
 
 def check_store_location(settings: Settings, data_dir: str | os.PathLike[str] | None = None) -> None:

@@ -204,6 +204,7 @@ def build_catalog(
     rating_means = dict(zip(stats.index.tolist(), stats["mean"].tolist(), strict=True))
     tags_by_movie = _distinct_tags(data.tags)
     reviews_by_key = _reviews_by_key(review_frame)
+    review_rating = _review_ratings(review_frame)
 
     movies: dict[int, Movie] = {}
     for movie_id, title, year, genres in zip(data.movies["movie_id"].tolist(), data.movies["title"].tolist(),
@@ -220,6 +221,7 @@ def build_catalog(
                      reviews_by_key.get(("tmdbId", str(movie.tmdb_id)), [])]
         embedded = [(kind, record.reviews) for kind, record in records if record.reviews]
         movie.reviews = select_reviews([*from_file, *(texts for _, texts in embedded)], max_reviews_per_movie)
+        movie.review_ratings = [review_rating.get(_review_key(text)) for text in movie.reviews]
         if movie.reviews:
             movie.provenance["reviews"] = (["reviews"] if any(from_file) else []) + [kind for kind, _ in embedded]
         movie.rating_count = int(rating_counts.get(movie_id, 0))
@@ -415,6 +417,22 @@ def _distinct_tags(tags: pd.DataFrame) -> dict[int, list[str]]:
                .reset_index()
                .sort_values(["movie_id", "uses", "order"], ascending=[True, False, True]))
     return {int(k): v for k, v in grouped.groupby("movie_id", sort=False)["tag"].agg(list).items()}
+
+
+def _review_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _review_ratings(reviews: pd.DataFrame | None) -> dict[str, float]:
+    """Each rated review's rating by its text (the lowest, where one text carries several ratings)."""
+    if reviews is None or reviews.empty or "rating" not in reviews.columns:
+        return {}
+    out: dict[str, float] = {}
+    for text, rating in zip(reviews["text"].tolist(), reviews["rating"].tolist(), strict=True):
+        if rating is not None and np.isfinite(rating):
+            key = _review_key(text)
+            out[key] = min(float(rating), out.get(key, float(rating)))
+    return out
 
 
 def _reviews_by_key(reviews: pd.DataFrame | None) -> dict[tuple[str, str], list[str]]:

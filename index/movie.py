@@ -40,6 +40,7 @@ class Movie:
     runtime: int | None = None  # minutes
     poster: str | None = None  # a local file path or a URL
     reviews: list[str] = field(default_factory=list)
+    review_ratings: list[float | None] = field(default_factory=list)  # each review's rating out of 10, if any
     popularity: float | None = None  # TMDB popularity
     vote_average: float | None = None
     vote_count: int | None = None

@@ -53,6 +53,7 @@ class Recommendation:
     explanation: str | None = None
     reason: Literal["ranked", "exploration", "popular", "similar", "search"] = "ranked"
     evidence: Any = None
+    query: str | None = None  # the description a search or steered page matched
 
     @classmethod
     def from_payload(cls, movie_id: int, payload: Mapping[str, Any], score: float, **extra: Any) -> Recommendation:
@@ -272,6 +273,7 @@ class Recommender:
         self._image_encoder: Any = None
         self.explainer: Any = None
         self._loved: Any = None  # people x movies "loved" matrix, built on the first explanation
+        self._fans: Any = None  # how many people loved each movie (column sums of ``_loved``)
 
     @classmethod
     def open(cls, store: str | os.PathLike[str] | VectorStore = "runs/index", *, settings: Settings | None = None
@@ -366,13 +368,17 @@ class Recommender:
         items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
         if not items:
             if steer:
-                return self.search(steer, k=k, filters=filters)
-            return self.popular(k=k, filters=filters, diversity=0.7 if diversity is None else diversity)
-        query = self.text_encoder().encode([steer])[0] if steer else None
-        feats, cand, scores = self._scored(items, filters, query)
-        if query is not None:
-            scores = steered(scores, self._text_match(query, cand), steer_weight)
-        out = self._page(feats, cand, scores, k, diversity, explore)
+                out = self.search(steer, k=k, filters=filters)
+            else:
+                out = self.popular(k=k, filters=filters, diversity=0.7 if diversity is None else diversity)
+        else:
+            query = self.text_encoder().encode([steer])[0] if steer else None
+            feats, cand, scores = self._scored(items, filters, query)
+            if query is not None:
+                scores = steered(scores, self._text_match(query, cand), steer_weight)
+            out = self._page(feats, cand, scores, k, diversity, explore)
+            for r in out:
+                r.query = steer
         if explain:
             self.explain(out, items)
         return out
@@ -611,7 +617,10 @@ class Recommender:
                 allow_untrained=bool(info.get("allow_untrained_image_model")), device=self.settings.device)
         hits = search_text(text, self.store, self._text_encoder, self._image_encoder, by=by, filters=filters,
                            limit=k)
-        return [self._from_hit(h, "search") for h in hits]
+        out = [self._from_hit(h, "search") for h in hits]
+        for r in out:
+            r.query = text
+        return out
 
     def text_encoder(self) -> Any:
         """The text model this index was built with, loaded on first use."""

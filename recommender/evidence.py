@@ -18,29 +18,27 @@ from typing import Any, Literal
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from index.quotes import reads_like_injection
+
 log = logging.getLogger(__name__)
 
-FeatureKind = Literal["genre", "keyword", "director", "cast"]
-FEATURE_KINDS: tuple[FeatureKind, ...] = ("genre", "keyword", "director", "cast")
-FEATURE_LIMITS: dict[str, int] = {"genre": 3, "keyword": 4, "director": 2, "cast": 3}
+FeatureKind = Literal["genre", "keyword", "tag", "director", "cast", "writer", "composer", "company", "collection"]
+FEATURE_KINDS: tuple[FeatureKind, ...] = ("genre", "keyword", "tag", "director", "cast", "writer", "composer",
+                                          "company", "collection")
+FEATURE_LIMITS: dict[str, int] = {"genre": 3, "keyword": 4, "tag": 3, "director": 2, "cast": 3, "writer": 2,
+                                  "composer": 1, "company": 2, "collection": 1}
+#: the payload list each people or studio kind reads
+PAYLOAD_FIELDS: dict[str, str] = {"director": "directors", "cast": "cast", "writer": "writers",
+                                  "composer": "composers", "company": "companies"}
+#: the fewest people who loved both films for a co-like count to be worth saying
+MIN_CO_LIKES = 10
+# MovieLens tags that describe someone's viewing, not the film
+META_TAGS = frozenset({"netflix", "queue", "dvd", "bd-r", "bd-video", "owned", "seen", "watched", "library",
+                       "to see", "clv", "tivo", "vhs", "imdb", "top", "r", "pg", "in netflix queue"})
 METADATA_SIGNAL = "metadata"  # overlap of genres, keywords and people, used where no vector signal is shared
 # TMDB keywords that describe the release, not the film
 META_KEYWORDS = frozenset({"duringcreditsstinger", "aftercreditsstinger", "woman director", "independent film",
                            "3d", "imax", "short", "remake", "sequel", "aftercredits stinger"})
-REVIEW_MIN_CHARS, REVIEW_MAX_CHARS = 30, 100
-NEGATIVE_WORDS = frozenset({"worst", "boring", "bad", "awful", "terrible", "disappointing", "disappointed",
-                            "waste", "wasted", "dull", "stupid", "hate", "hated", "poor", "poorly", "mess",
-                            "fuck", "fucking", "shit", "crap", "overrated", "sucks", "spoiler", "spoilers",
-                            "not", "never", "didn't", "don't", "doesn't", "isn't", "wasn't", "no", "hard",
-                            "however", "unfortunately", "although", "though", "mediocre", "weak", "fails",
-                            "failed", "lacks", "lacking", "problem", "flaws", "flawed", "instead", "down",
-                            "flat", "if", "yet", "annoying", "cheesy", "silly", "predictable", "pretentious"})
-POSITIVE_WORDS = frozenset({"great", "best", "brilliant", "masterpiece", "wonderful", "beautiful", "funny",
-                            "excellent", "amazing", "superb", "fantastic", "classic", "perfect", "gripping",
-                            "terrific", "stunning", "delightful", "hilarious", "moving", "tense", "fun",
-                            "favourite", "favorite", "powerful", "clever", "charming", "thrilling", "loved",
-                            "love", "enjoyed", "must", "touching", "smart", "memorable", "outstanding"})
-
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 _TEMPLATE_MARKERS = re.compile(r"<\|[^|>]*\|>|<\s*/?\s*(?:s|system|user|assistant|im_start|im_end)\s*>",
                                re.IGNORECASE)
@@ -56,7 +54,6 @@ _INSTRUCTION = re.compile(
     r"|<\|im_(?:start|end)\|>",
     re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
-_TERM = re.compile(r"[a-z0-9]+")
 
 
 def sanitize_text(text: object, max_chars: int = 200) -> str:
@@ -87,7 +84,8 @@ def looks_like_instruction(text: str) -> bool:
         >>> looks_like_instruction("A thief plans one last job before he retires.")
         False
     """
-    return bool(_INSTRUCTION.search(unicodedata.normalize("NFKC", text or "")))
+    text = unicodedata.normalize("NFKC", text or "")
+    return bool(_INSTRUCTION.search(text)) or reads_like_injection(text)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -146,6 +144,7 @@ class CoLike:
     anchor_id: int
     anchor_title: str
     count: int
+    fans: int = 0  # how many people loved the liked movie (0: not known)
 
 
 @dataclass
@@ -172,6 +171,14 @@ class Evidence:
     co_likes: list[CoLike] = field(default_factory=list)
     contributions: dict[str, float] = field(default_factory=dict)
     history_titles: dict[int, str] = field(default_factory=dict)  # every liked movie this evidence names
+    stance: dict[int, str] = field(default_factory=dict)  # history movie -> "loved", "liked" or "disliked"
+    disliked: list[int] = field(default_factory=list)  # disliked movies sharing no genre with this one
+    reason: str = "ranked"  # ranked, exploration, popular, search or similar
+    rating_count: int = 0  # MovieLens ratings of this movie
+    rating_mean: float | None = None
+    query: str | None = None  # the description a search or steered page matched
+    query_matches: list[tuple[str, str]] = field(default_factory=list)  # (kind, value) of the movie's that match it
+    overview_sentence: str | None = None  # the plot summary's sentence closest to the description
 
     def features(self, kind: FeatureKind) -> list[str]:
         """The shared values of one kind, strongest first."""
@@ -212,6 +219,8 @@ class Evidence:
         """Plain JSON-able data (int keys become strings)."""
         data = asdict(self)
         data["history_titles"] = {str(k): v for k, v in self.history_titles.items()}
+        data["stance"] = {str(k): v for k, v in self.stance.items()}
+        data["query_matches"] = [list(m) for m in self.query_matches]
         return data
 
     @classmethod
@@ -228,10 +237,15 @@ class Evidence:
                     for f in data.get("shared", [])],
             review_sentences=list(data.get("review_sentences", [])),
             poster_similarity=data.get("poster_similarity"), poster_anchor=data.get("poster_anchor"),
-            co_likes=[CoLike(int(c["anchor_id"]), c["anchor_title"], int(c["count"]))
+            co_likes=[CoLike(int(c["anchor_id"]), c["anchor_title"], int(c["count"]), int(c.get("fans", 0)))
                       for c in data.get("co_likes", [])],
             contributions={k: float(v) for k, v in data.get("contributions", {}).items()},
-            history_titles={int(k): v for k, v in data.get("history_titles", {}).items()})
+            history_titles={int(k): v for k, v in data.get("history_titles", {}).items()},
+            stance={int(k): v for k, v in data.get("stance", {}).items()},
+            disliked=[int(m) for m in data.get("disliked", [])], reason=str(data.get("reason", "ranked")),
+            rating_count=int(data.get("rating_count", 0)), rating_mean=data.get("rating_mean"),
+            query=data.get("query"), query_matches=[(str(k), str(v)) for k, v in data.get("query_matches", [])],
+            overview_sentence=data.get("overview_sentence"))
 
 
 def display_title(payload: Mapping[str, Any]) -> str:
@@ -267,22 +281,26 @@ def short_title(title: str) -> str:
 
 
 def feature_values(payload: Mapping[str, Any], kind: FeatureKind) -> list[str]:
-    """A payload's values of one feature kind, sanitised, in catalog order (keywords include short tags,
-    lowercased; meta keywords such as "duringcreditsstinger" are dropped).
+    """A payload's values of one feature kind, sanitised, in catalog order: keywords and tags lowercased (meta
+    keywords such as "duringcreditsstinger" and viewing tags such as "netflix queue" dropped), people, studios and
+    the franchise (``collection``) as written.
 
     Example:
         >>> feature_values({"keywords": ["Heist", "duringcreditsstinger"], "tags": ["bank job"]}, "keyword")
-        ['heist', 'bank job']
+        ['heist']
+        >>> feature_values({"tags": ["bank job", "In Netflix queue"], "collection": "Heat Collection"}, "tag")
+        ['bank job']
     """
     if kind == "genre":
-        raw = [g for g in payload.get("genres") or [] if g and not g.startswith("(")]
-    elif kind == "director":
-        raw = list(payload.get("directors") or [])
-    elif kind == "cast":
-        raw = list(payload.get("cast") or [])
+        raw = [g for g in payload.get("genres") or [] if g and not g.startswith("(") and g != "IMAX"]
+    elif kind in PAYLOAD_FIELDS:
+        raw = list(payload.get(PAYLOAD_FIELDS[kind]) or [])
+    elif kind == "collection":
+        raw = [payload["collection"]] if payload.get("collection") else []
+    elif kind == "tag":
+        raw = [t.lower() for t in payload.get("tags") or [] if _usable_tag(str(t))]
     else:
         raw = [k.lower() for k in payload.get("keywords") or []]
-        raw += [t.lower() for t in payload.get("tags") or [] if _usable_tag(str(t))]
     seen: set[str] = set()
     out: list[str] = []
     for value in raw:
@@ -296,8 +314,9 @@ def feature_values(payload: Mapping[str, Any], kind: FeatureKind) -> list[str]:
 
 
 def _usable_tag(tag: str) -> bool:
-    words = tag.split()
-    return 0 < len(words) <= 3 and all(w.replace("-", "").isalpha() for w in words) and len(tag) <= 30
+    words = tag.lower().split()
+    return 0 < len(words) <= 3 and all(w.replace("-", "").isalpha() for w in words) and len(tag) <= 30 \
+        and not set(words) & META_TAGS and tag.lower() not in META_TAGS
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -319,7 +338,9 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
                    candidate_vectors: Mapping[str, np.ndarray],
                    history_vectors: Mapping[int, Mapping[str, np.ndarray]],
                    co_likes: Mapping[int, int] | None = None, contributions: Mapping[str, float] | None = None,
-                   max_anchors: int = 2, max_review_sentences: int = 2, min_co_likes: int = 2) -> Evidence:
+                   max_anchors: int = 2, max_review_sentences: int = 2, min_co_likes: int = MIN_CO_LIKES, *,
+                   fans: Mapping[int, int] | None = None, sentiments: Mapping[int, float] | None = None,
+                   reason: str = "ranked") -> Evidence:
     """The evidence for one recommended movie, from its payload, the person's weighted history and vectors.
 
     Anchors are liked history movies (weight > 0; a dislike is never an anchor) ranked by weight times their
@@ -327,12 +348,14 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
     whatever ``candidate_vectors`` and ``history_vectors[movie_id]`` hold), the signals weighted by
     ``contributions`` (the ranker's per-signal share of this movie's score) when given. Where no liked movie
     shares a vector signal, the overlap of genres, keywords and people stands in (signal ``"metadata"``).
-    Shared features are the candidate's genres, keywords (and short tags), directors and cast found among the
-    liked movies. Review sentences are the candidate's ``review_sentences`` (30-100 characters, positive)
-    closest to the liked movies: by cosine to their mean ``reviews`` vector when
-    ``candidate_vectors["review_sentences"]`` holds one row per sentence, else by shared words. ``co_likes``
-    maps a liked movie to how many people loved both (see :func:`co_like_counts`); counts under
-    ``min_co_likes`` are left out.
+    Shared features are the candidate's genres, keywords, tags, directors, cast, writers, composers, studios and
+    franchise found among the liked movies. Review sentences are the candidate's ``review_quotes`` (whole
+    sentences of positive reviews, see :mod:`index.quotes`) that name something the films share (a person, a
+    keyword, the franchise, a genre word, a liked title); with nothing liked, the most positive one. ``co_likes``
+    maps a liked movie to how many people loved both (see :func:`co_like_counts`) and ``fans`` to how many loved
+    it at all; counts under ``min_co_likes`` are left out. ``sentiments`` (history movie -> -1..1) says whether a
+    liked movie was loved (0.5 and up: a 4-star rating or a like) or only liked; a disliked movie sharing no genre
+    with the candidate is kept in ``disliked``.
 
     Example:
         >>> heat = {"movie_id": 6, "title": "Heat", "year": 1995, "genres": ["Crime"], "directors": ["Michael Mann"]}
@@ -397,23 +420,37 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
     likes: list[CoLike] = []
     for mid, count in (co_likes or {}).items():
         if int(mid) in titles and int(count) >= max(min_co_likes, 1):
-            likes.append(CoLike(int(mid), titles[int(mid)], int(count)))
+            likes.append(CoLike(int(mid), titles[int(mid)], int(count), int((fans or {}).get(int(mid), 0))))
     likes.sort(key=lambda c: (c.anchor_id not in anchor_ids, -c.count))
     likes = likes[:2]
 
-    reviews = _closest_review_sentences(candidate, liked, shared, anchor_ids, candidate_vectors, history_vectors,
-                                        max_review_sentences)
+    reviews = _relevant_quotes(candidate, liked, shared, anchor_ids, max_review_sentences)
     named = set(anchor_ids) | {c.anchor_id for c in likes} | {i for f in shared for i in f.movie_ids[:1]}
     if poster_anchor is not None:
         named.add(poster_anchor)
     named |= {mid for _, mid in best_by_signal.values()}
+    stance = {mid: ("loved" if (sentiments or {}).get(mid, 0.0) >= 0.5 else "liked") for mid in titles}
+    own_genres = set(feature_values(candidate, "genre"))
+    disliked: list[int] = []
+    for payload, weight in sorted(history, key=lambda pw: pw[1]):
+        mid = int(payload["movie_id"])
+        title = display_title(payload)
+        if weight < 0 and own_genres and mid != candidate_id and not looks_like_instruction(title) \
+                and feature_values(payload, "genre") and not own_genres & set(feature_values(payload, "genre")):
+            disliked.append(mid)
+            titles[mid], stance[mid] = title, "disliked"
+            break
+    named |= set(disliked)
     return Evidence(
         movie_id=candidate_id, title=display_title(candidate), genres=feature_values(candidate, "genre"),
         year=candidate.get("year"), anchors=anchors,
         by_signal={s: mid for s, (_, mid) in sorted(best_by_signal.items())}, shared=shared,
         review_sentences=reviews, poster_similarity=poster_similarity, poster_anchor=poster_anchor,
         co_likes=likes, contributions={k: float(v) for k, v in (contributions or {}).items()},
-        history_titles={mid: titles[mid] for mid in sorted(named) if mid in titles})
+        history_titles={mid: titles[mid] for mid in sorted(named) if mid in titles},
+        stance={mid: stance[mid] for mid in sorted(named) if mid in stance}, disliked=disliked, reason=reason,
+        rating_count=int(candidate.get("rating_count") or 0),
+        rating_mean=None if candidate.get("rating_mean") is None else float(candidate["rating_mean"]))
 
 
 def _signal_weights(signals: Sequence[str], contributions: Mapping[str, float] | None) -> dict[str, float]:
@@ -443,43 +480,62 @@ def _shared_features(candidate: Mapping[str, Any], liked: Sequence[tuple[Mapping
     return out
 
 
-def _closest_review_sentences(candidate: Mapping[str, Any], liked: Sequence[tuple[Mapping[str, Any], float]],
-                              shared: Sequence[SharedFeature], anchor_ids: Sequence[int],
-                              candidate_vectors: Mapping[str, np.ndarray],
-                              history_vectors: Mapping[int, Mapping[str, np.ndarray]], limit: int) -> list[str]:
-    raw = list(candidate.get("review_sentences") or [])
-    matrix = candidate_vectors.get("review_sentences")
-    usable: list[tuple[int, str]] = []
-    for i, sentence in enumerate(raw):
-        if looks_like_instruction(str(sentence)):
-            log.debug("movie %s: a review sentence reads like an instruction; it is left out",
-                      candidate.get("movie_id"))
-            continue
-        clean = sanitize_text(sentence, 400)
-        words = _TERM.findall(clean.lower())
-        if REVIEW_MIN_CHARS <= len(clean) <= REVIEW_MAX_CHARS and clean[-1] in ".!" and clean[0].isupper() \
-                and not set(words) & NEGATIVE_WORDS and set(words) & POSITIVE_WORDS \
-                and words[0] not in {"but", "and", "so", "or", "because", "then", "also", "which", "who"}:
-            usable.append((i, clean))
-    if not usable or limit <= 0:
+#: words a review uses for a genre, so a quote can be relevant to a shared genre
+GENRE_WORDS: dict[str, tuple[str, ...]] = {
+    "Comedy": ("comedy", "comedies", "funny", "hilarious", "laugh", "laughs", "comic"),
+    "Horror": ("horror", "scary", "creepy", "terrifying", "frightening"),
+    "Thriller": ("thriller", "suspense", "suspenseful", "tense", "gripping"),
+    "Romance": ("romance", "romantic", "love story"), "Animation": ("animation", "animated"),
+    "Sci-Fi": ("sci-fi", "science fiction", "future", "space"), "Action": ("action",),
+    "Crime": ("crime", "gangster", "heist", "cop", "mob"), "War": ("war",), "Western": ("western",),
+    "Musical": ("musical", "songs", "music"), "Mystery": ("mystery",), "Fantasy": ("fantasy", "magic"),
+    "Documentary": ("documentary",), "Drama": ("drama", "dramatic"), "Children": ("kids", "children", "family"),
+    "Adventure": ("adventure",), "Film-Noir": ("noir",)}
+
+
+def _quote_texts(payload: Mapping[str, Any]) -> list[tuple[str, float]]:
+    out = []
+    for item in payload.get("review_quotes") or []:
+        text, positive = (item.get("text"), item.get("positive", 0.0)) if isinstance(item, Mapping) else (item, 0.0)
+        clean = sanitize_text(text, 400)
+        if clean and clean == " ".join(str(text).split()) and not looks_like_instruction(clean):
+            out.append((clean, float(positive or 0.0)))
+    return out
+
+
+def _relevant_quotes(candidate: Mapping[str, Any], liked: Sequence[tuple[Mapping[str, Any], float]],
+                     shared: Sequence[SharedFeature], anchor_ids: Sequence[int], limit: int) -> list[str]:
+    """The candidate's quotable sentences that mention what it shares with the liked movies (people and the
+    franchise weigh most, then keywords, tags and liked titles, then genre words), best first; with nothing
+    liked, the most positive one. A sentence that mentions nothing shared is never chosen."""
+    quotes = _quote_texts(candidate)
+    if not quotes or limit <= 0:
         return []
-    scores: dict[int, float] = {}
-    if matrix is not None and np.ndim(matrix) == 2 and len(matrix) == len(raw):
-        pooled = [w * np.asarray(history_vectors[int(p["movie_id"])]["reviews"], dtype=np.float64)
-                  for p, w in liked if "reviews" in history_vectors.get(int(p["movie_id"]), {})]
-        if pooled:
-            profile = np.sum(pooled, axis=0)
-            scores = {i: _cosine(np.asarray(matrix[i]), profile) for i, _ in usable}
-    if not scores:
-        terms = {t for f in shared for t in _TERM.findall(f.value.lower()) if len(t) > 2}
-        for p, _ in liked:
-            if int(p["movie_id"]) in anchor_ids:
-                terms |= {t for t in _TERM.findall(str(p.get("title", "")).lower()) if len(t) > 3}
-        for i, sentence in usable:
-            found = set(_TERM.findall(sentence.lower()))
-            scores[i] = len(found & terms) + 0.5 * len(found & POSITIVE_WORDS) - 0.002 * len(sentence)
-    ranked = sorted(usable, key=lambda item: (-scores[item[0]], item[0]))
-    return [sentence for _, sentence in ranked[:limit]]
+    if not liked:
+        return [text for text, _ in sorted(quotes, key=lambda q: -q[1])[:1]]
+    terms: list[tuple[re.Pattern[str], float]] = []
+    for feature in shared:
+        if feature.kind in ("director", "cast", "writer", "composer"):
+            parts = feature.value.split()
+            forms = {feature.value} | ({parts[-1]} if len(parts) > 1 and len(parts[-1]) > 3 else set())
+            terms += [(re.compile(rf"\b{re.escape(f)}\b"), 3.0) for f in forms]
+        elif feature.kind == "collection":
+            name = re.sub(r"\s*collection$", "", feature.value, flags=re.IGNORECASE)
+            terms.append((re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE), 3.0))
+        elif feature.kind in ("keyword", "tag") and len(feature.value) > 3:
+            terms.append((re.compile(rf"\b{re.escape(feature.value)}s?\b", re.IGNORECASE), 2.0))
+        elif feature.kind == "genre":
+            terms += [(re.compile(rf"\b{re.escape(w)}\b", re.IGNORECASE), 1.0)
+                      for w in GENRE_WORDS.get(feature.value, ())]
+    for payload, _ in liked:
+        if int(payload["movie_id"]) in anchor_ids and len(str(payload.get("title", ""))) > 3:
+            terms.append((re.compile(rf"\b{re.escape(str(payload['title']))}\b"), 2.0))
+    scored = []
+    for order, (text, positive) in enumerate(quotes):
+        score = sum(weight for pattern, weight in terms if pattern.search(text))
+        if score > 0:
+            scored.append((-score, -positive, order, text))
+    return [text for *_, text in sorted(scored)[:limit]]
 
 
 def co_like_counts(loved: csr_matrix, item_index: Mapping[int, int], anchors: Sequence[int],
@@ -527,3 +583,95 @@ def loved_matrix(ratings: Any, threshold: float = 4.0) -> tuple[csr_matrix, dict
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix, item_index
+
+
+_QUERY_WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+#: how a description may name a genre
+GENRE_QUERY_WORDS: dict[str, str] = {
+    "comedy": "Comedy", "comedies": "Comedy", "funny": "Comedy", "horror": "Horror", "scary": "Horror",
+    "thriller": "Thriller", "thrillers": "Thriller", "romance": "Romance", "romantic": "Romance",
+    "animated": "Animation", "animation": "Animation", "cartoon": "Animation", "sci-fi": "Sci-Fi",
+    "scifi": "Sci-Fi", "action": "Action", "crime": "Crime", "war": "War", "western": "Western",
+    "musical": "Musical", "mystery": "Mystery", "fantasy": "Fantasy", "documentary": "Documentary",
+    "drama": "Drama", "kids": "Children", "children": "Children", "adventure": "Adventure", "noir": "Film-Noir"}
+
+
+def _stem(word: str) -> str:
+    word = word.lower().strip("'-")
+    for suffix in ("ies", "es", "s", "ing", "ed"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def _query_terms(query: str) -> list[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    words = [w.lower() for w in _QUERY_WORD.findall(query)]
+    return [w for w in words if w not in ENGLISH_STOP_WORDS and len(w) > 2]
+
+
+def query_matches(query: str, payload: Mapping[str, Any], limit: int = 3) -> list[tuple[str, str]]:
+    """What in a movie's payload matches the words of a description, most specific first: a person it names
+    (``("person", "Tom Hanks")``), a keyword or tag whose words it uses, a genre it names, then a word of the plot
+    summary (as the summary writes it). Common words ("the", "film") never match.
+
+    Example:
+        >>> heat = {"keywords": ["bank robbery", "los angeles"], "genres": ["Crime"], "cast": ["Al Pacino"],
+        ...         "overview": "A group of professional bank robbers start to feel the heat."}
+        >>> query_matches("a bank robbery crime with Pacino", heat)
+        [('person', 'Al Pacino'), ('keyword', 'bank robbery'), ('genre', 'Crime')]
+    """
+    terms = _query_terms(query)
+    if not terms:
+        return []
+    stems = {_stem(t) for t in terms}
+    lowered = query.lower()
+    out: list[tuple[str, str]] = []
+    for kind in ("director", "cast"):
+        for name in feature_values(payload, kind):
+            parts = name.lower().split()
+            if name.lower() in lowered or (len(parts) > 1 and len(parts[-1]) > 3 and parts[-1] in terms):
+                out.append(("person", name))
+    for kind in ("keyword", "tag"):
+        for value in feature_values(payload, kind):
+            words = [_stem(w) for w in _QUERY_WORD.findall(value)]
+            if words and all(w in stems for w in words):
+                out.append((kind, value))
+    genres = set(feature_values(payload, "genre"))
+    for term in terms:
+        genre = GENRE_QUERY_WORDS.get(term)
+        if genre in genres and ("genre", genre) not in out:
+            out.append(("genre", genre))
+    overview = str(payload.get("overview") or "")
+    if not out and overview and not looks_like_instruction(overview):
+        for word in _QUERY_WORD.findall(overview):
+            if _stem(word) in stems:
+                out.append(("overview", word.lower()))
+                break
+    seen: set[tuple[str, str]] = set()
+    return [m for m in out if not (m in seen or seen.add(m))][:limit]  # type: ignore[func-returns-value]
+
+
+def overview_sentence(query: str, payload: Mapping[str, Any], max_chars: int = 170) -> str | None:
+    """The whole sentence of a movie's plot summary that shares most words with a description (the first one
+    on a tie), if it is short enough to quote.
+
+    Example:
+        >>> overview_sentence("a heist", {"overview": "Neil is a thief. He plans one last heist in LA."})
+        'He plans one last heist in LA.'
+    """
+    from index.quotes import split_review_sentences
+
+    overview = str(payload.get("overview") or "")
+    if not overview or looks_like_instruction(overview):
+        return None
+    stems = {_stem(t) for t in _query_terms(query)}
+    best: tuple[int, int, str] | None = None
+    for order, (sentence, whole) in enumerate(split_review_sentences(overview)):
+        if not whole or len(sentence) > max_chars or '"' in sentence or "“" in sentence:
+            continue
+        score = len({_stem(w) for w in _QUERY_WORD.findall(sentence)} & stems)
+        if best is None or (score, -order) > (best[0], -best[1]):
+            best = (score, order, sentence)
+    return sanitize_text(best[2], max_chars + 10) if best else None

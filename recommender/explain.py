@@ -38,16 +38,18 @@ from recommender.evidence import (
     looks_like_instruction,
     sanitize_text,
 )
+from recommender.templates import FRAMES, TemplateExplainer, natural_genre, with_article
 
 if TYPE_CHECKING:
     import torch
 
     from index.config import Settings
 
-__all__ = ["Anchor", "CLAIM_PROBLEMS", "COMMON_WORDS", "Clauses", "Evidence", "Explainer", "ExplainerError",
+__all__ = ["Anchor", "CLAIM_PROBLEMS", "COMMON_WORDS", "Evidence", "Explainer", "ExplainerError",
            "Explanation", "LMExplainer", "Mention", "TemplateExplainer", "Vocabulary", "base_model_dir",
            "chat_messages", "check_explanation", "default_cache_dir", "evidence_items_mentioned", "explainer_dir",
-           "focus_features", "focus_of", "load_base_model", "prompt_for", "quantize_int8"]
+           "focus_features", "focus_of", "load_base_model", "natural_genre", "prompt_for", "quantize_int8",
+           "with_article"]
 
 log = logging.getLogger(__name__)
 
@@ -155,17 +157,6 @@ def _norm_lower(token: str) -> str:
 
 def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
-
-
-def natural_genre(genre: str) -> str:
-    """How a MovieLens genre reads in a sentence.
-
-    Example:
-        >>> natural_genre("Sci-Fi"), natural_genre("Children"), natural_genre("Crime")
-        ('sci-fi', "children's", 'crime')
-    """
-    return {"Sci-Fi": "sci-fi", "Film-Noir": "film noir", "Children": "children's", "IMAX": "IMAX"}.get(
-        genre, genre.lower())
 
 
 def bare_title(title: str) -> str:
@@ -353,11 +344,14 @@ def _allowed(evidence: Evidence) -> _Allowed:
     titles = {evidence.title, *evidence.history_titles.values(), *(a.title for a in evidence.anchors),
               *(c.anchor_title for c in evidence.co_likes)}
     titles = {t for t in titles if t and not looks_like_instruction(t)}
-    people = set(evidence.shared_directors + evidence.shared_cast)
+    people = {f.value for f in evidence.shared if f.kind in ("director", "cast", "writer", "composer", "company",
+                                                             "collection")}
     genres = set(evidence.genres + evidence.shared_genres)
-    keywords = {k.lower() for k in evidence.shared_keywords}
+    keywords = {f.value.lower() for f in evidence.shared if f.kind in ("keyword", "tag")}
     quotable = tuple(_quote_key(s) for s in [*evidence.review_sentences, *titles])
-    numbers = {c.count for c in evidence.co_likes}
+    numbers = {c.count for c in evidence.co_likes} | {c.fans for c in evidence.co_likes} | {evidence.rating_count}
+    if evidence.rating_mean is not None:
+        numbers.add(int(f"{evidence.rating_mean:.1f}".split(".")[0]))
     for title in titles:
         numbers.update(int(n) for n in re.findall(r"\d+", title))
     if evidence.year:
@@ -564,100 +558,12 @@ def focus_of(evidence: Evidence) -> tuple[int, str, str] | None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Templates: true by construction
+# Templates (recommender.templates): realised from evidence slots only
 # --------------------------------------------------------------------------------------------------------------
-
-SIGNAL_SENTENCES: dict[str, tuple[str, ...]] = {
-    "overview": ("Its story runs close to {a}, which you loved.",
-                 "If you loved {a}, its plot will feel familiar.",
-                 "Like {a}, which you rated highly, it tells a similar kind of story.",
-                 "Because you enjoyed {a}, this one should suit you: the story is much the same kind.",
-                 "The plot echoes {a}, one of your favourites."),
-    "reviews": ("Reviewers describe it much like {a}, which you loved.",
-                "People write about it the way they write about {a}, a film you liked.",
-                "Because you enjoyed {a}, note that reviewers praise this one for the same things.",
-                "Its reviews read a lot like those of {a}, one of your favourites."),
-    "poster": ("Its poster has the same look as {a}, which you loved.",
-               "Visually it is close to {a}, one of your favourites, down to the poster."),
-    "cf": ("Viewers who loved {a}, as you did, also rate it highly.",
-           "It is a favourite among fans of {a}, a film you loved.",
-           "Because you loved {a}, you share taste with the people who love this one."),
-    "metadata": ("It has a lot in common with {a}, which you loved.",
-                 "Since you enjoyed {a}, this one is a natural next pick.",
-                 "If you liked {a}, this one is close to it.",
-                 "Because you loved {a}, this one should suit you."),
-}
-TWO_ANCHOR_SENTENCES = ("You loved {a} and {a2}, and it sits right between them.",
-                        "It fits next to {a} and {a2}, two films you loved.",
-                        "Because you enjoyed both {a} and {a2}, this one is a natural next pick.")
-FEATURE_SENTENCES: dict[str, tuple[str, ...]] = {
-    "director": ("It is also directed by {x}, like {t}.", "Like {t}, it was directed by {x}.",
-                 "{x} directed both this one and {t}."),
-    "cast": ("It stars {x}, who is also in {t}.", "Like {t}, it features {x}.",
-             "{x} is in the cast, as in {t}."),
-    "keyword": ("Like {t}, it features {x}.", "It shares {x} with {t}.", "It has {x}, just like {t}."),
-    "genre": ("Like {t}, it is {ax} film.", "It is another {x} film, like {t}.",
-              "It has the same {x} streak as {t}."),
-}
-CO_LIKE_SENTENCES = ("{n} people who loved {t} also loved it.", "{n} viewers who loved {t} loved this one too.",
-                     "Of the people who loved {t}, {n} also loved this one.")
-QUOTE_SENTENCES = ('One reviewer wrote: "{q}"', 'A review says: "{q}"', 'As one reviewer put it: "{q}"')
-FALLBACK_SENTENCES = ("It is {ag} film that ranks well for your taste.",
-                      "It ranks well for your taste as {ag} film.")
-EMPTY_SENTENCE = "It ranks well for your taste."
 
 # the template words themselves must never read as a catalog title or keyword
 COMMON_WORDS = COMMON_WORDS | frozenset(
-    w.lower() for bank in (*SIGNAL_SENTENCES.values(), TWO_ANCHOR_SENTENCES, *FEATURE_SENTENCES.values(),
-                           CO_LIKE_SENTENCES, QUOTE_SENTENCES, FALLBACK_SENTENCES, (EMPTY_SENTENCE,))
-    for s in bank for w in _tokens(re.sub(r"\{\w+\}", " ", s)))
-
-
-@dataclass(frozen=True)
-class Clauses:
-    """Every true sentence the templates can say about one evidence, grouped by what it rests on.
-
-    Example:
-        >>> e = Evidence(movie_id=9, title="Ronin (1998)",
-        ...              anchors=[Anchor(6, "Heat (1995)", 1.0, {"overview": 0.8}, 0.8, "overview")],
-        ...              history_titles={6: "Heat (1995)"})
-        >>> Clauses.of(e).lead[0]
-        'Its story runs close to Heat (1995), which you loved.'
-    """
-
-    lead: tuple[str, ...]
-    features: tuple[str, ...]
-    co_likes: tuple[str, ...]
-    quotes: tuple[str, ...]
-
-    @classmethod
-    def of(cls, evidence: Evidence) -> Clauses:
-        """Fill every template the evidence supports (nothing it does not)."""
-        focus = focus_of(evidence)
-        lead: list[str] = []
-        if focus is not None:
-            _, title, signal = focus
-            lead += [s.format(a=title) for s in SIGNAL_SENTENCES.get(signal, SIGNAL_SENTENCES["metadata"])]
-            others = [a.title for a in evidence.anchors if a.title != title]
-            if others:
-                lead += [s.format(a=title, a2=others[0]) for s in TWO_ANCHOR_SENTENCES]
-        elif genres := evidence.shared_genres or evidence.genres:
-            genre = natural_genre(genres[0])
-            lead += [s.format(g=genre, ag=with_article(genre)) for s in FALLBACK_SENTENCES]
-        else:
-            lead.append(EMPTY_SENTENCE)
-        features: list[str] = []
-        if focus is not None:
-            held = focus_features(evidence)
-            for kind in ("director", "cast", "keyword", "genre"):
-                for feature in (f for f in held if f.kind == kind):
-                    value = natural_genre(feature.value) if kind == "genre" else feature.value
-                    features += [s.format(x=value, ax=with_article(value), t=focus[1])
-                                 for s in FEATURE_SENTENCES[kind]]
-                    break
-        co = [s.format(n=f"{c.count:,}", t=c.anchor_title) for c in evidence.co_likes[:1] for s in CO_LIKE_SENTENCES]
-        quotes = [s.format(q=q) for q in evidence.review_sentences[:1] for s in QUOTE_SENTENCES]
-        return cls(tuple(lead), tuple(features), tuple(co), tuple(quotes))
+    w.lower() for bank in FRAMES.values() for s in bank for w in _tokens(re.sub(r"\{\w+\}", " ", s)))
 
 
 def focus_features(evidence: Evidence) -> list[SharedFeature]:
@@ -677,65 +583,13 @@ def focus_features(evidence: Evidence) -> list[SharedFeature]:
     limits = {"genre": 2, "keyword": 2, "director": 1, "cast": 2}
     out: list[SharedFeature] = []
     for feature in evidence.shared:
-        if focus[0] in feature.movie_ids and sum(f.kind == feature.kind for f in out) < limits[feature.kind]:
+        if focus[0] in feature.movie_ids and sum(f.kind == feature.kind for f in out) < limits.get(feature.kind, 1):
             out.append(feature)
     return out
 
 
-def with_article(word: str) -> str:
-    """``"a crime"``, ``"an action"``.
-
-    Example:
-        >>> with_article("action"), with_article("crime")
-        ('an action', 'a crime')
-    """
-    return f"{'an' if word[:1].lower() in 'aeio' else 'a'} {word}"
-
-
 def _stable_hash(*parts: object) -> int:
     return zlib.crc32("|".join(map(str, parts)).encode())
-
-
-class TemplateExplainer:
-    """Fluent sentences filled from evidence only, so true by construction; the phrasing varies from movie to
-    movie but is fixed for a given movie and history (a stable hash picks it).
-
-    Example:
-        >>> e = Evidence(movie_id=9, title="Ronin (1998)",
-        ...              anchors=[Anchor(6, "Heat (1995)", 1.0, {"cf": 0.8}, 0.8, "cf")],
-        ...              history_titles={6: "Heat (1995)"})
-        >>> TemplateExplainer().explain([e])[0].startswith(("Viewers", "It is", "Because"))
-        True
-    """
-
-    name = "template"
-
-    def explain_one(self, evidence: Evidence) -> str:
-        """One explanation: a sentence on the closest liked movie, then one on a shared feature, co-likes or a
-        review, whichever the hash picks among those the evidence has (kept under 170 characters)."""
-        clauses = Clauses.of(evidence)
-        key = _stable_hash(evidence.movie_id, *sorted(evidence.history_titles))
-        lead = clauses.lead[key % len(clauses.lead)]
-        seconds = [group for group in (clauses.features, clauses.co_likes, clauses.quotes) if group]
-        if not seconds:
-            return lead
-        group = seconds[(key // 7) % len(seconds)]
-        second = group[(key // 11) % len(group)]
-        if len(lead) + len(second) > 170:
-            shorter = [s for g in seconds for s in g if len(lead) + len(s) <= 170]
-            if not shorter:
-                return lead
-            second = shorter[(key // 13) % len(shorter)]
-        return f"{lead} {second}"
-
-    def explain(self, evidence_list: Sequence[Evidence]) -> list[str]:
-        """One explanation per evidence."""
-        return [self.explain_one(e) for e in evidence_list]
-
-    def stream(self, evidence_list: Sequence[Evidence]) -> Iterator[tuple[int, str]]:
-        """Explanations in order, each as soon as it is written."""
-        for i, evidence in enumerate(evidence_list):
-            yield i, self.explain_one(evidence)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from recommender.evidence import Evidence, build_evidence, co_like_counts
+from recommender.evidence import (
+    Evidence,
+    build_evidence,
+    co_like_counts,
+    overview_sentence,
+    query_matches,
+    sanitize_text,
+)
 from recommender.profile import Interaction, interaction_weights
 
 log = logging.getLogger(__name__)
@@ -36,31 +43,44 @@ def loved_from_confidence(matrix: csr_matrix, threshold: float = LOVED_CONFIDENC
 
 def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Sequence[Interaction]) -> list[Evidence]:
     """One :class:`Evidence` per recommendation: anchors from the liked history per signal, shared features,
-    review sentences, and how many people loved both.
+    relevant review quotes, how many people loved both (and each liked movie at all), the pick's own rating
+    count, why it is on the page (``reason``) and, for a search or a steered page, what matches the description.
 
     Example:
         >>> # page_evidence(rec, rec.recommend(history), history)[0].anchors
     """
-    weights = interaction_weights(history, rec.model.half_life_days)
+    weights = interaction_weights(history, rec.model.half_life_days) if history else {}
+    sentiments = {i.movie_id: i.sentiment() for i in history}
     liked = [m for m, w in weights.items() if w > 0 and m in rec.payloads]
     hist = [(rec.payloads[m], w) for m, w in weights.items() if m in rec.payloads]
     signals = [s for s in rec.signals if s != "poster" or "poster" in rec.items.vectors]
-    vectors = rec.store.vectors([r.movie_id for r in recs] + liked, signals)
-    if rec._loved is None:
+    vectors = rec.store.vectors([r.movie_id for r in recs] + liked, signals) if liked else {}
+    if rec._loved is None and liked:
         assert rec.model.inter is not None
         rec._loved = loved_from_confidence(rec.model.inter.matrix)
+        rec._fans = np.asarray(rec._loved.sum(axis=0)).ravel()
+    fans = {m: int(rec._fans[rec._col_of[m]]) for m in liked if m in rec._col_of} if liked else {}
     out = []
     for r in recs:
-        co = co_like_counts(rec._loved, rec._col_of, liked, r.movie_id)
-        out.append(build_evidence(rec.payloads.get(r.movie_id, {}), hist, vectors.get(r.movie_id, {}),
-                                  {m: vectors.get(m, {}) for m in liked}, co_likes=co,
-                                  contributions={k: max(v, 0.0) for k, v in r.contributions.items()}))
+        payload = rec.payloads.get(r.movie_id, {"movie_id": r.movie_id, "title": r.title})
+        co = co_like_counts(rec._loved, rec._col_of, liked, r.movie_id) if liked else {}
+        evidence = build_evidence(payload, hist, vectors.get(r.movie_id, {}), {m: vectors.get(m, {}) for m in liked},
+                                  co_likes=co, contributions={k: max(v, 0.0) for k, v in r.contributions.items()},
+                                  fans=fans, sentiments=sentiments, reason=r.reason)
+        if r.query:
+            evidence.query = sanitize_text(r.query, 80)
+            evidence.query_matches = query_matches(r.query, payload)
+            if r.reason == "search" or not evidence.query_matches:
+                evidence.overview_sentence = overview_sentence(r.query, payload)
+        out.append(evidence)
     return out
 
 
 def load_explainer(store_location: str | Settings, kind: str = "auto") -> Any:
-    """The fine-tuned model where ``<store>/explainer`` holds an adapter (``kind="auto"`` or ``"model"``), else
-    the template explainer; ``"model"`` without an adapter uses the base model (still checked, so still true).
+    """The explainer to show: templates for ``"auto"`` and ``"template"`` (they win the truth audit of
+    ``benchmarks/explain_audit.py``, see the README), the language model for ``"model"``: the fine-tuned adapter in
+    ``<store>/explainer`` where there is one, else the base model; it only rewrites the template's sentence and
+    anything it changes about a title, name, number, label or quote sends the template instead.
 
     Example:
         >>> type(load_explainer("/nonexistent", "auto")).__name__
@@ -68,9 +88,9 @@ def load_explainer(store_location: str | Settings, kind: str = "auto") -> Any:
     """
     from recommender.explain import LMExplainer, TemplateExplainer, explainer_dir
 
-    folder = explainer_dir(store_location)
-    if kind == "template" or (kind == "auto" and not (folder / "adapter_config.json").is_file()):
+    if kind in ("auto", "template"):
         return TemplateExplainer()
+    folder = explainer_dir(store_location)
     if not (folder / "adapter_config.json").is_file():
         log.warning("no fine-tuned explainer in %s (train one with `cinefuse train-explainer`); using the base model",
                     folder)
@@ -80,12 +100,14 @@ def load_explainer(store_location: str | Settings, kind: str = "auto") -> Any:
 
 def explain_page(rec: Recommender, recs: list[Recommendation], history: Sequence[Interaction]
                  ) -> list[Recommendation]:
-    """Fill each recommendation's ``evidence`` and a checked ``explanation``.
+    """Fill each recommendation's ``evidence`` and ``explanation``, whatever put it on the page (ranked,
+    exploration, popular, search): one call to the explainer for the whole page, so the app and the API show the
+    same text for the same page.
 
     Example:
         >>> # explain_page(rec, recs, history)[0].explanation
     """
-    if not recs or not history:
+    if not recs:
         return recs
     if rec.explainer is None:
         rec.explainer = load_explainer(rec.settings)

@@ -38,17 +38,14 @@ from recommender.evidence import (
 )
 from recommender.explain import (
     CLAIM_PROBLEMS,
-    Clauses,
     Explainer,
     Vocabulary,
     chat_messages,
     check_explanation,
     evidence_items_mentioned,
-    focus_features,
-    focus_of,
     load_base_model,
-    natural_genre,
 )
+from recommender.templates import FRAMES, plan_card, realise
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +87,12 @@ def catalog_payloads(catalog: Any, max_review_sentences: int = 40) -> dict[int, 
         >>> catalog_payloads(C())[1]["review_sentences"]
         ['Wow.', 'Best shootout ever filmed.']
     """
-    from index.build import movie_payload
+    from index.build import catalog_quotes, movie_payload
 
+    quotes = catalog_quotes(catalog)
     out: dict[int, dict[str, Any]] = {}
     for movie in catalog.movies.values():
-        payload = movie_payload(movie, [])
+        payload = movie_payload(movie, [], quotes.get(movie.movie_id, ()))
         per_review = [split_sentences(r) for r in movie.reviews]
         sentences: list[str] = []
         for i in range(max((len(s) for s in per_review), default=0)):
@@ -105,8 +103,8 @@ def catalog_payloads(catalog: Any, max_review_sentences: int = 40) -> dict[int, 
 
 
 def write_reference(evidence: Evidence, rng: np.random.Generator) -> str:
-    """A reference explanation: a sentence on the closest liked movie, usually followed by one on a shared
-    feature, co-likes or a real review sentence, phrasings drawn at random (all true by construction).
+    """A reference explanation: the template realisation of the evidence (:mod:`recommender.templates`) with its
+    frames drawn at random, so every target is true by construction and the wording varies.
 
     Example:
         >>> from recommender.evidence import Anchor
@@ -115,30 +113,8 @@ def write_reference(evidence: Evidence, rng: np.random.Generator) -> str:
         >>> "Heat (1995)" in write_reference(e, np.random.default_rng(0))
         True
     """
-    clauses = Clauses.of(evidence)
-    leads = list(clauses.lead)
-    focus = focus_of(evidence)
-    genre_leads: list[str] = []
-    if focus is not None:
-        _, title, signal = focus
-        leads += [s.format(a=title) for s in EXTRA_LEADS.get(signal, EXTRA_LEADS["metadata"])]
-        genres = [f for f in focus_features(evidence) if f.kind == "genre"]
-        if genres:
-            genre_leads = [s.format(a=title, g=natural_genre(genres[0].value)) for s in GENRE_LEADS]
-            leads += genre_leads
-    quotes = list(clauses.quotes) + [s.format(q=q) for q in evidence.review_sentences[:1] for s in EXTRA_QUOTES]
-    co_likes = list(clauses.co_likes) + [s.format(n=f"{c.count:,}", t=c.anchor_title)
-                                         for c in evidence.co_likes[:1] for s in EXTRA_CO_LIKES]
-    lead = leads[int(rng.integers(len(leads)))]
-    features = [] if lead in genre_leads else list(clauses.features)  # the lead already names the genre
-    groups = [g for g in (features, co_likes, quotes) if g]
-    if not groups or rng.random() < 0.12:
-        return lead
-    group = groups[int(rng.integers(len(groups)))]
-    fitting = [s for s in group if len(lead) + 1 + len(s) <= MAX_REFERENCE_CHARS]
-    if not fitting:
-        fitting = [s for g in groups for s in g if len(lead) + 1 + len(s) <= MAX_REFERENCE_CHARS]
-    return f"{lead} {fitting[int(rng.integers(len(fitting)))]}" if fitting else lead
+    used: Counter[str] = Counter({kind: int(rng.integers(3)) for kind in FRAMES})
+    return realise(plan_card(evidence, used), int(rng.integers(1 << 30)), Counter())
 
 
 def is_heldout(movie_id: int, fraction: float) -> bool:

@@ -130,5 +130,6 @@ def tiny_payloads() -> dict[int, dict[str, Any]]:
     for movie in tiny_catalog().movies.values():
         payload = movie_payload(movie, ["overview"])
         payload["review_sentences"] = [s for r in movie.reviews for s in split_sentences(r)]
+        payload["review_quotes"] = [{"text": s, "rating": 9.0, "positive": 0.9} for s in payload["review_sentences"]]
         out[movie.movie_id] = payload
     return out

@@ -1,0 +1,387 @@
+"""Explanations realised from evidence: every title, name, number, label and quote is copied from an
+:class:`~recommender.evidence.Evidence` slot, so the text cannot state what the evidence does not hold.
+
+An explanation is a plan (which facts, in what order: :func:`facts_of`, :func:`plan_card`) realised by filling
+frames. Each fact kind has several grammatical frames that take any value (keywords and tags are quoted labels, so
+"it features atmospheric" cannot happen); a page picks, for each card, the frames it has used least so far, so the
+cards of one page do not read alike. The same page always gets the same text (a stable hash breaks ties).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from recommender.evidence import Evidence, SharedFeature
+
+__all__ = ["FRAMES", "Fact", "TemplateExplainer", "facts_of", "natural_genre", "plan_card", "realise_page",
+           "with_article"]
+
+MAX_CARD_CHARS = 300
+
+#: Frames per fact kind. Slots: {t} a liked title, {v} loved/liked, {x} {x2} values, {xa} a value with its article,
+#: {n} {m} counts, {r} a mean rating, {q} a quote, {d} a disliked title, {query} the person's description.
+FRAMES: dict[str, tuple[str, ...]] = {
+    "director": ("Like {t}, which you {v}, it was directed by {x}.",
+                 "It is directed by {x}, who also directed {t}.",
+                 "{x} directed both this and {t}.",
+                 "You {v} {t}; {x} directed this one too.",
+                 "It comes from {x}, the director of {t}.",
+                 "{x}, who directed {t}, is behind this one as well."),
+    "cast": ("It stars {x}, who is also in {t}.",
+             "{x} is in the cast, as in {t}, which you {v}.",
+             "Like {t}, it features {x}.",
+             "You {v} {t}, and {x} appears in this one too.",
+             "{x}, from the cast of {t}, has a role here as well."),
+    "cast2": ("It stars {x} and {x2}, who are both in {t} as well.",
+              "{x} and {x2} appear in it, as they do in {t}.",
+              "Like {t}, which you {v}, it features both {x} and {x2}."),
+    "writer": ("It was written by {x}, who also wrote {t}.",
+               "{x} wrote both this and {t}.",
+               "Like {t}, it has a script by {x}.",
+               "You {v} {t}; {x} wrote this one too."),
+    "composer": ("Its music is by {x}, who also scored {t}.",
+                 "{x} wrote the music for both this and {t}.",
+                 "Like {t}, it has a score by {x}."),
+    "collection": ("Like {t}, which you {v}, it is part of {x}.",
+                   "It belongs to {x}, as {t} does.",
+                   "Both it and {t} belong to {x}.",
+                   "You {v} {t}, and this one is also part of {x}."),
+    "company": ("Like {t}, it was produced by {x}.",
+                "{x} produced both this and {t}.",
+                "It comes from the same studio as {t}: {x}.",
+                "It is {xa} production, like {t}."),
+    "keyword": ("It shares the keyword “{x}” with {t}.",
+                "Like {t}, it is listed under the keyword “{x}”.",
+                "Both this and {t} carry the keyword “{x}”.",
+                "Keywords link it to {t}: both are filed under “{x}”.",
+                "You {v} {t}, and this one is also filed under the keyword “{x}”."),
+    "keyword2": ("It shares the keywords “{x}” and “{x2}” with {t}.",
+                 "Like {t}, it is listed under the keywords “{x}” and “{x2}”.",
+                 "Both this and {t} carry the keywords “{x}” and “{x2}”.",
+                 "Keywords link it to {t}, which you {v}: “{x}” and “{x2}”."),
+    "tag": ("People here tagged both it and {t} “{x}”.",
+            "Like {t}, it is tagged “{x}” by MovieLens users.",
+            "MovieLens users tag both this and {t} “{x}”.",
+            "It carries the tag “{x}”, as {t} does."),
+    "tag2": ("People here tagged both it and {t} “{x}” and “{x2}”.",
+             "Like {t}, it is tagged “{x}” and “{x2}” by MovieLens users.",
+             "MovieLens users tag both this and {t} “{x}” and “{x2}”."),
+    "genre": ("Like {t}, it is {xa} film.",
+              "It is another {x} film, like {t}.",
+              "Like {t}, which you {v}, it is {xa} film.",
+              "It shares the {x} genre with {t}."),
+    "genre2": ("Like {t}, it is both {xa} and {x2} film.",
+               "It shares the {x} and {x2} genres with {t}.",
+               "It is another {x} and {x2} film, like {t}."),
+    "co_like": ("{n} of the {m} people here who loved {t} also loved it.",
+                "Of the {m} people here who loved {t}, {n} loved this one too.",
+                "{n} people here loved both {t} and this one.",
+                "It is loved by {n} of the {m} people here who loved {t}."),
+    "quote": ("One reviewer wrote: “{q}”",
+              "A review says: “{q}”",
+              "As one reviewer put it: “{q}”",
+              "From a positive review: “{q}”",
+              "In one reviewer's words: “{q}”"),
+    "count": ("{n} people here have rated it, {r}★ on average.",
+              "It averages {r}★ from {n} ratings here.",
+              "People here rate it {r}★ on average, over {n} ratings."),
+    "disliked": ("Unlike {d}, which you disliked, it shares none of its genres.",
+                 "It has no genre in common with {d}, which you disliked.",
+                 "You disliked {d}; this one shares none of its genres."),
+    "signal_overview": ("Its plot summary reads close to that of {t}, which you {v}.",
+                        "Going by their plot summaries, its story is close to {t}'s.",
+                        "You {v} {t}, and its plot summary is among the closest to this one's."),
+    "signal_reviews": ("Reviews of it read much like reviews of {t}, which you {v}.",
+                       "Its reviews praise it in much the same words as those of {t}."),
+    "signal_poster": ("Its poster looks close to that of {t}, which you {v}.",),
+    "signal_cf": ("People who rate films the way you do tend to rate it like {t}, which you {v}.",
+                  "Going by ratings here, it draws the same audience as {t}."),
+    "signal_metadata": ("It has a lot in common with {t}, which you {v}.",),
+    "gamble": ("A gamble: only {n} people here have rated it.",
+               "A less-known pick: {n} people here have rated it, so it is more of a gamble.",
+               "Riskier than the rest: just {n} people here have rated it."),
+    "popular": ("A place to start while I learn your taste: {n} people here have rated it, {r}★ on average.",
+                "Rated by {n} people here, {r}★ on average; tell me what you like for picks of your own.",
+                "{n} people here have rated it, {r}★ on average: a safe first pick."),
+    "match_keyword": ("It matches “{query}”: its keywords include “{x}”.",
+                      "For “{query}”: it is listed under the keyword “{x}”."),
+    "match_tag": ("It matches “{query}”: people here tagged it “{x}”.",
+                  "For “{query}”: MovieLens users tag it “{x}”."),
+    "match_genre": ("It matches “{query}”: it is {xa} film.",
+                    "For “{query}”: it is {xa} film."),
+    "match_person": ("It matches “{query}”: {x} is in it.",
+                     "For “{query}”: it has {x} in it."),
+    "match_overview": ("Its plot summary mentions “{x}”, as your description does.",
+                       "For “{query}”: its plot summary mentions “{x}”."),
+    "match_meaning": ("It matches “{query}” by meaning rather than exact words.",
+                      "Nothing in it repeats “{query}” word for word, but its plot summary reads close to it."),
+    "overview": ("Its plot summary: “{q}”", "From its plot summary: “{q}”"),
+}
+KIND_PRIORITY = {"director": 10.0, "collection": 9.0, "cast": 8.0, "cast2": 8.5, "writer": 7.0, "quote": 6.5,
+                 "co_like": 6.0, "keyword2": 5.5, "keyword": 5.0, "tag2": 4.8, "tag": 4.5, "composer": 4.0,
+                 "company": 3.5, "genre2": 2.2, "genre": 2.0, "disliked": 1.5, "count": 1.0}
+PEOPLE = ("director", "cast", "writer", "composer")
+
+
+def natural_genre(genre: str) -> str:
+    """How a MovieLens genre reads in a sentence.
+
+    Example:
+        >>> natural_genre("Sci-Fi"), natural_genre("Children"), natural_genre("Crime")
+        ('sci-fi', "children's", 'crime')
+    """
+    return {"Sci-Fi": "sci-fi", "Film-Noir": "film noir", "Children": "children's", "IMAX": "IMAX"}.get(
+        genre, genre.lower())
+
+
+def with_article(word: str) -> str:
+    """``"a crime"``, ``"an action"``.
+
+    Example:
+        >>> with_article("action"), with_article("crime"), with_article("Universal Pictures")
+        ('an action', 'a crime', 'a Universal Pictures')
+    """
+    return f"{'an' if word[:1].lower() in 'aeio' else 'a'} {word}"
+
+
+def collection_phrase(name: str) -> str:
+    """A franchise as a sentence names it: ``"the Toy Story Collection"``, ``"The Godfather Collection"``.
+
+    Example:
+        >>> collection_phrase("Toy Story Collection"), collection_phrase("The Godfather Collection")
+        ('the Toy Story Collection', 'The Godfather Collection')
+    """
+    return name if name.lower().startswith("the ") else f"the {name}"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One thing an explanation can say: its frame kind, the slot values, and how much it is worth citing.
+
+    Example:
+        >>> Fact("director", {"x": "Michael Mann", "t": "Heat (1995)", "v": "loved"}, 10.0).kind
+        'director'
+    """
+
+    kind: str
+    slots: dict[str, str] = field(default_factory=dict)
+    priority: float = 0.0
+
+    @property
+    def family(self) -> str:
+        """The kind without its plural form: ``cast2`` is ``cast``."""
+        return self.kind.rstrip("2")
+
+
+def _stable_hash(*parts: object) -> int:
+    return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+def _feature_facts(evidence: Evidence) -> list[Fact]:
+    """A fact per shared feature kind, about the liked movie that holds it (two values where that movie holds
+    both)."""
+    out: list[Fact] = []
+    done: set[str] = set()
+    for feature in evidence.shared:
+        if feature.kind in done:
+            continue
+        title_id = next((m for m in feature.movie_ids if m in evidence.history_titles
+                         and evidence.stance.get(m, "liked") != "disliked"), None)
+        if title_id is None:
+            continue
+        done.add(feature.kind)
+        title = evidence.history_titles[title_id]
+        verb = evidence.stance.get(title_id, "liked")
+        same: list[SharedFeature] = [f for f in evidence.shared if f.kind == feature.kind and f is not feature
+                                     and title_id in f.movie_ids]
+        value = _show(feature)
+        slots = {"t": title, "v": verb, "x": value, "xa": with_article(value)}
+        kind = feature.kind
+        if same and kind in ("cast", "keyword", "tag", "genre"):
+            slots["x2"] = _show(same[0])
+            kind = f"{kind}2"
+        out.append(Fact(kind, slots, KIND_PRIORITY.get(kind, 1.0)))
+    return out
+
+
+def _show(feature: SharedFeature) -> str:
+    if feature.kind == "genre":
+        return natural_genre(feature.value)
+    if feature.kind == "collection":
+        return collection_phrase(feature.value)
+    return feature.value
+
+
+def facts_of(evidence: Evidence) -> list[Fact]:
+    """Everything the evidence lets an explanation say, most worth citing first.
+
+    Example:
+        >>> from recommender.evidence import SharedFeature
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"}, stance={6: "loved"},
+        ...              shared=[SharedFeature("director", "John Frankenheimer", (6,))])
+        >>> [f.kind for f in facts_of(e)]
+        ['director']
+    """
+    facts = _feature_facts(evidence)
+    for like in evidence.co_likes[:1]:
+        if like.fans >= like.count > 0:
+            facts.append(Fact("co_like", {"n": f"{like.count:,}", "m": f"{like.fans:,}", "t": like.anchor_title},
+                              KIND_PRIORITY["co_like"]))
+    for quote in evidence.review_sentences[:1]:
+        facts.append(Fact("quote", {"q": quote}, KIND_PRIORITY["quote"]))
+    for mid in evidence.disliked[:1]:
+        if mid in evidence.history_titles:
+            facts.append(Fact("disliked", {"d": evidence.history_titles[mid]}, KIND_PRIORITY["disliked"]))
+    if evidence.rating_count > 0 and evidence.rating_mean is not None:
+        facts.append(Fact("count", {"n": f"{evidence.rating_count:,}", "r": f"{evidence.rating_mean:.1f}"},
+                          KIND_PRIORITY["count"]))
+    facts.sort(key=lambda f: -f.priority)
+    return facts
+
+
+def _signal_fact(evidence: Evidence) -> Fact | None:
+    anchor = evidence.anchors[0] if evidence.anchors else None
+    if anchor is None:
+        return None
+    signal = anchor.top_signal if f"signal_{anchor.top_signal}" in FRAMES else "metadata"
+    return Fact(f"signal_{signal}", {"t": anchor.title, "v": evidence.stance.get(anchor.movie_id, "liked")}, 0.5)
+
+
+def _match_facts(evidence: Evidence) -> list[Fact]:
+    if not evidence.query:
+        return []
+    query = evidence.query
+    out: list[Fact] = []
+    for kind, value in evidence.query_matches[:1]:
+        shown = natural_genre(value) if kind == "genre" else value
+        out.append(Fact(f"match_{kind}", {"query": query, "x": shown, "xa": with_article(shown)}, 20.0))
+    if not out:
+        out.append(Fact("match_meaning", {"query": query}, 20.0))
+    if evidence.overview_sentence:
+        out.append(Fact("overview", {"q": evidence.overview_sentence}, 6.0))
+    return out
+
+
+def plan_card(evidence: Evidence, used: Counter[str] | None = None) -> list[Fact]:
+    """The facts one card says, in order: what kind of pick it is (a description's match, a gamble, a popular
+    start), then the most worth citing of what it shares with the liked movies, each kind once, preferring kinds
+    this page has used less (``used`` counts them), two or three sentences in all.
+
+    Example:
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)", rating_count=40, rating_mean=3.9, reason="popular")
+        >>> [f.kind for f in plan_card(e)]
+        ['popular']
+    """
+    used = used if used is not None else Counter()
+    head: list[Fact] = []
+    if evidence.reason == "popular":
+        head.append(Fact("popular", {"n": f"{evidence.rating_count:,}", "r": f"{evidence.rating_mean or 0:.1f}"}, 20))
+        if evidence.rating_count <= 0 or evidence.rating_mean is None:
+            head = []
+    elif evidence.reason == "exploration" and evidence.rating_count > 0:
+        head.append(Fact("gamble", {"n": f"{evidence.rating_count:,}"}, 20.0))
+    head += _match_facts(evidence)
+    facts = [f for f in facts_of(evidence) if not (head and head[0].kind in ("popular",) and f.kind == "count")
+             and not (any(h.kind == "gamble" for h in head) and f.kind == "count")]
+    if evidence.reason == "popular":
+        facts = [f for f in facts if f.kind == "quote"]
+    chosen: list[Fact] = list(head)
+    budget = 3 if len(head) < 2 else 1
+    ranked = sorted(facts, key=lambda f: -(f.priority - 0.6 * used[f.family]))
+    families: set[str] = set()
+    for fact in ranked:
+        if len([c for c in chosen if c not in head]) >= budget:
+            break
+        if fact.family in families or (fact.family == "genre" and len(chosen) >= 2):
+            continue
+        if fact.kind in ("count",) and len(chosen) >= 2:
+            continue
+        families.add(fact.family)
+        chosen.append(fact)
+    if not [c for c in chosen if c.kind not in ("count", "popular", "gamble", "match_meaning")]:
+        signal = _signal_fact(evidence)
+        if signal is not None:
+            chosen.insert(len(head), signal)
+    return chosen
+
+
+def _fill(frame: str, slots: dict[str, str]) -> str:
+    text = frame.format(**slots)
+    return text[0].upper() + text[1:] if text else text
+
+
+def _frame_fits(frame: str, slots: dict[str, str]) -> bool:
+    return all(name in slots for name in re.findall(r"\{(\w+)\}", frame))
+
+
+def realise(plan: Sequence[Fact], key: int, used_frames: Counter[str]) -> str:
+    """One card's text: each fact in the frame of its kind used least on the page so far (``used_frames``,
+    updated), ties broken by ``key``; sentences dropped from the end while the text is over MAX_CARD_CHARS.
+
+    Example:
+        >>> realise([Fact("director", {"x": "Michael Mann", "t": "Heat (1995)", "v": "loved"})], 0, Counter())
+        'Like Heat (1995), which you loved, it was directed by Michael Mann.'
+    """
+    sentences: list[str] = []
+    for i, fact in enumerate(plan):
+        frames = [f for f in FRAMES[fact.kind] if _frame_fits(f, fact.slots)]
+        if not frames:
+            continue
+        ordered = sorted(range(len(frames)), key=lambda j: (used_frames[frames[j]], (j + key + i) % len(frames)))
+        frame = frames[ordered[0]]
+        used_frames[frame] += 1
+        sentences.append(_fill(frame, fact.slots))
+    while len(sentences) > 1 and len(" ".join(sentences)) > MAX_CARD_CHARS:
+        sentences.pop()
+    return " ".join(sentences)
+
+
+def realise_page(evidence_list: Sequence[Evidence]) -> list[str]:
+    """The explanations of one page, in order: facts planned per card, frames spread over the page.
+
+    Example:
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)", rating_count=40, rating_mean=3.9, reason="popular")
+        >>> realise_page([e])[0]
+        'A place to start while I learn your taste: 40 people here have rated it, 3.9★ on average.'
+    """
+    used_kinds: Counter[str] = Counter()
+    used_frames: Counter[str] = Counter()
+    out = []
+    for evidence in evidence_list:
+        plan = plan_card(evidence, used_kinds)
+        used_kinds.update(f.family for f in plan)
+        key = _stable_hash(evidence.movie_id, *sorted(evidence.history_titles))
+        text = realise(plan, key, used_frames)
+        out.append(text or "It ranks well for your taste.")
+    return out
+
+
+class TemplateExplainer:
+    """Explanations realised from evidence slots only (see the module docstring): true by construction, varied
+    across a page, the same for the same page wherever it is shown.
+
+    Example:
+        >>> from recommender.evidence import SharedFeature
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"}, stance={6: "loved"},
+        ...              shared=[SharedFeature("cast", "Robert De Niro", (6,))])
+        >>> TemplateExplainer().explain([e])[0]
+        'You loved Heat (1995), and Robert De Niro appears in this one too.'
+    """
+
+    name = "template"
+
+    def explain_one(self, evidence: Evidence) -> str:
+        """One explanation, as the only card of its page."""
+        return realise_page([evidence])[0]
+
+    def explain(self, evidence_list: Sequence[Evidence]) -> list[str]:
+        """One explanation per evidence, the page's frames spread over its cards."""
+        return realise_page(evidence_list)
+
+    def stream(self, evidence_list: Sequence[Evidence]) -> Iterator[tuple[int, str]]:
+        """The page's explanations in order (all planned together, so the text equals :meth:`explain`'s)."""
+        yield from enumerate(realise_page(evidence_list))
