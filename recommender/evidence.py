@@ -613,14 +613,14 @@ def _query_terms(query: str) -> list[str]:
 
 def query_matches(query: str, payload: Mapping[str, Any], limit: int = 3) -> list[tuple[str, str]]:
     """What in a movie's payload matches the words of a description, most specific first: a person it names
-    (``("person", "Tom Hanks")``), a keyword or tag whose words it uses, a genre it names, then a word of the plot
+    (``("cast", "Tom Hanks")`` or ``("director", ...)``), a keyword or tag whose words it uses, a genre it names, then a word of the plot
     summary (as the summary writes it). Common words ("the", "film") never match.
 
     Example:
         >>> heat = {"keywords": ["bank robbery", "los angeles"], "genres": ["Crime"], "cast": ["Al Pacino"],
         ...         "overview": "A group of professional bank robbers start to feel the heat."}
         >>> query_matches("a bank robbery crime with Pacino", heat)
-        [('person', 'Al Pacino'), ('keyword', 'bank robbery'), ('genre', 'Crime')]
+        [('cast', 'Al Pacino'), ('keyword', 'bank robbery'), ('genre', 'Crime')]
     """
     terms = _query_terms(query)
     if not terms:
@@ -632,7 +632,7 @@ def query_matches(query: str, payload: Mapping[str, Any], limit: int = 3) -> lis
         for name in feature_values(payload, kind):
             parts = name.lower().split()
             if name.lower() in lowered or (len(parts) > 1 and len(parts[-1]) > 3 and parts[-1] in terms):
-                out.append(("person", name))
+                out.append((kind, name))
     for kind in ("keyword", "tag"):
         for value in feature_values(payload, kind):
             words = [_stem(w) for w in _QUERY_WORD.findall(value)]

@@ -538,6 +538,59 @@ def chat_messages(evidence: Evidence) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt_for(evidence)}]
 
 
+REWRITE_PROMPT = ("Rewrite this explanation of a movie recommendation in your own words, in one to three sentences. "
+                  "Copy every title with its year, every name, number and quoted text exactly. Add nothing new.")
+
+
+def rewrite_messages(evidence: Evidence, draft: str) -> list[dict[str, str]]:
+    """The messages asking the model to reword a template ``draft`` (the facts are the draft itself).
+
+    Example:
+        >>> rewrite_messages(Evidence(movie_id=1, title="X"), "It ranks well.")[1]["content"]
+        'It ranks well.'
+    """
+    return [{"role": "system", "content": REWRITE_PROMPT}, {"role": "user", "content": draft}]
+
+
+_LIKING = re.compile(r"\byou\s+(?:\w+\s+)?(?:loved|liked|enjoyed|adored|disliked|hated|rated)\b", re.IGNORECASE)
+_LIKING_PICK = re.compile(r"\byou\s+(?:\w+\s+)?(?:loved|liked|enjoyed|adored|rated)\s+(?:it|this)\b", re.IGNORECASE)
+
+
+def _protected(evidence: Evidence) -> list[str]:
+    values = [*evidence.history_titles.values(), *(f.value for f in evidence.shared), *evidence.review_sentences,
+              *(c.anchor_title for c in evidence.co_likes)]
+    if evidence.overview_sentence:
+        values.append(evidence.overview_sentence)
+    return sorted({v for v in values if v}, key=len, reverse=True)
+
+
+def rewrite_problems(text: str, draft: str, evidence: Evidence, vocabulary: Vocabulary | None = None) -> list[str]:
+    """What a rewrite changed that it may not: a title, name, label or quote of the evidence that the draft says
+    and the rewrite drops or adds (counted), a number, a genre word or a statement of what the person liked that
+    the draft does not make, or "you loved it" about the pick itself.
+
+    Example:
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"})
+        >>> rewrite_problems("You loved Heat (1996) too.", "Like Heat (1995), which you loved, it is a crime film.", e)
+        ["'Heat (1995)' changed", 'number 1996 is not in the draft']
+    """
+    problems = []
+    for value in _protected(evidence):
+        if draft.count(value) != text.count(value):
+            problems.append(f"'{value[:40]}' changed")
+    numbers = set(re.findall(r"\d[\d,.]*\d|\d", draft))
+    problems += [f"number {n} is not in the draft" for n in re.findall(r"\d[\d,.]*\d|\d", text) if n not in numbers]
+    if len(_LIKING.findall(text)) > len(_LIKING.findall(draft)) or _LIKING_PICK.search(text):
+        problems.append("says more about what the person liked than the draft")
+    if vocabulary is not None:
+        said = {c for m in vocabulary.mentions(draft) for c in m.candidates if c[0] in ("genre", "keyword")}
+        for mention in vocabulary.mentions(text):
+            kinds = {c for c in mention.candidates if c[0] in ("genre", "keyword")}
+            if kinds and not kinds & said:
+                problems.append(f"{sorted(kinds)[0][0]} '{mention.text}' is not in the draft")
+    return problems
+
+
 def focus_of(evidence: Evidence) -> tuple[int, str, str] | None:
     """The liked movie an explanation talks about first: ``(movie_id, title, signal)``, the closest movie on
     the signal that contributed most, else the first anchor; None without anchors.
@@ -750,10 +803,10 @@ class LMExplainer:
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, vocabulary: Vocabulary | None = None,
-                 fallback: TemplateExplainer | None = None, max_new_tokens: int = 48, batch_size: int = 10,
-                 first_batch: int = 1, regenerate: bool = True, temperature: float = 0.7, top_p: float = 0.9,
+                 fallback: TemplateExplainer | None = None, max_new_tokens: int = 80, batch_size: int = 10,
+                 first_batch: int = 0, regenerate: bool = True, temperature: float = 0.7, top_p: float = 0.9,
                  seed: int = 0, threads: int | None = 1, draft_tokens: int = 6, require_evidence: bool = True,
-                 time_budget_s: float | None = None, name: str = "lm") -> None:
+                 time_budget_s: float | None = None, name: str = "lm", rewrite: bool = True) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.tokenizer.padding_side = "left"
@@ -771,6 +824,7 @@ class LMExplainer:
         self.require_evidence = require_evidence
         self.time_budget_s = time_budget_s
         self.name = name
+        self.rewrite = rewrite
         self.stats = ExplainStats()
         ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
         self._stop_ids = {i for i in [*ids, tokenizer.eos_token_id] if isinstance(i, int) and i >= 0}
@@ -806,10 +860,12 @@ class LMExplainer:
 
     # ---------------------------------------------------------------------------------------------- generation
 
-    def prompts(self, evidence_list: Sequence[Evidence]) -> list[str]:
-        """The chat-formatted prompt for each evidence."""
-        return [self.tokenizer.apply_chat_template(chat_messages(e), tokenize=False, add_generation_prompt=True)
-                for e in evidence_list]
+    def prompts(self, evidence_list: Sequence[Evidence], drafts: Sequence[str] | None = None) -> list[str]:
+        """The chat-formatted prompt for each evidence: its facts, and with ``drafts`` the template sentence to
+        rewrite (see :func:`rewrite_messages`)."""
+        messages = [rewrite_messages(e, d) for e, d in zip(evidence_list, drafts, strict=True)] if drafts is not None \
+            else [chat_messages(e) for e in evidence_list]
+        return [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
 
     def generate(self, evidence_list: Sequence[Evidence], *, sample: bool = False,
                  seed: int | None = None) -> list[str]:
@@ -947,10 +1003,13 @@ class LMExplainer:
 
     # ---------------------------------------------------------------------------------------------- checking
 
-    def check(self, text: str, evidence: Evidence) -> list[str]:
+    def check(self, text: str, evidence: Evidence, draft: str | None = None) -> list[str]:
         """The checker's problems with one output (see :func:`check_explanation`); with ``require_evidence``,
-        also a true but empty sentence that cites nothing from non-empty evidence."""
+        also a true but empty sentence that cites nothing from non-empty evidence; with a ``draft``, any change to
+        its titles, names, numbers, labels, quotes, genres or likes (:func:`rewrite_problems`)."""
         problems = check_explanation(text, evidence, self.vocabulary)
+        if draft is not None:
+            problems += rewrite_problems(text, draft, evidence, self.vocabulary)
         if self.require_evidence and not problems and not evidence.is_empty() \
                 and not evidence_items_mentioned(text, evidence):
             problems.append("cites no evidence")
@@ -968,6 +1027,7 @@ class LMExplainer:
             ['model', 'model', 'template']
         """
         started = time.perf_counter()
+        drafts = self.fallback.explain(evidence_list) if self.rewrite else None
         order = list(range(len(evidence_list)))
         chunks = [order[:first_batch]] if first_batch > 0 else []
         rest = order[first_batch:] if first_batch > 0 else order
@@ -975,9 +1035,10 @@ class LMExplainer:
         for number, chunk in enumerate(c for c in chunks if c):
             failed: dict[int, tuple[str, list[str]]] = {}
             chunk_started = time.perf_counter()
-            for row, raw in self._decode(self.prompts([evidence_list[i] for i in chunk])):
+            for row, raw in self._decode(self.prompts([evidence_list[i] for i in chunk],
+                                                      [drafts[i] for i in chunk] if drafts else None)):
                 index = chunk[row]
-                problems = self.check(raw, evidence_list[index])
+                problems = self.check(raw, evidence_list[index], drafts[index] if drafts else None)
                 if not problems:
                     self.stats.model += 1
                     yield index, Explanation(raw, raw, [], "model")
@@ -994,19 +1055,21 @@ class LMExplainer:
             in_budget = self.time_budget_s is None or now - started + expected <= self.time_budget_s
             if self.regenerate and in_budget and not (number == 0 and first_batch > 0):
                 seed = self.seed + 1 + _stable_hash(*retry) % 10_000
-                prompts = self.prompts([evidence_list[i] for i in retry])
+                prompts = self.prompts([evidence_list[i] for i in retry],
+                                       [drafts[i] for i in retry] if drafts else None)
                 second = {retry[row]: text for row, text in self._decode(prompts, sample=True, seed=seed)}
             for index in retry:
                 raw, problems = failed[index]
                 again = second.get(index)
-                if again is not None and not self.check(again, evidence_list[index]):
+                draft = drafts[index] if drafts else None
+                if again is not None and not self.check(again, evidence_list[index], draft):
                     self.stats.regenerated += 1
                     yield index, Explanation(again, raw, problems, "regenerated")
                 else:
                     self.stats.template += 1
                     log.debug("movie %d: template used after %s", evidence_list[index].movie_id, problems)
-                    yield index, Explanation(self.fallback.explain_one(evidence_list[index]), raw, problems,
-                                             "template")
+                    fallback = drafts[index] if drafts else self.fallback.explain_one(evidence_list[index])
+                    yield index, Explanation(fallback, raw, problems, "template")
 
     def _count(self, problems: Sequence[str]) -> None:
         for problem in problems:

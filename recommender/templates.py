@@ -74,7 +74,7 @@ FRAMES: dict[str, tuple[str, ...]] = {
               "It is another {x} film, like {t}.",
               "Like {t}, which you {v}, it is {xa} film.",
               "It shares the {x} genre with {t}."),
-    "genre2": ("Like {t}, it is both {xa} and {x2} film.",
+    "genre2": ("Like {t}, it is a mix of {x} and {x2}.",
                "It shares the {x} and {x2} genres with {t}.",
                "It is another {x} and {x2} film, like {t}."),
     "co_like": ("{n} of the {m} people here who loved {t} also loved it.",
@@ -113,8 +113,10 @@ FRAMES: dict[str, tuple[str, ...]] = {
                   "For “{query}”: MovieLens users tag it “{x}”."),
     "match_genre": ("It matches “{query}”: it is {xa} film.",
                     "For “{query}”: it is {xa} film."),
-    "match_person": ("It matches “{query}”: {x} is in it.",
-                     "For “{query}”: it has {x} in it."),
+    "match_cast": ("It matches “{query}”: {x} is in the cast.",
+                   "For “{query}”: it stars {x}."),
+    "match_director": ("It matches “{query}”: {x} directed it.",
+                       "For “{query}”: it is directed by {x}."),
     "match_overview": ("Its plot summary mentions “{x}”, as your description does.",
                        "For “{query}”: its plot summary mentions “{x}”."),
     "match_meaning": ("It matches “{query}” by meaning rather than exact words.",
@@ -369,7 +371,7 @@ class TemplateExplainer:
         >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"}, stance={6: "loved"},
         ...              shared=[SharedFeature("cast", "Robert De Niro", (6,))])
         >>> TemplateExplainer().explain([e])[0]
-        'You loved Heat (1995), and Robert De Niro appears in this one too.'
+        'Robert De Niro is in the cast, as in Heat (1995), which you loved.'
     """
 
     name = "template"

@@ -35,7 +35,8 @@ def test_an_empty_history_gets_cold_start_picks(service: ChatService) -> None:
     session = Session()
     reply = service.respond(session, "")
     assert reply.cards and len(reply.cards) == service.page_size
-    assert all(c.reason == "popular" and "ratings" in c.explanation for c in reply.cards)
+    assert all(c.reason == "popular" and "people here" in c.explanation and "★" in c.explanation
+               and "most" not in c.explanation for c in reply.cards)  # counts, never superlatives
 
 
 def test_likes_dislikes_and_explanations(service: ChatService) -> None:
