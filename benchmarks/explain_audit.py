@@ -833,12 +833,14 @@ def generate(args: argparse.Namespace) -> None:
     data = Path(args.data)
     ratings = pd.read_csv(data / "ml-latest-small" / "ratings.csv")
     movies = pd.read_csv(data / "ml-latest-small" / "movies.csv")
-    specs = page_specs(ratings, movies)[: args.pages]
+    specs = page_specs(ratings, movies)[:: args.every][: args.pages]
     rec = Recommender.open(args.store)
     if args.explainer != "auto":
         from recommender.explain_service import load_explainer
 
         rec.explainer = load_explainer(rec.settings, args.explainer)
+        if args.free_text:  # the previous design: the model writes from the facts, a checker filters
+            rec.explainer.rewrite = False
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     popular_line = "One of the most-watched recent films here: {n:,} ratings, {r:.1f}★ on average."
@@ -933,6 +935,9 @@ def main() -> None:
     g.add_argument("--pages", type=int, default=54)
     g.add_argument("-k", type=int, default=10)
     g.add_argument("--code", help="run another checkout's cinefuse (e.g. the previous version) on the same pages")
+    g.add_argument("--free-text", action="store_true",
+                   help="with --explainer model: let the model write from the facts instead of rewriting the template")
+    g.add_argument("--every", type=int, default=1, help="take every n-th page only (a quick subset of every kind)")
     g.set_defaults(func=generate)
     s = sub.add_parser("score", help="audit written pages against the raw data")
     s.add_argument("files", nargs="+")

@@ -8,6 +8,7 @@ that read like instructions to a language model ("ignore previous instructions a
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
@@ -75,6 +76,7 @@ def sanitize_text(text: object, max_chars: int = 200) -> str:
     return out
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def looks_like_instruction(text: str) -> bool:
     """Whether a catalog string reads like an instruction to a language model (a prompt-injection attempt).
 
@@ -259,6 +261,11 @@ def display_title(payload: Mapping[str, Any]) -> str:
     if not title:
         year = payload.get("year")
         title = f"{payload.get('title', '')} ({year})" if year else str(payload.get("title", ""))
+    return _display(title)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _display(title: str) -> str:
     return short_title(sanitize_text(title, 160))
 
 
@@ -340,7 +347,8 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
                    co_likes: Mapping[int, int] | None = None, contributions: Mapping[str, float] | None = None,
                    max_anchors: int = 2, max_review_sentences: int = 2, min_co_likes: int = MIN_CO_LIKES, *,
                    fans: Mapping[int, int] | None = None, sentiments: Mapping[int, float] | None = None,
-                   reason: str = "ranked") -> Evidence:
+                   reason: str = "ranked", features: Mapping[str, Mapping[str, Sequence[int]]] | None = None
+                   ) -> Evidence:
     """The evidence for one recommended movie, from its payload, the person's weighted history and vectors.
 
     Anchors are liked history movies (weight > 0; a dislike is never an anchor) ranked by weight times their
@@ -355,7 +363,8 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
     maps a liked movie to how many people loved both (see :func:`co_like_counts`) and ``fans`` to how many loved
     it at all; counts under ``min_co_likes`` are left out. ``sentiments`` (history movie -> -1..1) says whether a
     liked movie was loved (0.5 and up: a 4-star rating or a like) or only liked; a disliked movie sharing no genre
-    with the candidate is kept in ``disliked``.
+    with the candidate is kept in ``disliked``. ``features`` is the history's :func:`feature_index`, when the
+    caller built it once for a page.
 
     Example:
         >>> heat = {"movie_id": 6, "title": "Heat", "year": 1995, "genres": ["Crime"], "directors": ["Michael Mann"]}
@@ -386,15 +395,23 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
 
     anchors: list[Anchor] = []
     best_by_signal: dict[str, tuple[float, int]] = {}
+    similarities: dict[int, dict[str, float]] = {int(p["movie_id"]): {} for p, _ in liked}
+    if shares_vectors:  # one matrix product per signal: a history can hold thousands of films
+        for signal in vector_signals:
+            mids = [m for m in similarities if signal in history_vectors.get(m, {})]
+            if not mids:
+                continue
+            matrix = np.stack([np.asarray(history_vectors[m][signal], dtype=np.float64) for m in mids])
+            own = np.asarray(candidate_vectors[signal], dtype=np.float64)
+            norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(own))
+            cosines = np.divide(matrix @ own, norms, out=np.zeros(len(mids)), where=norms > 0)
+            for m, value, n in zip(mids, cosines.tolist(), norms.tolist(), strict=True):
+                if n > 0:
+                    similarities[m][signal] = round(value, 4)
     for payload, weight in liked:
         mid = int(payload["movie_id"])
-        sims: dict[str, float] = {}
-        if shares_vectors:
-            own = history_vectors.get(mid, {})
-            for signal in vector_signals:
-                if signal in own and np.any(own[signal]):
-                    sims[signal] = round(_cosine(candidate_vectors[signal], own[signal]), 4)
-        else:
+        sims = similarities[mid]
+        if not shares_vectors:
             sims[METADATA_SIGNAL] = round(_jaccard(candidate_terms, _metadata_terms(payload)), 4)
         if not sims:
             continue
@@ -411,7 +428,7 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
     anchors = anchors[:max_anchors]
     anchor_ids = [a.movie_id for a in anchors]
 
-    shared = _shared_features(candidate, liked, anchor_ids)
+    shared = _shared_features(candidate, liked, anchor_ids, features)
     poster_similarity, poster_anchor = None, None
     if "poster" in best_by_signal:
         _, poster_anchor = best_by_signal["poster"]
@@ -461,20 +478,59 @@ def _signal_weights(signals: Sequence[str], contributions: Mapping[str, float] |
     return dict.fromkeys(signals, 1.0)
 
 
+def raw_feature_keys(payload: Mapping[str, Any], kind: FeatureKind) -> set[str]:
+    """A payload's values of one kind, lowercased with spaces collapsed and nothing else checked: cheap enough to
+    index a long history, and only ever matched against a candidate's checked :func:`feature_values`.
+
+    Example:
+        >>> sorted(raw_feature_keys({"cast": ["Al  Pacino", "Robert De Niro"]}, "cast"))
+        ['al pacino', 'robert de niro']
+    """
+    if kind == "collection":
+        raw = [payload["collection"]] if payload.get("collection") else []
+    elif kind == "tag":
+        raw = [t for t in payload.get("tags") or [] if _usable_tag(str(t))]
+    else:
+        raw = payload.get({"genre": "genres", "keyword": "keywords"}.get(kind) or PAYLOAD_FIELDS[kind]) or []
+    return {" ".join(str(v).split()).lower() for v in raw if v}
+
+
+def feature_index(history: Sequence[tuple[Mapping[str, Any], float]]) -> dict[str, dict[str, list[int]]]:
+    """For each feature kind, which movies of a history hold each value (see :func:`raw_feature_keys`): built
+    once per page and passed to :func:`build_evidence`, so a history of thousands of films costs one pass.
+
+    Example:
+        >>> feature_index([({"movie_id": 6, "directors": ["Michael Mann"]}, 1.0)])["director"]
+        {'michael mann': [6]}
+    """
+    index: dict[str, dict[str, list[int]]] = {kind: {} for kind in FEATURE_KINDS}
+    for payload, weight in history:
+        if weight <= 0:
+            continue
+        mid = int(payload["movie_id"])
+        for kind in FEATURE_KINDS:
+            for key in raw_feature_keys(payload, kind):
+                index[kind].setdefault(key, []).append(mid)
+    return index
+
+
 def _shared_features(candidate: Mapping[str, Any], liked: Sequence[tuple[Mapping[str, Any], float]],
-                     anchor_ids: Sequence[int]) -> list[SharedFeature]:
+                     anchor_ids: Sequence[int],
+                     index: Mapping[str, Mapping[str, Sequence[int]]] | None = None) -> list[SharedFeature]:
+    index = index if index is not None else feature_index(liked)
+    weight_of = {int(p["movie_id"]): w for p, w in liked}
     out: list[SharedFeature] = []
     for kind in FEATURE_KINDS:
         found: list[tuple[float, int, str, tuple[int, ...]]] = []
         for order, value in enumerate(feature_values(candidate, kind)):
-            key = value.lower()
-            holders = [(p, w) for p, w in liked if key in {v.lower() for v in feature_values(p, kind)}]
+            holders = [(m, weight_of[m]) for m in index.get(kind, {}).get(" ".join(value.split()).lower(), ())
+                       if m in weight_of]
             if not holders:
                 continue
             # anchors first, so a template can say "like <anchor>, it ..." about the same movie
-            holders.sort(key=lambda pw: (int(pw[0]["movie_id"]) not in anchor_ids, -pw[1]))
+            holders.sort(key=lambda mw: (mw[0] not in anchor_ids, -mw[1]))
             total = sum(w for _, w in holders)
-            found.append((-total, order, value, tuple(int(p["movie_id"]) for p, _ in holders)))
+            found.append((-total, order, value, tuple(m for m, _ in holders)))
         found.sort()
         out += [SharedFeature(kind, value, ids) for _, _, value, ids in found[:FEATURE_LIMITS[kind]]]
     return out
@@ -613,8 +669,8 @@ def _query_terms(query: str) -> list[str]:
 
 def query_matches(query: str, payload: Mapping[str, Any], limit: int = 3) -> list[tuple[str, str]]:
     """What in a movie's payload matches the words of a description, most specific first: a person it names
-    (``("cast", "Tom Hanks")`` or ``("director", ...)``), a keyword or tag whose words it uses, a genre it names, then a word of the plot
-    summary (as the summary writes it). Common words ("the", "film") never match.
+    (``("cast", "Tom Hanks")`` or ``("director", ...)``), a keyword or tag whose words it uses, a genre it
+    names, then a word of the plot summary (as the summary writes it). Common words ("the", "film") never match.
 
     Example:
         >>> heat = {"keywords": ["bank robbery", "los angeles"], "genres": ["Crime"], "cast": ["Al Pacino"],
@@ -649,8 +705,7 @@ def query_matches(query: str, payload: Mapping[str, Any], limit: int = 3) -> lis
             if _stem(word) in stems:
                 out.append(("overview", word.lower()))
                 break
-    seen: set[tuple[str, str]] = set()
-    return [m for m in out if not (m in seen or seen.add(m))][:limit]  # type: ignore[func-returns-value]
+    return list(dict.fromkeys(out))[:limit]
 
 
 def overview_sentence(query: str, payload: Mapping[str, Any], max_chars: int = 170) -> str | None:
