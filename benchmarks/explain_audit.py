@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ftfy
 import numpy as np
 import pandas as pd
 
@@ -60,6 +61,8 @@ GENRE_FORMS: dict[str, set[str]] = {  # how a text may name a genre -> the canon
 TMDB_GENRES = {"science fiction": "sci-fi", "family": "family", "music": "music"}
 ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "lt", "col", "gen", "sgt", "capt", "st", "jr", "sr", "vs", "etc",
                  "no", "vol", "mt", "ft", "co", "inc", "ltd", "rev", "hon", "sen", "rep", "maj", "pvt"}
+#: abbreviations a name follows ("Mr. Holland's Opus", "Kill Bill: Vol. 1"): a full stop after them ends no sentence
+NAME_PREFIXES = ABBREVIATIONS - {"jr", "sr", "co", "inc", "ltd", "etc"}
 INJECTION = re.compile(
     r"\b(?:dear|hey|hello|attention)\s+(?:ai|assistant|bot|chatbot|model|gpt|chatgpt|llm|system)\b|\bchatgpt\b"
     r"|\b(?:kindly|please)\s+(?:\w+\s+){0,2}?(?:tell|say|state|mention|claim|ignore|pretend|respond|output)\b"
@@ -76,13 +79,17 @@ DANGLING_END = re.compile(r"\b(?:the|a|an|and|or|of|to|with|its|as|like|between|
 
 def norm(text: Any) -> str:
     """Lowercase, accents and punctuation removed, spaces collapsed: how names are compared."""
-    text = unicodedata.normalize("NFKD", str(text or ""))
+    text = str(text or "")
+    if not text.isascii():  # the raw files hold some mojibake ("RenÃ©e"): compare what was meant
+        text = ftfy.fix_text(text)
+    text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c)).lower().replace("&", " and ")
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
 def norm_quote(text: str) -> str:
     """How quoted text is compared with its source: quote marks, dashes and spaces unified, case ignored."""
+    text = ftfy.fix_text(text) if not text.isascii() else text
     text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("‘", "'").replace("“", '"')
     text = text.replace("”", '"').replace("`", "'").replace("–", "-").replace("—", "-")
     return " ".join(text.lower().split())
@@ -389,8 +396,8 @@ class Auditor:
                 if not candidate or not candidate[0].isupper() and not candidate[0].isdigit():
                     continue
                 ids = self.truth.titles.get(norm(candidate))
-                if ids:
-                    best = (start, ids)
+                if ids:  # a remake shares the title: the year says which film is meant
+                    best = (start, {i for i in ids if self.truth.films[i].year == year} or ids)
                     break
             if best is None:
                 out.append((m.start(), m.end(), set(), year))
@@ -436,15 +443,14 @@ class Auditor:
                 claims.append(Claim("title", span, False, f"wrong year (the data says {years})"))
         for s, e, _, _ in titles:
             masked = masked[:s] + "_" * (e - s) + masked[e:]
-        sentences = [(m.start(), m.end()) for m in re.finditer(r".*?(?:[.!?]+[”\"]?(?=\s|$)|$)", masked, re.DOTALL)
-                     if masked[m.start():m.end()].strip()]
+        sentences = [(s, e) for s, e in sentence_spans(masked) if masked[s:e].strip()]
         for s0, e0 in sentences:
             sentence_claims = self._sentence(text, masked, s0, e0, titles, quotes, context, pick)
             claims += sentence_claims
             vague = re.search(VAGUE, masked[s0:e0])
             if (not sentence_claims and not re.fullmatch(r"\W*", masked[s0:e0])) or vague:
                 unverifiable += 1
-        nonsense = self.nonsense(text)
+        nonsense = self.nonsense(text, masked)
         return claims, unverifiable, nonsense
 
     def _sentence(self, text: str, masked: str, s0: int, e0: int,
@@ -515,9 +521,9 @@ class Auditor:
                 both = len(fans_of & self.truth.fans.get(context.movie_id, set()))
                 out.append(Claim("co_like", m.group(0), both >= 5, f"only {both} loved both", item="co_like"))
         count = self.truth.rating_count.get(context.movie_id, 0)
-        for m in re.finditer(r"(\d[\d,]*) (?:people here have rated it|people here have rated|ratings\b|people have "
-                             r"rated)|rated by (?:just |only )?(\d[\d,]*) people|(?:only|just) (\d[\d,]*) people here",
-                             sentence):
+        for m in re.finditer(r"(\d[\d,]*) (?:(?:people|person) here (?:have|has) rated|ratings?\b|people have "
+                             r"rated)|rated by (?:just |only )?(\d[\d,]*) (?:people|person)"
+                             r"|(?:only|just) (\d[\d,]*) (?:people|person) here", sentence):
             value = next(g for g in m.groups() if g)
             numbers_used.add(value)
             n = int(value.replace(",", ""))
@@ -525,7 +531,7 @@ class Auditor:
         for m in re.finditer(r"(\d\.\d)★", sentence):
             numbers_used.add(m.group(1))
             mean = self.truth.rating_mean.get(context.movie_id)
-            ok = mean is not None and abs(round(mean, 1) - float(m.group(1))) < 0.051
+            ok = mean is not None and abs(mean - float(m.group(1))) <= 0.05 + 1e-9  # the mean to one decimal
             out.append(Claim("mean", m.group(0), ok, f"the data says {mean}", item="mean"))
         if re.search(r"most[- ](?:watched|popular|rated|loved)|best[- ]loved|highest[- ]rated|top[- ]rated", low):
             ok = count >= self.truth.popular_count
@@ -591,12 +597,15 @@ class Auditor:
                 out.append(Claim("genre", f"{word} ({m.group(0)})", ok, "" if ok else "not a genre of every film named",
                                  item=f"genre:{sorted(allowed)[0]}"))
         # quotes: labels (keywords, tags, words of the plot summary) and quoted sentences
+        def is_query(body: str) -> bool:
+            return bool(context.query and norm(body) and norm(body) in norm(context.query))
+
         for qs, _, body in quotes:
-            if not s0 <= qs < e0:
+            if not s0 <= qs < e0 or is_query(body):
                 continue
-            if context.query and norm(body) and norm(body) in norm(context.query):
-                continue
-            before = masked[max(s0, qs - 60):qs].lower()
+            # what introduces this quote: the sentence since the previous quote (the person's description aside)
+            start = max([e for s, e, b in quotes if s0 <= s and e <= qs and not is_query(b)], default=s0)
+            before = masked[start:qs].lower()
             words = body.split()
             if len(words) <= 5 and not re.search(r"[.!?]$", body.strip()):
                 key = norm(body)
@@ -659,14 +668,16 @@ class Auditor:
         return Claim("quote", body[:60], False, "not in any review of this film")
 
     # ----- nonsense ---------------------------------------------------------------------------------------------
-    def nonsense(self, text: str) -> list[str]:
-        """Why a card reads as nonsense, by rule (perplexity is added by :func:`perplexities`)."""
+    def nonsense(self, text: str, masked: str | None = None) -> list[str]:
+        """Why a card reads as nonsense, by rule (perplexity is added by :func:`perplexities`); ``masked`` is the
+        text with its titles blanked, so "Kiss Kiss Bang Bang (2005)" is not a repeated word."""
         out = []
         body = _QUOTED.sub("“Q”", text.strip())
         if not body:
             return ["empty"]
-        if REPEATED_WORD.search(body):
-            out.append(f"repeated word '{REPEATED_WORD.search(body).group(0)}'")  # type: ignore[union-attr]
+        words = _QUOTED.sub("“Q”", masked.strip()) if masked is not None else body
+        if REPEATED_WORD.search(words):
+            out.append(f"repeated word '{REPEATED_WORD.search(words).group(0)}'")  # type: ignore[union-attr]
         if not re.search(r"[.!?][”\"')]*$", text.strip()) or DANGLING_END.search(body):
             out.append("unfinished sentence")
         if CODE_LIKE.search(body):
@@ -708,8 +719,42 @@ BEYOND_GENRE = ("person", "keyword", "tag", "label", "company", "collection", "q
                 "overview_word")
 
 
-def _sentences(text: str) -> list[str]:
-    return [" ".join(s.lower().split()) for s in re.findall(r"[^.!?]+[.!?]*[”\"]?", _QUOTED.sub("“q”", text))
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where a card's sentences are: split after ``.!?`` before a capital, never inside a number ("3.5★"), after
+    an abbreviation ("Mr. Holland's Opus", "Warner Bros. produced") or inside quotes.
+
+    Example:
+        >>> text = "Mr. Holland's Opus (1995) is 3.5★. A review says: “Great. Fun.” It is good."
+        >>> [text[s:e] for s, e in sentence_spans(text)]
+        ["Mr. Holland's Opus (1995) is 3.5★.", 'A review says: “Great. Fun.”', 'It is good.']
+    """
+    out, start = [], 0
+    quoted = [m.span() for m in _QUOTED.finditer(text)]
+    for m in re.finditer(r"[.!?]+[”\"']?\s+(?=[A-Z0-9_“\"])", text):
+        if any(s < m.start() and m.end() <= e for s, e in quoted):
+            continue
+        word = re.search(r"(?<![\w'’])(\w+)[.!?]*$", text[start:m.start() + 1])
+        if word and (word.group(1).lower() in NAME_PREFIXES or len(word.group(1)) == 1):
+            continue
+        out.append((start, m.end() - (len(m.group()) - len(m.group().rstrip()))))
+        start = m.end()
+    if text[start:].strip():
+        out.append((start, len(text)))
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """A card's sentences (see :func:`sentence_spans`).
+
+    Example:
+        >>> split_sentences("Warner Bros. produced it. It stars Robert Downey Jr. 10 people loved it.")
+        ['Warner Bros. produced it.', 'It stars Robert Downey Jr.', '10 people loved it.']
+    """
+    return [text[s:e].strip() for s, e in sentence_spans(text)]
+
+
+def _sentences(text: str, fold_quotes: bool = False) -> list[str]:
+    return [" ".join((_QUOTED.sub("“q”", s) if fold_quotes else s).lower().split()) for s in split_sentences(text)
             if s.strip(" .!?")]
 
 
@@ -724,14 +769,17 @@ def distinct_2(texts: Sequence[str]) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-def unique_sentence_ratio(texts: Sequence[str]) -> float:
-    """Distinct sentences over all sentences (quotes folded, so the frames are what is compared).
+def unique_sentence_ratio(texts: Sequence[str], fold_quotes: bool = False) -> float:
+    """Distinct sentences over all sentences, as shown; with ``fold_quotes`` every quoted span (a review, a plot
+    summary, the person's description, a keyword) reads the same, so only the frames around them are compared.
 
     Example:
         >>> unique_sentence_ratio(["It is good. It is fun.", "It is good."])
         0.6666666666666666
+        >>> unique_sentence_ratio(["A review says: “Great.”", "A review says: “Fun.”"], fold_quotes=True)
+        0.5
     """
-    sentences = [s for t in texts for s in _sentences(t)]
+    sentences = [s for t in texts for s in _sentences(t, fold_quotes)]
     return len(set(sentences)) / len(sentences) if sentences else 0.0
 
 
@@ -763,7 +811,8 @@ def score_cards(cards: Sequence[Mapping[str, Any]], truth: Truth, ppl_threshold:
                "nonsense_cards": sum(bool(r["nonsense"]) for r in rows),
                "evidence_per_card": sum(r["items"] for r in rows) / len(rows) if rows else 0.0,
                "beyond_genre_share": sum(r["beyond"] for r in rows) / len(rows) if rows else 0.0,
-               "unique_sentence_ratio": unique_sentence_ratio(texts), "distinct_2": distinct_2(texts),
+               "unique_sentence_ratio": unique_sentence_ratio(texts),
+               "unique_frame_ratio": unique_sentence_ratio(texts, fold_quotes=True), "distinct_2": distinct_2(texts),
                "false_by_kind": dict(Counter(c["kind"] for r in rows for c in r["claims"] if c["ok"] is False)),
                "nonsense_by_rule": dict(Counter(n.split(" ")[0] for r in rows for n in r["nonsense"]))}
     return summary, rows
@@ -914,7 +963,7 @@ def score(args: argparse.Namespace) -> None:
         return
     keys = ["pages", "cards", "claims", "false", "false_per_100_claims", "false_per_card", "cards_with_false",
             "unverifiable_per_card", "nonsense_cards", "evidence_per_card", "beyond_genre_share",
-            "unique_sentence_ratio", "distinct_2", "median_page_s", "p95_page_s"]
+            "unique_sentence_ratio", "unique_frame_ratio", "distinct_2", "median_page_s", "p95_page_s"]
     print("| metric | " + " | ".join(results) + " |")
     print("|---|" + "---|" * len(results))
     for key in keys:

@@ -33,6 +33,10 @@ PAYLOAD_FIELDS: dict[str, str] = {"director": "directors", "cast": "cast", "writ
                                   "composer": "composers", "company": "companies"}
 #: the fewest people who loved both films for a co-like count to be worth saying
 MIN_CO_LIKES = 10
+#: the pick's own facts an explanation may state where it shares little with the history, and how many of each
+OWN_FEATURES: dict[FeatureKind, int] = {"director": 1, "cast": 2, "collection": 1}
+#: disliked films (sharing no genre with the pick) kept, so a page need not name the same one on every card
+MAX_DISLIKED = 3
 # MovieLens tags that describe someone's viewing, not the film
 META_TAGS = frozenset({"netflix", "queue", "dvd", "bd-r", "bd-video", "owned", "seen", "watched", "library",
                        "to see", "clv", "tivo", "vhs", "imdb", "top", "r", "pg", "in netflix queue"})
@@ -181,6 +185,7 @@ class Evidence:
     query: str | None = None  # the description a search or steered page matched
     query_matches: list[tuple[str, str]] = field(default_factory=list)  # (kind, value) of the movie's that match it
     overview_sentence: str | None = None  # the plot summary's sentence closest to the description
+    own: list[SharedFeature] = field(default_factory=list)  # the pick's own director, lead cast, franchise
 
     def features(self, kind: FeatureKind) -> list[str]:
         """The shared values of one kind, strongest first."""
@@ -247,7 +252,8 @@ class Evidence:
             disliked=[int(m) for m in data.get("disliked", [])], reason=str(data.get("reason", "ranked")),
             rating_count=int(data.get("rating_count", 0)), rating_mean=data.get("rating_mean"),
             query=data.get("query"), query_matches=[(str(k), str(v)) for k, v in data.get("query_matches", [])],
-            overview_sentence=data.get("overview_sentence"))
+            overview_sentence=data.get("overview_sentence"),
+            own=[SharedFeature(f["kind"], f["value"], ()) for f in data.get("own", [])])
 
 
 def display_title(payload: Mapping[str, Any]) -> str:
@@ -456,8 +462,11 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
                 and feature_values(payload, "genre") and not own_genres & set(feature_values(payload, "genre")):
             disliked.append(mid)
             titles[mid], stance[mid] = title, "disliked"
-            break
+            if len(disliked) >= MAX_DISLIKED:
+                break
     named |= set(disliked)
+    own = [SharedFeature(kind, value, ()) for kind, limit in OWN_FEATURES.items()
+           for value in feature_values(candidate, kind)[:limit]]
     return Evidence(
         movie_id=candidate_id, title=display_title(candidate), genres=feature_values(candidate, "genre"),
         year=candidate.get("year"), anchors=anchors,
@@ -467,7 +476,7 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
         history_titles={mid: titles[mid] for mid in sorted(named) if mid in titles},
         stance={mid: stance[mid] for mid in sorted(named) if mid in stance}, disliked=disliked, reason=reason,
         rating_count=int(candidate.get("rating_count") or 0),
-        rating_mean=None if candidate.get("rating_mean") is None else float(candidate["rating_mean"]))
+        rating_mean=None if candidate.get("rating_mean") is None else float(candidate["rating_mean"]), own=own)
 
 
 def _signal_weights(signals: Sequence[str], contributions: Mapping[str, float] | None) -> dict[str, float]:
@@ -724,7 +733,8 @@ def overview_sentence(query: str, payload: Mapping[str, Any], max_chars: int = 1
     stems = {_stem(t) for t in _query_terms(query)}
     best: tuple[int, int, str] | None = None
     for order, (sentence, whole) in enumerate(split_review_sentences(overview)):
-        if not whole or len(sentence) > max_chars or '"' in sentence or "“" in sentence:
+        if not whole or len(sentence) > max_chars or '"' in sentence or "“" in sentence \
+                or sentence.endswith(("..", "…")):  # a tagline trailing off, not a sentence
             continue
         score = len({_stem(w) for w in _QUERY_WORD.findall(sentence)} & stems)
         if best is None or (score, -order) > (best[0], -best[1]):

@@ -344,8 +344,8 @@ def _allowed(evidence: Evidence) -> _Allowed:
     titles = {evidence.title, *evidence.history_titles.values(), *(a.title for a in evidence.anchors),
               *(c.anchor_title for c in evidence.co_likes)}
     titles = {t for t in titles if t and not looks_like_instruction(t)}
-    people = {f.value for f in evidence.shared if f.kind in ("director", "cast", "writer", "composer", "company",
-                                                             "collection")}
+    people = {f.value for f in [*evidence.shared, *evidence.own]
+              if f.kind in ("director", "cast", "writer", "composer", "company", "collection")}
     genres = set(evidence.genres + evidence.shared_genres)
     keywords = {f.value.lower() for f in evidence.shared if f.kind in ("keyword", "tag")}
     quotable = tuple(_quote_key(s) for s in [*evidence.review_sentences, *titles])
@@ -462,7 +462,7 @@ def evidence_items_mentioned(text: str, evidence: Evidence) -> list[str]:
     for title in evidence.history_titles.values():
         if re.search(rf"(?<!\w){re.escape(bare_title(title).lower())}(?!\w)", lowered):
             found.append(title)
-    for feature in evidence.shared:
+    for feature in [*evidence.shared, *evidence.own]:
         forms = {feature.value.lower()} | ({natural_genre(feature.value)} if feature.kind == "genre" else set())
         if any(re.search(rf"(?<!\w){re.escape(f)}s?(?!\w)", lowered) for f in forms):
             found.append(feature.value)
@@ -557,8 +557,8 @@ _LIKING_PICK = re.compile(r"\byou\s+(?:\w+\s+)?(?:loved|liked|enjoyed|adored|rat
 
 
 def _protected(evidence: Evidence) -> list[str]:
-    values = [*evidence.history_titles.values(), *(f.value for f in evidence.shared), *evidence.review_sentences,
-              *(c.anchor_title for c in evidence.co_likes)]
+    values = [*evidence.history_titles.values(), *(f.value for f in [*evidence.shared, *evidence.own]),
+              *evidence.review_sentences, *(c.anchor_title for c in evidence.co_likes)]
     if evidence.overview_sentence:
         values.append(evidence.overview_sentence)
     return sorted({v for v in values if v}, key=len, reverse=True)

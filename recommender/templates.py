@@ -86,9 +86,9 @@ FRAMES: dict[str, tuple[str, ...]] = {
               "As one reviewer put it: “{q}”",
               "From a positive review: “{q}”",
               "In one reviewer's words: “{q}”"),
-    "count": ("{n} people here have rated it, {r}★ on average.",
-              "It averages {r}★ from {n} ratings here.",
-              "People here rate it {r}★ on average, over {n} ratings."),
+    "count": ("{n} {people} here {have} rated it, {r}★ on average.",
+              "It averages {r}★ from {n} {ratings} here.",
+              "People here rate it {r}★ on average, over {n} {ratings}."),
     "disliked": ("Unlike {d}, which you disliked, it shares none of its genres.",
                  "It has no genre in common with {d}, which you disliked.",
                  "You disliked {d}; this one shares none of its genres."),
@@ -101,12 +101,20 @@ FRAMES: dict[str, tuple[str, ...]] = {
     "signal_cf": ("People who rate films the way you do tend to rate it like {t}, which you {v}.",
                   "Going by ratings here, it draws the same audience as {t}."),
     "signal_metadata": ("It has a lot in common with {t}, which you {v}.",),
-    "gamble": ("A gamble: only {n} people here have rated it.",
-               "A less-known pick: {n} people here have rated it, so it is more of a gamble.",
-               "Riskier than the rest: just {n} people here have rated it."),
-    "popular": ("A place to start while I learn your taste: {n} people here have rated it, {r}★ on average.",
-                "Rated by {n} people here, {r}★ on average; tell me what you like for picks of your own.",
-                "{n} people here have rated it, {r}★ on average: a safe first pick."),
+    "gamble": ("A gamble: only {n} {people} here {have} rated it.",
+               "A less-known pick: {n} {people} here {have} rated it, so it is more of a gamble.",
+               "Riskier than the rest: just {n} {people} here {have} rated it.",
+               "A less-known {g} pick, more of a gamble: {n} {people} here {have} rated it.",
+               "Off the beaten track: only {n} {people} here {have} rated this {g} film."),
+    "own_director": ("It is directed by {x}.", "{x} directed it.", "It comes from director {x}."),
+    "own_cast": ("It stars {x}.", "{x} has a leading role.", "Its cast is led by {x}."),
+    "own_cast2": ("It stars {x} and {x2}.", "{x} and {x2} lead the cast.", "Its cast is led by {x} and {x2}."),
+    "own_director_cast": ("It is directed by {x} and stars {x2}.", "{x} directed it, and {x2} stars.",
+                          "Directed by {x}, it stars {x2}."),
+    "own_collection": ("It is part of {x}.", "It belongs to {x}."),
+    "popular": ("A place to start while I learn your taste: {n} {people} here {have} rated it, {r}★ on average.",
+                "Rated by {n} {people} here, {r}★ on average; tell me what you like for picks of your own.",
+                "{n} {people} here {have} rated it, {r}★ on average: a safe first pick."),
     "match_keyword": ("It matches “{query}”: its keywords include “{x}”.",
                       "For “{query}”: it is listed under the keyword “{x}”."),
     "match_tag": ("It matches “{query}”: people here tagged it “{x}”.",
@@ -121,11 +129,16 @@ FRAMES: dict[str, tuple[str, ...]] = {
                        "For “{query}”: its plot summary mentions “{x}”."),
     "match_meaning": ("It matches “{query}” by meaning rather than exact words.",
                       "Nothing in it repeats “{query}” word for word, but its plot summary reads close to it."),
-    "overview": ("Its plot summary: “{q}”", "From its plot summary: “{q}”"),
+    "match_meaning_overview": ("It matches “{query}” by the meaning of its plot summary: “{q}”",
+                               "Its plot summary is close to “{query}” in meaning: “{q}”",
+                               "No word of “{query}” is in it, but its plot summary is close in meaning: “{q}”",
+                               "For “{query}”, a match by meaning; its plot summary reads: “{q}”"),
+    "overview": ("Its plot summary: “{q}”", "From its plot summary: “{q}”", "The plot summary reads: “{q}”",
+                 "In its plot summary: “{q}”"),
 }
 KIND_PRIORITY = {"director": 10.0, "collection": 9.0, "cast": 8.0, "cast2": 8.5, "writer": 7.0, "quote": 6.5,
                  "co_like": 6.0, "keyword2": 5.5, "keyword": 5.0, "tag2": 4.8, "tag": 4.5, "composer": 4.0,
-                 "company": 3.5, "genre2": 2.2, "genre": 2.0, "disliked": 1.5, "count": 1.0}
+                 "company": 3.5, "genre2": 2.2, "genre": 2.0, "disliked": 1.5, "own": 1.2, "count": 1.0}
 PEOPLE = ("director", "cast", "writer", "composer")
 
 
@@ -175,8 +188,26 @@ class Fact:
 
     @property
     def family(self) -> str:
-        """The kind without its plural form: ``cast2`` is ``cast``."""
-        return self.kind.rstrip("2")
+        """The kind without its plural form (``cast2`` is ``cast``); every fact about the pick alone is ``own``."""
+        return "own" if self.kind.startswith("own_") else self.kind.rstrip("2")
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """What the fact states, whatever its frame: a page says the same thing twice only when it has nothing
+        else to say."""
+        return (self.family, *(f"{k}={v}" for k, v in sorted(self.slots.items()) if k != "v"))
+
+
+def counted(n: int) -> dict[str, str]:
+    """The slots of a count, in agreement with it.
+
+    Example:
+        >>> counted(1)["people"], counted(1)["have"], counted(2_500)["n"]
+        ('person', 'has', '2,500')
+    """
+    one = n == 1
+    return {"n": f"{n:,}", "people": "person" if one else "people", "have": "has" if one else "have",
+            "ratings": "rating" if one else "ratings"}
 
 
 def _stable_hash(*parts: object) -> int:
@@ -235,14 +266,36 @@ def facts_of(evidence: Evidence) -> list[Fact]:
                               KIND_PRIORITY["co_like"]))
     for quote in evidence.review_sentences[:1]:
         facts.append(Fact("quote", {"q": quote}, KIND_PRIORITY["quote"]))
-    for mid in evidence.disliked[:1]:
+    for mid in evidence.disliked:
         if mid in evidence.history_titles:
             facts.append(Fact("disliked", {"d": evidence.history_titles[mid]}, KIND_PRIORITY["disliked"]))
+    facts += _own_facts(evidence)
     if evidence.rating_count > 0 and evidence.rating_mean is not None:
-        facts.append(Fact("count", {"n": f"{evidence.rating_count:,}", "r": f"{evidence.rating_mean:.1f}"},
+        facts.append(Fact("count", {**counted(evidence.rating_count), "r": f"{evidence.rating_mean:.1f}"},
                           KIND_PRIORITY["count"]))
     facts.sort(key=lambda f: -f.priority)
     return facts
+
+
+def _own_facts(evidence: Evidence) -> list[Fact]:
+    """What the pick is on its own (its director, lead cast, franchise), for a card that shares little with the
+    history; never a person or franchise the card already names as shared."""
+    said = {f.value.lower() for f in evidence.shared}
+    own = {kind: [f.value for f in evidence.own if f.kind == kind and f.value.lower() not in said]
+           for kind in ("director", "cast", "collection")}
+    directors, cast, collection = own["director"], own["cast"], own["collection"]
+    out: list[Fact] = []
+    if directors and cast:
+        out.append(Fact("own_director_cast", {"x": directors[0], "x2": cast[0]}, KIND_PRIORITY["own"]))
+    elif directors:
+        out.append(Fact("own_director", {"x": directors[0]}, KIND_PRIORITY["own"]))
+    elif len(cast) >= 2:
+        out.append(Fact("own_cast2", {"x": cast[0], "x2": cast[1]}, KIND_PRIORITY["own"]))
+    elif cast:
+        out.append(Fact("own_cast", {"x": cast[0]}, KIND_PRIORITY["own"]))
+    if collection:
+        out.append(Fact("own_collection", {"x": collection_phrase(collection[0])}, KIND_PRIORITY["own"] - 0.1))
+    return out
 
 
 def _signal_fact(evidence: Evidence) -> Fact | None:
@@ -261,6 +314,8 @@ def _match_facts(evidence: Evidence) -> list[Fact]:
     for kind, value in evidence.query_matches[:1]:
         shown = natural_genre(value) if kind == "genre" else value
         out.append(Fact(f"match_{kind}", {"query": query, "x": shown, "xa": with_article(shown)}, 20.0))
+    if not out and evidence.overview_sentence:  # one sentence: how it matches, and the line that does
+        return [Fact("match_meaning_overview", {"query": query, "q": evidence.overview_sentence}, 20.0)]
     if not out:
         out.append(Fact("match_meaning", {"query": query}, 20.0))
     if evidence.overview_sentence:
@@ -268,10 +323,12 @@ def _match_facts(evidence: Evidence) -> list[Fact]:
     return out
 
 
-def plan_card(evidence: Evidence, used: Counter[str] | None = None) -> list[Fact]:
+def plan_card(evidence: Evidence, used: Counter[str] | None = None,
+              said: Counter[tuple[str, ...]] | None = None) -> list[Fact]:
     """The facts one card says, in order: what kind of pick it is (a description's match, a gamble, a popular
     start), then the most worth citing of what it shares with the liked movies, each kind once, preferring kinds
-    this page has used less (``used`` counts them), two or three sentences in all.
+    this page has used less (``used`` counts them) and facts it has not stated yet (``said`` counts them by
+    :attr:`Fact.key`), two or three sentences in all; where it shares little, what the pick is on its own.
 
     Example:
         >>> e = Evidence(movie_id=9, title="Ronin (1998)", rating_count=40, rating_mean=3.9, reason="popular")
@@ -279,21 +336,24 @@ def plan_card(evidence: Evidence, used: Counter[str] | None = None) -> list[Fact
         ['popular']
     """
     used = used if used is not None else Counter()
+    said = said if said is not None else Counter()
     head: list[Fact] = []
     if evidence.reason == "popular":
-        head.append(Fact("popular", {"n": f"{evidence.rating_count:,}", "r": f"{evidence.rating_mean or 0:.1f}"}, 20))
-        if evidence.rating_count <= 0 or evidence.rating_mean is None:
-            head = []
+        if evidence.rating_count > 0 and evidence.rating_mean is not None:
+            head.append(Fact("popular", {**counted(evidence.rating_count), "r": f"{evidence.rating_mean:.1f}"}, 20))
     elif evidence.reason == "exploration" and evidence.rating_count > 0:
-        head.append(Fact("gamble", {"n": f"{evidence.rating_count:,}"}, 20.0))
+        genre = natural_genre(evidence.genres[0]) if evidence.genres else ""
+        slots = {**counted(evidence.rating_count), **({"g": genre} if genre else {})}
+        head.append(Fact("gamble", slots, 20.0))
     head += _match_facts(evidence)
-    facts = [f for f in facts_of(evidence) if not (head and head[0].kind in ("popular",) and f.kind == "count")
-             and not (any(h.kind == "gamble" for h in head) and f.kind == "count")]
+    facts = facts_of(evidence)
+    if any(h.kind in ("popular", "gamble") for h in head):
+        facts = [f for f in facts if f.kind != "count"]
     if evidence.reason == "popular":
-        facts = [f for f in facts if f.kind == "quote"]
+        facts = [f for f in facts if f.kind == "quote" or f.family == "own"]
     chosen: list[Fact] = list(head)
     budget = 3 if len(head) < 2 else 1
-    ranked = sorted(facts, key=lambda f: -(f.priority - 0.6 * used[f.family]))
+    ranked = sorted(facts, key=lambda f: -(f.priority - 0.6 * used[f.family] - 3.0 * said[f.key]))
     families: set[str] = set()
     for fact in ranked:
         if len([c for c in chosen if c not in head]) >= budget:
@@ -304,7 +364,9 @@ def plan_card(evidence: Evidence, used: Counter[str] | None = None) -> list[Fact
             continue
         families.add(fact.family)
         chosen.append(fact)
-    if not [c for c in chosen if c.kind not in ("count", "popular", "gamble", "match_meaning")]:
+    personal = [c for c in chosen if c.kind not in ("count", "popular", "gamble", "match_meaning")
+                and c.family != "own"]
+    if not personal:
         signal = _signal_fact(evidence)
         if signal is not None:
             chosen.insert(len(head), signal)
@@ -312,17 +374,21 @@ def plan_card(evidence: Evidence, used: Counter[str] | None = None) -> list[Fact
 
 
 def _fill(frame: str, slots: dict[str, str]) -> str:
-    text = frame.format(**slots)
+    text = _DOUBLE_STOP.sub(".", frame.format(**slots))  # "Robert Downey Jr." ends a sentence with one stop
     return text[0].upper() + text[1:] if text else text
+
+
+_DOUBLE_STOP = re.compile(r"(?<!\.)\.\.(?=\s|$)")
 
 
 def _frame_fits(frame: str, slots: dict[str, str]) -> bool:
     return all(name in slots for name in re.findall(r"\{(\w+)\}", frame))
 
 
-def realise(plan: Sequence[Fact], key: int, used_frames: Counter[str]) -> str:
-    """One card's text: each fact in the frame of its kind used least on the page so far (``used_frames``,
-    updated), ties broken by ``key``; sentences dropped from the end while the text is over MAX_CARD_CHARS.
+def realise(plan: Sequence[Fact], key: int, used_frames: Counter[str], said: set[str] | None = None) -> str:
+    """One card's text: each fact in a frame that does not repeat a sentence of the page (``said``, updated),
+    else the one of its kind used least on the page so far (``used_frames``, updated), ties broken by ``key``;
+    sentences dropped from the end while the text is over MAX_CARD_CHARS.
 
     Example:
         >>> realise([Fact("director", {"x": "Michael Mann", "t": "Heat (1995)", "v": "loved"})], 0, Counter())
@@ -333,10 +399,13 @@ def realise(plan: Sequence[Fact], key: int, used_frames: Counter[str]) -> str:
         frames = [f for f in FRAMES[fact.kind] if _frame_fits(f, fact.slots)]
         if not frames:
             continue
-        ordered = sorted(range(len(frames)), key=lambda j: (used_frames[frames[j]], (j + key + i) % len(frames)))
-        frame = frames[ordered[0]]
-        used_frames[frame] += 1
-        sentences.append(_fill(frame, fact.slots))
+        filled = [_fill(f, fact.slots) for f in frames]
+        ordered = sorted(range(len(frames)), key=lambda j: (filled[j] in (said or ()), used_frames[frames[j]],
+                                                            (j + key + i) % len(frames)))
+        used_frames[frames[ordered[0]]] += 1
+        sentences.append(filled[ordered[0]])
+        if said is not None:
+            said.add(filled[ordered[0]])
     while len(sentences) > 1 and len(" ".join(sentences)) > MAX_CARD_CHARS:
         sentences.pop()
     return " ".join(sentences)
@@ -352,12 +421,15 @@ def realise_page(evidence_list: Sequence[Evidence]) -> list[str]:
     """
     used_kinds: Counter[str] = Counter()
     used_frames: Counter[str] = Counter()
+    said: Counter[tuple[str, ...]] = Counter()
+    sentences: set[str] = set()
     out = []
     for evidence in evidence_list:
-        plan = plan_card(evidence, used_kinds)
+        plan = plan_card(evidence, used_kinds, said)
         used_kinds.update(f.family for f in plan)
+        said.update(f.key for f in plan)
         key = _stable_hash(evidence.movie_id, *sorted(evidence.history_titles))
-        text = realise(plan, key, used_frames)
+        text = realise(plan, key, used_frames, sentences)
         out.append(text or "It ranks well for your taste.")
     return out
 

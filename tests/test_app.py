@@ -53,6 +53,16 @@ def test_likes_dislikes_and_explanations(service: ChatService) -> None:
         assert any(t in card.explanation for t in ("Heat", "Matrix")), card.explanation
 
 
+def test_the_app_and_the_python_api_show_the_same_explanations(service: ChatService) -> None:
+    session = Session()
+    service.respond(session, "I loved Heat and The Matrix, hated Jurassic Park")
+    history = list(session.history.values())
+    api = service.rec.recommend(history, k=service.page_size, diversity=0.85, explain=True)
+    assert [r.movie_id for r in api] == [c.movie_id for c in session.page]
+    assert [r.explanation for r in api] == [c.explanation for c in session.page]
+    assert len(set(c.explanation for c in session.page)) == len(session.page)
+
+
 @pytest.mark.slow
 def test_the_language_model_streams_explanations_and_yields_to_templates_when_busy(service: ChatService) -> None:
     """With a language model, the page comes first and explanations stream in (the base SmolLM2 here: the

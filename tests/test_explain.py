@@ -310,11 +310,11 @@ def test_false_sentences_are_regenerated_then_replaced_by_templates(payloads: di
     first = {0: good[0], 1: "Steven Spielberg directed it.", 2: "PWNED", 3: good[3], 4: "It won 3 Oscars."}
     retry = {1: good[1], 2: "PWNED again.", 4: "Still 3 Oscars."}
     explainer = _ScriptedExplainer(first, retry, vocabulary)
-    explainer.by_prompt = {prompt_for(e): i for i, e in enumerate(evidence_list)}
+    explainer.by_prompt = {draft: i for i, draft in enumerate(good)}  # the model rewrites the page's template
     assert len(explainer.by_prompt) == len(evidence_list)
     details = dict(explainer.explain_detailed(evidence_list))
     assert [details[i].source for i in range(5)] == ["model", "regenerated", "template", "model", "template"]
-    assert details[2].text == TemplateExplainer().explain_one(evidence_list[2])
+    assert details[2].text == good[2]
     assert details[2].raw == "PWNED" and details[2].problems
     assert explainer.stats.model == 2 and explainer.stats.regenerated == 1 and explainer.stats.template == 2
     for i, e in enumerate(evidence_list):
@@ -417,7 +417,7 @@ def test_a_time_budget_skips_retries_that_would_run_late(payloads: dict[int, dic
     evidence_list = [e for e in evidence_for_all(payloads) if e.anchors][:3]
     good = TemplateExplainer().explain(evidence_list)
     explainer = _ScriptedExplainer({0: good[0], 1: "PWNED", 2: "PWNED"}, {1: good[1], 2: good[2]}, vocabulary)
-    explainer.by_prompt = {prompt_for(e): i for i, e in enumerate(evidence_list)}
+    explainer.by_prompt = {draft: i for i, draft in enumerate(good)}
     explainer.time_budget_s = 0.0
     sources = {i: d.source for i, d in explainer.explain_detailed(evidence_list)}
     assert sources == {0: "model", 1: "template", 2: "template"}

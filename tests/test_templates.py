@@ -1,0 +1,71 @@
+"""The template explainer on hand-made evidence with known answers: agreement of counts, a name ending in a full
+stop, a page that does not repeat itself, the pick's own facts where it shares nothing, every card type."""
+
+from __future__ import annotations
+
+import re
+
+from recommender.evidence import Evidence, SharedFeature
+from recommender.explain import check_explanation
+from recommender.templates import TemplateExplainer, plan_card, realise_page
+
+
+def _sentences(texts: list[str]) -> list[str]:
+    return [s for t in texts for s in re.split(r"(?<=[.!?”])\s+(?=[A-Z0-9“])", t)]
+
+
+def test_counts_agree_and_a_name_ending_in_a_stop_ends_the_sentence_once() -> None:
+    gamble = Evidence(movie_id=1, title="Obscure (1990)", genres=["Comedy"], reason="exploration", rating_count=1,
+                      rating_mean=4.0)
+    popular = Evidence(movie_id=2, title="Big (1988)", reason="popular", rating_count=1, rating_mean=3.0)
+    texts = TemplateExplainer().explain([gamble, popular])
+    assert all("1 people" not in t and "1 ratings" not in t for t in texts), texts
+    assert "1 person here has rated" in " ".join(texts)
+    star = Evidence(movie_id=3, title="Sherlock Holmes (2009)", history_titles={7: "Iron Man (2008)"},
+                    stance={7: "loved"}, shared=[SharedFeature("cast", "Robert Downey Jr.", (7,))])
+    for text in TemplateExplainer().explain([star] * 5):
+        assert ".." not in text and "Robert Downey Jr." in text, text
+
+
+def test_dislikes_only_cards_rotate_the_dislikes_and_say_what_the_pick_is() -> None:
+    dislikes = {10: "Titanic (1997)", 11: "Notting Hill (1999)", 12: "Pretty Woman (1990)"}
+    cards = [Evidence(movie_id=100 + i, title=f"Pick {i} (2000)", genres=["Action"], history_titles=dislikes,
+                      stance=dict.fromkeys(dislikes, "disliked"), disliked=[10, 11, 12],
+                      own=[SharedFeature("director", f"Director {i}", ()), SharedFeature("cast", f"Star {i}", ())],
+                      rating_count=50 + i, rating_mean=3.5) for i in range(6)]
+    texts = TemplateExplainer().explain(cards)
+    for i, (text, evidence) in enumerate(zip(texts, cards, strict=True)):
+        assert f"Director {i}" in text and f"Star {i}" in text, text
+        assert check_explanation(text, evidence) == [], text
+    named = [t for t in dislikes.values() if any(t in text for text in texts)]
+    assert len(named) == 3, texts  # each dislike is named, not the same one on every card
+    sentences = _sentences(texts)
+    assert len(set(sentences)) == len(sentences), sentences
+
+
+def test_a_page_says_the_same_fact_again_only_when_it_has_nothing_else() -> None:
+    one = {5: "Eyes Without a Face (1959)"}
+    base = {"history_titles": one, "stance": {5: "loved"}, "genres": ["Horror"], "rating_count": 12,
+            "rating_mean": 3.0}
+    cards = [Evidence(movie_id=200 + i, title=f"Horror {i} (1990)", shared=[SharedFeature("genre", "Horror", (5,))],
+                      own=[SharedFeature("director", f"Maker {i}", ())], **base) for i in range(4)]
+    texts = realise_page(cards)
+    assert sum("horror" in t.lower() for t in texts) <= 2, texts  # the shared genre, then what else each has
+    assert all(f"Maker {i}" in t for i, t in enumerate(texts)), texts
+
+
+def test_every_card_type_says_why_it_is_there() -> None:
+    search = Evidence(movie_id=1, title="The Score (2001)", reason="search", query="a heist that goes wrong",
+                      overview_sentence="An aging thief plans one last heist.")
+    steered = Evidence(movie_id=2, title="Heat (1995)", reason="ranked", query="darker",
+                       query_matches=[("keyword", "heist")])
+    gamble = Evidence(movie_id=3, title="Thief (1981)", reason="exploration", genres=["Crime"], rating_count=3,
+                      rating_mean=3.9)
+    popular = Evidence(movie_id=4, title="Up (2009)", reason="popular", rating_count=105, rating_mean=4.0)
+    search_text, steered_text, gamble_text, popular_text = TemplateExplainer().explain(
+        [search, steered, gamble, popular])
+    assert "“a heist that goes wrong”" in search_text and "one last heist" in search_text
+    assert "“heist”" in steered_text and "darker" in steered_text
+    assert "3 people here have rated" in gamble_text and re.search(r"gamble|less-known|Riskier|beaten", gamble_text)
+    assert "105 people" in popular_text and not re.search(r"most|best|top|highest", popular_text)
+    assert [f.kind for f in plan_card(search)] == ["match_meaning_overview"]
