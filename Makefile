@@ -32,6 +32,7 @@ demo: install
 	$(BIN)/cinefuse build $(if $(DATA),--data $(DATA),) --store $(STORE)
 	$(BIN)/cinefuse similar "Toy Story (1995)" --by overview --store $(STORE)
 	$(BIN)/cinefuse search "a heist that goes wrong" --store $(STORE)
+	$(BIN)/cinefuse recommend --like "Toy Story (1995)" --explain --store $(STORE)
 
 serve: install
 	$(BIN)/cinefuse serve --store $(STORE)

@@ -413,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--port", type=int, default=7860)
     v.add_argument("--auth", help="USER:PASSWORD required to open the app [env CINEFUSE_AUTH]")
     v.add_argument("--explainer", default="auto", choices=["auto", "model", "template"],
-                   help="auto: the fine-tuned model where the index has one, else templates")
+                   help="auto and template: slot-filled templates (they win the truth audit, see README); model: "
+                        "SmolLM2 rewording them, behind this flag")
     v.add_argument("--eval-dir", default="runs", help="where `cinefuse evaluate` wrote its reports (newest shown)")
     v.add_argument("--page-size", type=int, default=8)
     v.add_argument("--concurrency", type=int, default=16,

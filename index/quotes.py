@@ -84,7 +84,7 @@ def split_review_sentences(text: str) -> list[tuple[str, bool]]:
         [('Great cast.', True), ('Gary Sinise as Lt. Dan is superb!', True), ('And the music', False)]
     """
     words = _SPACE.sub(" ", str(text or "")).strip()
-    out: list[tuple[str, bool]] = []
+    out: list[str] = []
     start = 0
     for match in re.finditer(r"[.!?]+[\"'”’)]*(?= [\"“'A-Z0-9])", words):
         before = words[start:match.start()].rsplit(" ", 1)[-1].rstrip(".").lower()

@@ -465,8 +465,8 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
             if len(disliked) >= MAX_DISLIKED:
                 break
     named |= set(disliked)
-    own = [SharedFeature(kind, value, ()) for kind, limit in OWN_FEATURES.items()
-           for value in feature_values(candidate, kind)[:limit]]
+    own_facts = [SharedFeature(kind, value, ()) for kind, limit in OWN_FEATURES.items()
+                 for value in feature_values(candidate, kind)[:limit]]
     return Evidence(
         movie_id=candidate_id, title=display_title(candidate), genres=feature_values(candidate, "genre"),
         year=candidate.get("year"), anchors=anchors,
@@ -476,7 +476,7 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
         history_titles={mid: titles[mid] for mid in sorted(named) if mid in titles},
         stance={mid: stance[mid] for mid in sorted(named) if mid in stance}, disliked=disliked, reason=reason,
         rating_count=int(candidate.get("rating_count") or 0),
-        rating_mean=None if candidate.get("rating_mean") is None else float(candidate["rating_mean"]), own=own)
+        rating_mean=None if candidate.get("rating_mean") is None else float(candidate["rating_mean"]), own=own_facts)
 
 
 def _signal_weights(signals: Sequence[str], contributions: Mapping[str, float] | None) -> dict[str, float]:
@@ -693,12 +693,14 @@ def query_matches(query: str, payload: Mapping[str, Any], limit: int = 3) -> lis
     stems = {_stem(t) for t in terms}
     lowered = query.lower()
     out: list[tuple[str, str]] = []
-    for kind in ("director", "cast"):
+    people: tuple[FeatureKind, ...] = ("director", "cast")
+    for kind in people:
         for name in feature_values(payload, kind):
             parts = name.lower().split()
             if name.lower() in lowered or (len(parts) > 1 and len(parts[-1]) > 3 and parts[-1] in terms):
                 out.append((kind, name))
-    for kind in ("keyword", "tag"):
+    labels: tuple[FeatureKind, ...] = ("keyword", "tag")
+    for kind in labels:
         for value in feature_values(payload, kind):
             words = [_stem(w) for w in _QUERY_WORD.findall(value)]
             if words and all(w in stems for w in words):

@@ -233,7 +233,7 @@ def _feature_facts(evidence: Evidence) -> list[Fact]:
                                      and title_id in f.movie_ids]
         value = _show(feature)
         slots = {"t": title, "v": verb, "x": value, "xa": with_article(value)}
-        kind = feature.kind
+        kind: str = feature.kind
         if same and kind in ("cast", "keyword", "tag", "genre"):
             slots["x2"] = _show(same[0])
             kind = f"{kind}2"

@@ -162,3 +162,33 @@ def audit_module_colike(anchor: int, count: int, fans: int) -> Any:
 def test_metrics_and_docstrings() -> None:
     assert audit_module.distinct_2(["a b c", "a b d"]) == 0.75
     assert doctest.testmod(audit_module).failed == 0
+
+
+def test_a_remake_is_told_apart_by_its_year(truth: Any) -> None:
+    shutter = movie(truth, "Shutter Island", 2010)
+    revenant = movie(truth, "The Revenant", 2015)
+    context = PageContext(shutter, {revenant: 5.0})
+    assert verdicts(truth, "Like The Revenant (2015), which you loved, it features Leonardo DiCaprio.", context) \
+        == [("title", True), ("liked", True), ("person", True)]
+    remake = movie(truth, "Revenant, The", 2009)  # same title, another film: DiCaprio is not in it
+    found = verdicts(truth, "Like The Revenant (2009), it features Leonardo DiCaprio.", PageContext(shutter, {
+        remake: 5.0}))
+    assert ("person", False) in found
+
+
+def test_what_a_card_says_of_the_pick_alone_is_checked(truth: Any, heat_page: tuple[Any, int, int]) -> None:
+    context = heat_page[0]
+    assert verdicts(truth, "It is directed by Michael Mann and stars Tom Cruise.", context) == [("person", True)] * 2
+    assert ("person", False) in verdicts(truth, "It is directed by Michael Mann and stars Tom Hanks.", context)
+    assert ("overview_quote", False) in verdicts(truth, "Its plot summary: “A lone astronaut is lost in space.”",
+                                                 context)
+    assert ("count", False) in verdicts(truth, "A gamble: only 1 person here has rated it.", context)
+
+
+def test_titles_are_not_read_as_nonsense_and_sentences_split_where_they_end(truth: Any) -> None:
+    kiss = movie(truth, "Kiss Kiss Bang Bang", 2005)
+    _, _, nonsense = Auditor(truth).audit("You loved Kiss Kiss Bang Bang (2005); Shane Black directed this one too.",
+                                          PageContext(kiss, {kiss: 5.0}))
+    assert nonsense == []
+    assert audit_module.split_sentences("Like Mr. Holland's Opus (1995), it is 3.5★. It is good.") == [
+        "Like Mr. Holland's Opus (1995), it is 3.5★.", "It is good."]
