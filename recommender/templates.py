@@ -20,7 +20,8 @@ from recommender.evidence import Evidence, SharedFeature
 __all__ = ["FRAMES", "Fact", "TemplateExplainer", "facts_of", "natural_genre", "plan_card", "realise_page",
            "with_article"]
 
-MAX_CARD_CHARS = 300
+#: the app shows each card's explanation whole, above the fold of a 1400x1000 window (tests/test_browser.py)
+MAX_CARD_CHARS = 200
 
 #: Frames per fact kind. Slots: {t} a liked title, {v} loved/liked, {x} {x2} values, {xa} a value with its article,
 #: {n} {m} counts, {r} a mean rating, {q} a quote, {d} a disliked title, {query} the person's description.
@@ -107,8 +108,8 @@ FRAMES: dict[str, tuple[str, ...]] = {
                "A less-known {g} pick, more of a gamble: {n} {people} here {have} rated it.",
                "Off the beaten track: only {n} {people} here {have} rated this {g} film."),
     "own_director": ("It is directed by {x}.", "{x} directed it.", "It comes from director {x}."),
-    "own_cast": ("It stars {x}.", "{x} has a leading role.", "Its cast is led by {x}."),
-    "own_cast2": ("It stars {x} and {x2}.", "{x} and {x2} lead the cast.", "Its cast is led by {x} and {x2}."),
+    "own_cast": ("It stars {x}.", "{x} is in the cast.", "Its cast includes {x}."),
+    "own_cast2": ("It stars {x} and {x2}.", "{x} and {x2} are in the cast.", "Its cast includes {x} and {x2}."),
     "own_director_cast": ("It is directed by {x} and stars {x2}.", "{x} directed it, and {x2} stars.",
                           "Directed by {x}, it stars {x2}."),
     "own_collection": ("It is part of {x}.", "It belongs to {x}."),

@@ -194,7 +194,7 @@ def walk(driver: Any, url: str, payloads: Mapping[int, Mapping[str, Any]], shots
     seen: dict[str, Any] = {}
     driver.get(url)
     start = wait_for(lambda: (p := cards(driver)) and len(p) == 8 and p, what="the starting picks")
-    assert all("ratings here" in c["why_text"] for c in start)
+    assert all("people here" in c["why_text"] and "★" in c["why_text"] for c in start)  # counts, no superlative
     shoot(driver, shots, "0-start")
 
     send(driver, first)
