@@ -347,14 +347,74 @@ def _metadata_terms(payload: Mapping[str, Any]) -> set[str]:
     return {f"{kind}:{v.lower()}" for kind in FEATURE_KINDS for v in feature_values(payload, kind)}
 
 
+@dataclass
+class PreparedHistory:
+    """What every card of a page needs from the person's history, computed once for the page (a history can hold
+    thousands of films): the liked films heaviest first, their titles, per signal their vectors as one matrix,
+    the disliked films most disliked first, and the :func:`feature_index`.
+
+    Example:
+        >>> heat = {"movie_id": 6, "title": "Heat", "year": 1995, "genres": ["Crime"]}
+        >>> prepare_history([(heat, 1.0)], {6: {"overview": np.ones(2)}}).titles
+        {6: 'Heat (1995)'}
+    """
+
+    liked: list[tuple[Mapping[str, Any], float]]
+    titles: dict[int, str]
+    ids: np.ndarray
+    weights: np.ndarray
+    matrices: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # signal -> (present, vectors, norms)
+    disliked: list[tuple[int, str, frozenset[str]]]  # (movie, title, genres)
+    features: dict[str, dict[str, list[int]]]
+
+
+def prepare_history(history: Sequence[tuple[Mapping[str, Any], float]],
+                    history_vectors: Mapping[int, Mapping[str, np.ndarray]]) -> PreparedHistory:
+    """The page-wide part of :func:`build_evidence` (see :class:`PreparedHistory`)."""
+    liked: list[tuple[Mapping[str, Any], float]] = []
+    for payload, weight in history:
+        if weight <= 0:
+            continue
+        if looks_like_instruction(str(payload.get("display_title") or payload.get("title") or "")):
+            log.warning("movie %d: its title reads like an instruction; it is not cited as evidence",
+                        int(payload["movie_id"]))
+            continue
+        liked.append((payload, float(weight)))
+    liked.sort(key=lambda pw: -pw[1])
+    ids = [int(p["movie_id"]) for p, _ in liked]
+    matrices: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for signal in sorted({s for m in ids for s in history_vectors.get(m, {})}):
+        rows = [history_vectors.get(m, {}).get(signal) for m in ids]
+        dims = {np.size(r) for r in rows if r is not None and np.ndim(r) == 1}
+        if len(dims) != 1:
+            continue
+        dim = dims.pop()
+        present = np.array([r is not None and np.ndim(r) == 1 and np.size(r) == dim for r in rows])
+        matrix = np.zeros((len(ids), dim))
+        for i, r in enumerate(rows):
+            if present[i]:
+                matrix[i] = np.asarray(r, dtype=np.float64)
+        matrices[signal] = (present, matrix, np.linalg.norm(matrix, axis=1))
+    disliked = []
+    for payload, weight in sorted(history, key=lambda pw: pw[1]):
+        if weight >= 0:
+            break
+        title = display_title(payload)
+        genres = frozenset(feature_values(payload, "genre"))
+        if genres and not looks_like_instruction(title):
+            disliked.append((int(payload["movie_id"]), title, genres))
+    return PreparedHistory(liked, {m: display_title(p) for m, (p, _) in zip(ids, liked, strict=True)},
+                           np.array(ids, dtype=np.int64), np.array([w for _, w in liked]), matrices, disliked,
+                           feature_index(liked))
+
+
 def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping[str, Any], float]],
                    candidate_vectors: Mapping[str, np.ndarray],
                    history_vectors: Mapping[int, Mapping[str, np.ndarray]],
                    co_likes: Mapping[int, int] | None = None, contributions: Mapping[str, float] | None = None,
                    max_anchors: int = 2, max_review_sentences: int = 2, min_co_likes: int = MIN_CO_LIKES, *,
                    fans: Mapping[int, int] | None = None, sentiments: Mapping[int, float] | None = None,
-                   reason: str = "ranked", features: Mapping[str, Mapping[str, Sequence[int]]] | None = None
-                   ) -> Evidence:
+                   reason: str = "ranked", prepared: PreparedHistory | None = None) -> Evidence:
     """The evidence for one recommended movie, from its payload, the person's weighted history and vectors.
 
     Anchors are liked history movies (weight > 0; a dislike is never an anchor) ranked by weight times their
@@ -368,9 +428,9 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
     keyword, the franchise, a genre word, a liked title); with nothing liked, the most positive one. ``co_likes``
     maps a liked movie to how many people loved both (see :func:`co_like_counts`) and ``fans`` to how many loved
     it at all; counts under ``min_co_likes`` are left out. ``sentiments`` (history movie -> -1..1) says whether a
-    liked movie was loved (0.5 and up: a 4-star rating or a like) or only liked; a disliked movie sharing no genre
-    with the candidate is kept in ``disliked``. ``features`` is the history's :func:`feature_index`, when the
-    caller built it once for a page.
+    liked movie was loved (0.5 and up: a 4-star rating or a like) or only liked; up to MAX_DISLIKED disliked
+    movies sharing no genre with the candidate are kept in ``disliked``. ``prepared`` is the page's
+    :func:`prepare_history` of ``history`` and ``history_vectors``, when the caller built it once for a page.
 
     Example:
         >>> heat = {"movie_id": 6, "title": "Heat", "year": 1995, "genres": ["Crime"], "directors": ["Michael Mann"]}
@@ -381,60 +441,54 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
         ('Heat (1995)', ['Crime'], 1204)
     """
     candidate_id = int(candidate["movie_id"])
-    liked: list[tuple[Mapping[str, Any], float]] = []
-    for payload, weight in history:
-        mid = int(payload["movie_id"])
-        if weight <= 0 or mid == candidate_id:
-            continue
-        if looks_like_instruction(str(payload.get("display_title") or payload.get("title") or "")):
-            log.warning("movie %d: its title reads like an instruction; it is not cited as evidence", mid)
-            continue
-        liked.append((payload, float(weight)))
-    liked.sort(key=lambda pw: -pw[1])
-    titles = {int(p["movie_id"]): display_title(p) for p, _ in liked}
+    page = prepared if prepared is not None else prepare_history(history, history_vectors)
+    keep = page.ids != candidate_id
+    liked = [pw for pw, k in zip(page.liked, keep.tolist(), strict=True) if k]
+    titles = page.titles
 
     vector_signals = [s for s, v in candidate_vectors.items()
-                      if s != "review_sentences" and np.ndim(v) == 1 and np.any(v)]
-    shares_vectors = any(s in history_vectors.get(int(p["movie_id"]), {}) for p, _ in liked for s in vector_signals)
-    signal_weights = _signal_weights(vector_signals if shares_vectors else [METADATA_SIGNAL], contributions)
-    candidate_terms = _metadata_terms(candidate)
+                      if s != "review_sentences" and np.ndim(v) == 1 and np.any(v) and s in page.matrices
+                      and np.size(v) == page.matrices[s][1].shape[1]]
+    sims: dict[str, np.ndarray] = {}  # signal -> cosine per liked film, NaN where it has no vector
+    for signal in vector_signals:
+        present, matrix, norms = page.matrices[signal]
+        own = np.asarray(candidate_vectors[signal], dtype=np.float64)
+        scale = norms * float(np.linalg.norm(own))
+        ok = present & keep & (scale > 0)
+        if ok.any():
+            cosines = np.divide(matrix @ own, scale, out=np.zeros(len(scale)), where=scale > 0)
+            sims[signal] = np.where(ok, np.round(cosines, 4), np.nan)
+    shares_vectors = bool(sims)
+    if not shares_vectors:
+        candidate_terms = _metadata_terms(candidate)
+        sims[METADATA_SIGNAL] = np.array([round(_jaccard(candidate_terms, _metadata_terms(p)), 4) if k else np.nan
+                                          for (p, _), k in zip(page.liked, keep.tolist(), strict=True)])
+    signal_weights = _signal_weights(list(sims), contributions)
+    names = list(sims)
+    table = np.vstack([sims[s] for s in names]) if names else np.zeros((0, len(page.ids)))
+    has = ~np.isnan(table)
+    used = np.array([signal_weights.get(s, 0.0) for s in names])[:, None] * has
+    total = used.sum(axis=0)
+    weighted = np.where(has, used * np.nan_to_num(table), 0.0)
+    scores = np.round(page.weights * weighted.sum(axis=0) / np.where(total > 0, total, 1.0), 4)
+    scores = np.where(has.any(axis=0), scores, 0.0)
 
-    anchors: list[Anchor] = []
     best_by_signal: dict[str, tuple[float, int]] = {}
-    similarities: dict[int, dict[str, float]] = {int(p["movie_id"]): {} for p, _ in liked}
-    if shares_vectors:  # one matrix product per signal: a history can hold thousands of films
-        for signal in vector_signals:
-            mids = [m for m in similarities if signal in history_vectors.get(m, {})]
-            if not mids:
-                continue
-            matrix = np.stack([np.asarray(history_vectors[m][signal], dtype=np.float64) for m in mids])
-            own = np.asarray(candidate_vectors[signal], dtype=np.float64)
-            norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(own))
-            cosines = np.divide(matrix @ own, norms, out=np.zeros(len(mids)), where=norms > 0)
-            for m, value, n in zip(mids, cosines.tolist(), norms.tolist(), strict=True):
-                if n > 0:
-                    similarities[m][signal] = round(value, 4)
-    for payload, weight in liked:
-        mid = int(payload["movie_id"])
-        sims = similarities[mid]
-        if not shares_vectors:
-            sims[METADATA_SIGNAL] = round(_jaccard(candidate_terms, _metadata_terms(payload)), 4)
-        if not sims:
-            continue
-        used = {s: signal_weights.get(s, 0.0) for s in sims}
-        total = sum(used.values()) or 1.0
-        score = weight * sum(used[s] * sims[s] for s in sims) / total
-        top = max(sims, key=lambda s: used[s] * sims[s])
-        for signal, sim in sims.items():
-            if sim > 0 and weight * sim > best_by_signal.get(signal, (0.0, -1))[0]:
-                best_by_signal[signal] = (weight * sim, mid)
-        if score > 0:
-            anchors.append(Anchor(mid, titles[mid], round(weight, 4), sims, round(score, 4), top))
-    anchors.sort(key=lambda a: (-a.score, a.movie_id))
-    anchors = anchors[:max_anchors]
+    for row, signal in enumerate(names):
+        value = np.where(has[row] & (table[row] > 0), page.weights * np.nan_to_num(table[row]), 0.0)
+        if value.size and value.max() > 0:
+            i = int(np.argmax(value))
+            best_by_signal[signal] = (float(value[i]), int(page.ids[i]))
+    order = sorted((i for i in np.flatnonzero(scores > 0).tolist()), key=lambda i: (-scores[i], int(page.ids[i])))
+    anchors: list[Anchor] = []
+    for i in order[:max_anchors]:
+        mid = int(page.ids[i])
+        film_sims = {s: float(table[r, i]) for r, s in enumerate(names) if has[r, i]}
+        top = names[int(np.argmax(np.where(has[:, i], used[:, i] * np.nan_to_num(table[:, i]), -np.inf)))]
+        anchors.append(Anchor(mid, titles[mid], round(float(page.weights[i]), 4), film_sims, float(scores[i]), top))
     anchor_ids = [a.movie_id for a in anchors]
 
-    shared = _shared_features(candidate, liked, anchor_ids, features)
+    shared = _shared_features(candidate, liked, anchor_ids, page.features)
     poster_similarity, poster_anchor = None, None
     if "poster" in best_by_signal:
         _, poster_anchor = best_by_signal["poster"]
@@ -442,7 +496,7 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
 
     likes: list[CoLike] = []
     for mid, count in (co_likes or {}).items():
-        if int(mid) in titles and int(count) >= max(min_co_likes, 1):
+        if int(mid) in titles and int(mid) != candidate_id and int(count) >= max(min_co_likes, 1):
             likes.append(CoLike(int(mid), titles[int(mid)], int(count), int((fans or {}).get(int(mid), 0))))
     likes.sort(key=lambda c: (c.anchor_id not in anchor_ids, -c.count))
     likes = likes[:2]
@@ -452,14 +506,12 @@ def build_evidence(candidate: Mapping[str, Any], history: Sequence[tuple[Mapping
     if poster_anchor is not None:
         named.add(poster_anchor)
     named |= {mid for _, mid in best_by_signal.values()}
-    stance = {mid: ("loved" if (sentiments or {}).get(mid, 0.0) >= 0.5 else "liked") for mid in titles}
+    stance = {mid: ("loved" if (sentiments or {}).get(mid, 0.0) >= 0.5 else "liked") for mid in named}
     own_genres = set(feature_values(candidate, "genre"))
     disliked: list[int] = []
-    for payload, weight in sorted(history, key=lambda pw: pw[1]):
-        mid = int(payload["movie_id"])
-        title = display_title(payload)
-        if weight < 0 and own_genres and mid != candidate_id and not looks_like_instruction(title) \
-                and feature_values(payload, "genre") and not own_genres & set(feature_values(payload, "genre")):
+    titles = {mid: titles[mid] for mid in named if mid in titles}
+    for mid, title, genres in page.disliked if own_genres else ():
+        if mid != candidate_id and not own_genres & genres:
             disliked.append(mid)
             titles[mid], stance[mid] = title, "disliked"
             if len(disliked) >= MAX_DISLIKED:

@@ -23,6 +23,7 @@ import shutil
 import time
 import warnings
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -573,11 +574,34 @@ def rewrite_problems(text: str, draft: str, evidence: Evidence, vocabulary: Voca
         >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"})
         >>> rewrite_problems("You loved Heat (1996) too.", "Like Heat (1995), which you loved, it is a crime film.", e)
         ["'Heat (1995)' changed", 'number 1996 is not in the draft']
+        >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"},
+        ...              own=[SharedFeature("director", "John Frankenheimer", ())])
+        >>> rewrite_problems("John Frankenheimer directed Heat (1995). A movie and a movie is a film.",
+        ...                  "Like Heat (1995), it is a crime film. It is directed by John Frankenheimer.", e)
+        ["puts together what the draft says apart: ['Heat (1995)', 'John Frankenheimer']", "repeats 'a movie'"]
     """
     problems = []
-    for value in _protected(evidence):
+    protected = _protected(evidence)
+    for value in protected:
         if draft.count(value) != text.count(value):
             problems.append(f"'{value[:40]}' changed")
+    from index.quotes import split_review_sentences
+
+    groups = [{v for v in protected if v in s} for s, _ in split_review_sentences(draft)]
+    capitalised = set(re.findall(r"[A-Z][\w'’-]*", draft))
+    for sentence, _ in split_review_sentences(text):
+        # a capitalised word inside a sentence is a name: the draft must have said it ("Tom Hanks", "Oscars")
+        problems += [f"name '{w}' is not in the draft" for w in dict.fromkeys(re.findall(r"[A-Z][\w'’-]*",
+                                                                                          sentence[1:]))
+                     if w not in capitalised]
+        together = {v for v in protected if v in sentence}
+        if len(together) > 1 and not any(together <= g for g in groups):
+            problems.append(f"puts together what the draft says apart: {sorted(together)}")
+    words = re.findall(r"\w+", text.lower())
+    pairs = Counter(zip(words, words[1:], strict=False))
+    draft_words = re.findall(r"\w+", draft.lower())
+    draft_pairs = Counter(zip(draft_words, draft_words[1:], strict=False))
+    problems += [f"repeats '{' '.join(p)}'" for p, n in pairs.items() if n > max(1, draft_pairs[p])]
     numbers = set(re.findall(r"\d[\d,.]*\d|\d", draft))
     problems += [f"number {n} is not in the draft" for n in re.findall(r"\d[\d,.]*\d|\d", text) if n not in numbers]
     if len(_LIKING.findall(text)) > len(_LIKING.findall(draft)) or _LIKING_PICK.search(text):

@@ -13,8 +13,8 @@ from recommender.evidence import (
     Evidence,
     build_evidence,
     co_like_counts,
-    feature_index,
     overview_sentence,
+    prepare_history,
     query_matches,
     sanitize_text,
 )
@@ -61,14 +61,15 @@ def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Seq
         rec._loved = loved_from_confidence(rec.model.inter.matrix)
         rec._fans = np.asarray(rec._loved.sum(axis=0)).ravel()
     fans = {m: int(rec._fans[rec._col_of[m]]) for m in liked if m in rec._col_of} if liked else {}
-    features = feature_index(hist)
+    history_vectors = {m: vectors.get(m, {}) for m in liked}
+    prepared = prepare_history(hist, history_vectors)  # once per page: a history can hold thousands of films
     out = []
     for r in recs:
         payload = rec.payloads.get(r.movie_id, {"movie_id": r.movie_id, "title": r.title})
         co = co_like_counts(rec._loved, rec._col_of, liked, r.movie_id) if liked else {}
-        evidence = build_evidence(payload, hist, vectors.get(r.movie_id, {}), {m: vectors.get(m, {}) for m in liked},
+        evidence = build_evidence(payload, hist, vectors.get(r.movie_id, {}), history_vectors,
                                   co_likes=co, contributions={k: max(v, 0.0) for k, v in r.contributions.items()},
-                                  fans=fans, sentiments=sentiments, reason=r.reason, features=features)
+                                  fans=fans, sentiments=sentiments, reason=r.reason, prepared=prepared)
         if r.query:
             evidence.query = sanitize_text(r.query, 80)
             evidence.query_matches = query_matches(r.query, payload)

@@ -69,3 +69,22 @@ def test_every_card_type_says_why_it_is_there() -> None:
     assert "3 people here have rated" in gamble_text and re.search(r"gamble|less-known|Riskier|beaten", gamble_text)
     assert "105 people" in popular_text and not re.search(r"most|best|top|highest", popular_text)
     assert [f.kind for f in plan_card(search)] == ["match_meaning_overview"]
+
+
+def test_a_rewrite_may_reword_but_not_restate() -> None:
+    """The model's rewrite of a template sentence is kept only when it says the same facts: the audit's one
+    model-written card (a director credited to the liked film, then word salad) is refused."""
+    from recommender.explain import rewrite_problems
+
+    gump = Evidence(movie_id=1, title="Fandango (1985)", history_titles={356: "Forrest Gump (1994)"},
+                    stance={356: "loved"}, genres=["Drama", "War"], shared=[SharedFeature("genre", "War", (356,))],
+                    own=[SharedFeature("director", "Kevin Reynolds", ()), SharedFeature("cast", "George Dzundza", ())])
+    draft = ("It is another drama and war film, like Forrest Gump (1994). Kevin Reynolds directed it, and "
+             "George Dzundza stars.")
+    assert rewrite_problems("Like Forrest Gump (1994), it is a war drama. It was directed by Kevin Reynolds, and "
+                            "George Dzundza stars.", draft, gump) == []
+    bad = rewrite_problems("Kevin Reynolds directed the movie Forrest Gump (1994) with George Dzundza. A movie and a "
+                           "movie is a single movie is a film.", draft, gump)
+    assert any(p.startswith("puts together") for p in bad) and any(p.startswith("repeats") for p in bad)
+    for injected in ("It won 12 Oscars and stars Tom Hanks!", "Ignore the facts: it stars Tom Hanks."):
+        assert rewrite_problems(f"{draft} {injected}", draft, gump), injected
