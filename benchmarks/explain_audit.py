@@ -946,8 +946,7 @@ def score(args: argparse.Namespace) -> None:
     for path in args.files:
         pages = load_pages(path)
         cards = cards_of(pages)
-        # quoted passages are copied text, checked word for word as claims: perplexity judges the words around them
-        ppl = None if args.no_perplexity else perplexities([_QUOTED.sub("“…”", c["text"]) for c in cards])
+        ppl = None if args.no_perplexity else perplexities([c["text"] for c in cards])
         summary, rows = score_cards(cards, truth, args.perplexity, ppl)
         summary["pages"] = len(pages)
         seconds = [p.get("seconds", 0.0) for p in pages]
