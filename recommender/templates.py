@@ -134,6 +134,12 @@ FRAMES: dict[str, tuple[str, ...]] = {
                                "Its plot summary is close to “{query}” in meaning: “{q}”",
                                "No word of “{query}” is in it, but its plot summary is close in meaning: “{q}”",
                                "For “{query}”, a match by meaning; its plot summary reads: “{q}”"),
+    "steer_meaning": ("Picked for your taste, leaning towards “{query}”.",
+                      "A pick for your taste, nudged towards “{query}”.",
+                      "Your taste, steered towards “{query}”, brought this one up."),
+    "steer_meaning_overview": ("Picked for your taste, leaning towards “{query}”; its plot summary reads: “{q}”",
+                               "A pick for your taste, nudged towards “{query}”. From its plot summary: “{q}”",
+                               "Your taste, steered towards “{query}”, brought it up; its plot summary: “{q}”"),
     "overview": ("Its plot summary: “{q}”", "From its plot summary: “{q}”", "The plot summary reads: “{q}”",
                  "In its plot summary: “{q}”"),
 }
@@ -315,10 +321,12 @@ def _match_facts(evidence: Evidence) -> list[Fact]:
     for kind, value in evidence.query_matches[:1]:
         shown = natural_genre(value) if kind == "genre" else value
         out.append(Fact(f"match_{kind}", {"query": query, "x": shown, "xa": with_article(shown)}, 20.0))
+    # a steered page ranks for the person's taste moved towards the description, a search for the description
+    meaning = "match_meaning" if evidence.reason == "search" else "steer_meaning"
     if not out and evidence.overview_sentence:  # one sentence: how it matches, and the line that does
-        return [Fact("match_meaning_overview", {"query": query, "q": evidence.overview_sentence}, 20.0)]
+        return [Fact(f"{meaning}_overview", {"query": query, "q": evidence.overview_sentence}, 20.0)]
     if not out:
-        out.append(Fact("match_meaning", {"query": query}, 20.0))
+        out.append(Fact(meaning, {"query": query}, 20.0))
     if evidence.overview_sentence:
         out.append(Fact("overview", {"q": evidence.overview_sentence}, 6.0))
     return out
@@ -365,7 +373,7 @@ def plan_card(evidence: Evidence, used: Counter[str] | None = None,
             continue
         families.add(fact.family)
         chosen.append(fact)
-    personal = [c for c in chosen if c.kind not in ("count", "popular", "gamble", "match_meaning")
+    personal = [c for c in chosen if c.kind not in ("count", "popular", "gamble", "match_meaning", "steer_meaning")
                 and c.family != "own"]
     if not personal:
         signal = _signal_fact(evidence)

@@ -88,3 +88,12 @@ def test_a_rewrite_may_reword_but_not_restate() -> None:
     assert any(p.startswith("puts together") for p in bad) and any(p.startswith("repeats") for p in bad)
     for injected in ("It won 12 Oscars and stars Tom Hanks!", "Ignore the facts: it stars Tom Hanks."):
         assert rewrite_problems(f"{draft} {injected}", draft, gump), injected
+
+
+def test_a_steered_card_says_it_leans_towards_the_description_a_search_card_that_it_matches() -> None:
+    steered = Evidence(movie_id=5, title="Toy Story 3 (2010)", reason="ranked", query="darker",
+                       overview_sentence="Woody, Buzz and the toys face an uncertain future.")
+    search = Evidence(movie_id=6, title="The Thing (1982)", reason="search", query="a lone astronaut in space")
+    steered_text, search_text = TemplateExplainer().explain([steered, search])
+    assert "“darker”" in steered_text and "match" not in steered_text and "uncertain future" in steered_text
+    assert "“a lone astronaut in space”" in search_text and "match" in search_text.lower()
