@@ -74,7 +74,7 @@ def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Seq
             evidence.query = sanitize_text(r.query, 80)
             evidence.query_matches = query_matches(r.query, payload)
             if r.reason == "search" or not evidence.query_matches:
-                evidence.overview_sentence = overview_sentence(r.query, payload)
+                evidence.overview_sentence = overview_sentence(r.query, payload, max_chars=120)  # fits a card
         out.append(evidence)
     return out
 

@@ -287,7 +287,7 @@ def facts_of(evidence: Evidence) -> list[Fact]:
 def _own_facts(evidence: Evidence) -> list[Fact]:
     """What the pick is on its own (its director, lead cast, franchise), for a card that shares little with the
     history; never a person or franchise the card already names as shared."""
-    said = {f.value.lower() for f in evidence.shared}
+    said = {f.value.lower() for f in evidence.shared} | {v.lower() for _, v in evidence.query_matches}
     own = {kind: [f.value for f in evidence.own if f.kind == kind and f.value.lower() not in said]
            for kind in ("director", "cast", "collection")}
     directors, cast, collection = own["director"], own["cast"], own["collection"]
@@ -416,7 +416,10 @@ def realise(plan: Sequence[Fact], key: int, used_frames: Counter[str], said: set
         if said is not None:
             said.add(filled[ordered[0]])
     while len(sentences) > 1 and len(" ".join(sentences)) > MAX_CARD_CHARS:
-        sentences.pop()
+        # drop the latest sentence whose going makes the card fit (a long quote before a short fact), else the last
+        fits = [i for i in range(len(sentences) - 1, 0, -1)
+                if len(" ".join(sentences[:i] + sentences[i + 1:])) <= MAX_CARD_CHARS]
+        sentences.pop(fits[0] if fits else -1)
     return " ".join(sentences)
 
 

@@ -97,3 +97,11 @@ def test_a_steered_card_says_it_leans_towards_the_description_a_search_card_that
     steered_text, search_text = TemplateExplainer().explain([steered, search])
     assert "“darker”" in steered_text and "match" not in steered_text and "uncertain future" in steered_text
     assert "“a lone astronaut in space”" in search_text and "match" in search_text.lower()
+
+
+def test_a_card_names_the_person_a_description_matched_once() -> None:
+    card = Evidence(movie_id=7, title="Bachelor Party (1984)", reason="search", query="Tom Hanks",
+                    query_matches=[("cast", "Tom Hanks")], own=[SharedFeature("director", "Neal Israel", ()),
+                                                                 SharedFeature("cast", "Tom Hanks", ())])
+    text = TemplateExplainer().explain([card])[0]
+    assert text.count("Tom Hanks") == 2 and "Neal Israel" in text, text  # the description, then the match
