@@ -771,9 +771,10 @@ def query_matches(query: str, payload: Mapping[str, Any], limit: int = 3) -> lis
     return list(dict.fromkeys(out))[:limit]
 
 
-def overview_sentence(query: str, payload: Mapping[str, Any], max_chars: int = 170) -> str | None:
+def overview_sentence(query: str, payload: Mapping[str, Any], max_chars: int = 170,
+                      require_match: bool = False) -> str | None:
     """The whole sentence of a movie's plot summary that shares most words with a description (the first one
-    on a tie), if it is short enough to quote.
+    on a tie), if it is short enough to quote; with ``require_match``, only one that shares a word.
 
     Example:
         >>> overview_sentence("a heist", {"overview": "Neil is a thief. He plans one last heist in LA."})
@@ -793,4 +794,6 @@ def overview_sentence(query: str, payload: Mapping[str, Any], max_chars: int = 1
         score = len({_stem(w) for w in _QUERY_WORD.findall(sentence)} & stems)
         if best is None or (score, -order) > (best[0], -best[1]):
             best = (score, order, sentence)
-    return sanitize_text(best[2], max_chars + 10) if best else None
+    if best is None or (require_match and best[0] == 0):
+        return None
+    return sanitize_text(best[2], max_chars + 10)

@@ -74,7 +74,9 @@ def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Seq
             evidence.query = sanitize_text(r.query, 80)
             evidence.query_matches = query_matches(r.query, payload)
             if r.reason == "search" or not evidence.query_matches:
-                evidence.overview_sentence = overview_sentence(r.query, payload, max_chars=120)  # fits a card
+                # a line that fits a card; beside a literal match, only one that shares a word of the description
+                evidence.overview_sentence = overview_sentence(r.query, payload, max_chars=120,
+                                                               require_match=bool(evidence.query_matches))
         out.append(evidence)
     return out
 

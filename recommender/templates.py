@@ -136,10 +136,10 @@ FRAMES: dict[str, tuple[str, ...]] = {
                                "For “{query}”, a match by meaning; its plot summary reads: “{q}”"),
     "steer_meaning": ("Picked for your taste, leaning towards “{query}”.",
                       "A pick for your taste, nudged towards “{query}”.",
-                      "Your taste, steered towards “{query}”, brought this one up."),
-    "steer_meaning_overview": ("Picked for your taste, leaning towards “{query}”; its plot summary reads: “{q}”",
+                      "It suits your taste, with a lean towards “{query}”."),
+    "steer_meaning_overview": ("Picked for your taste, leaning towards “{query}”. Its plot summary: “{q}”",
                                "A pick for your taste, nudged towards “{query}”. From its plot summary: “{q}”",
-                               "Your taste, steered towards “{query}”, brought it up; its plot summary: “{q}”"),
+                               "It suits your taste, with a lean towards “{query}”. The plot summary reads: “{q}”"),
     "overview": ("Its plot summary: “{q}”", "From its plot summary: “{q}”", "The plot summary reads: “{q}”",
                  "In its plot summary: “{q}”"),
 }
