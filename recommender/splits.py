@@ -6,6 +6,8 @@ Every function is pure: it returns ``(train, test)`` as two new frames holding t
 * :func:`split_latest` - protocol A, "predict what they watch next": per user, the latest ratings.
 * :func:`split_random` - protocol B, the Microsoft Recommenders MovieLens benchmark protocol.
 * :func:`split_cold_items` - movies held out of all training, for content-based cold start.
+* :func:`split_new_people` and :func:`reveal_liked` - protocol C, "new people": people held out of all training,
+  each shown to the model as a few of the movies they liked.
 """
 
 from __future__ import annotations
@@ -106,3 +108,63 @@ def split_cold_items(df: pd.DataFrame, item_pool: Iterable[int], frac: float = 0
     held = np.random.default_rng(seed).choice(candidates, size=n_held, replace=False)
     is_test = np.isin(rated, held)
     return df[~is_test].copy(), df[is_test].copy()
+
+
+def split_new_people(df: pd.DataFrame, frac: float = 0.2, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Protocol C: hold ``frac`` of the people out of all training; every rating of theirs is test.
+
+    ``round(frac * n)`` of the ``n`` distinct users are drawn uniformly without replacement (``seed``), so the
+    two frames share no user: models learn from the others only, and each held-out person reaches a model
+    only through the few liked movies :func:`reveal_liked` shows it.
+
+    Example:
+        >>> df = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "movie_id": [10, 20, 10, 30, 20],
+        ...                    "rating": 4.0, "timestamp": 0})
+        >>> train, held = split_new_people(df, frac=0.34)
+        >>> sorted(set(train.user_id)), sorted(set(held.user_id))
+        ([2, 3], [1])
+    """
+    if not 0.0 <= frac <= 1.0:
+        raise ValueError(f"frac must lie in [0, 1], got {frac}")
+    users = np.unique(df["user_id"].to_numpy())
+    held = np.random.default_rng(seed).choice(users, size=int(round(frac * len(users))), replace=False)
+    is_test = df["user_id"].isin(held).to_numpy()
+    return df[~is_test].copy(), df[is_test].copy()
+
+
+def reveal_liked(held: pd.DataFrame, n: int, seed: int = 42, threshold: float = 4.0,
+                 min_liked: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(history, test)``: per person, ``n`` of their liked ratings (rating >= ``threshold``) drawn at random
+    are the history a model sees; every other rating of theirs is test.
+
+    The draw is a random order of each person's liked ratings from ``seed`` (one key per row, in input order,
+    as :func:`split_random` draws), and the history is its first ``n``: the histories for n = 1, 3, 5 and 10
+    are nested, so a larger n only adds films. People with fewer than ``min_liked`` likes (default ``n``) or
+    with no rating left for test are left out of both frames, so the same ``min_liked`` gives every n the same
+    people.
+
+    Example:
+        >>> held = pd.DataFrame({"user_id": [7] * 4, "movie_id": [1, 2, 3, 4], "rating": [5.0, 4.0, 2.0, 4.5],
+        ...                      "timestamp": 0})
+        >>> history, test = reveal_liked(held, 2)
+        >>> len(history), bool(history["rating"].min() >= 4.0), sorted(set(history.movie_id) | set(test.movie_id))
+        (2, True, [1, 2, 3, 4])
+    """
+    if n < 1:
+        raise ValueError(f"reveal at least one liked movie per person, got n={n}")
+    need = n if min_liked is None else max(n, min_liked)
+    key = np.random.RandomState(seed).rand(len(held))
+    liked = held["rating"].to_numpy() >= threshold
+    users = held["user_id"].to_numpy()
+    order = np.lexsort((np.arange(len(held)), key, ~liked, users))  # per person: liked first, in random order
+    sorted_users = users[order]
+    starts = np.r_[0, np.flatnonzero(sorted_users[1:] != sorted_users[:-1]) + 1] if len(held) else np.zeros(0, int)
+    counts = np.diff(np.r_[starts, len(held)])
+    rank = np.arange(len(held)) - np.repeat(starts, counts)
+    n_liked = np.add.reduceat(liked[order].astype(np.int64), starts) if len(held) else np.zeros(0, np.int64)
+    eligible = np.repeat((n_liked >= need) & (counts > n), counts)
+    in_history = np.zeros(len(held), dtype=bool)
+    in_history[order] = (rank < n) & eligible
+    in_test = np.zeros(len(held), dtype=bool)
+    in_test[order] = (rank >= n) & eligible
+    return held[in_history].copy(), held[in_test].copy()

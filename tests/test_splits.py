@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.splits import split_cold_items, split_latest, split_random
+from recommender.splits import reveal_liked, split_cold_items, split_latest, split_new_people, split_random
 
 
 def _toy(n_users: int = 30, seed: int = 0) -> pd.DataFrame:
@@ -145,6 +145,52 @@ class TestSplitColdItems:
             split_cold_items(_toy(), [1], frac=1.5)
         with pytest.raises(ValueError):
             split_latest(_toy(), frac=-0.1)
+
+
+class TestNewPeople:
+    """Protocol C: a held-out person's ratings never reach training; a model sees only the liked few revealed."""
+
+    @staticmethod
+    def _check(df: pd.DataFrame, frac: float = 0.2, sizes: tuple[int, ...] = (1, 3, 5, 10)) -> None:
+        train, held = split_new_people(df, frac=frac, seed=42)
+        _assert_partition(df, train, held)
+        held_people = set(held.user_id)
+        assert held_people.isdisjoint(train.user_id)  # asserted on ids: no held-out person in training
+        assert len(held_people) == round(frac * df.user_id.nunique())
+        people = None
+        previous: dict[int, set[int]] = {}
+        for n in sizes:
+            history, test = reveal_liked(held, n, seed=42, min_liked=max(sizes))
+            assert set(history.index).isdisjoint(test.index) and set(history.index) <= set(held.index)
+            assert set(history.user_id) <= held_people and set(history.user_id).isdisjoint(train.user_id)
+            assert (history.rating >= 4.0).all() and (history.groupby("user_id").size() == n).all()
+            assert set(test.user_id) == set(history.user_id)
+            people = people or set(history.user_id)
+            assert set(history.user_id) == people  # the same people for every n
+            shown = history.groupby("user_id")["movie_id"].agg(set)
+            for user, movies in previous.items():
+                assert movies <= shown[user]  # nested: a larger n only adds films
+            previous = shown.to_dict()
+            for user, group in held[held.user_id.isin(people)].groupby("user_id"):
+                assert len(group) == len(history[history.user_id == user]) + len(test[test.user_id == user])
+
+    def test_toy(self) -> None:
+        df = _toy()
+        df = df[df.groupby("user_id")["movie_id"].transform("size") >= 5]
+        self._check(df, frac=0.3, sizes=(1, 2))
+
+    def test_real_data(self, ratings: pd.DataFrame) -> None:
+        self._check(ratings)
+        train, held = split_new_people(ratings, frac=0.2, seed=42)
+        assert held.user_id.nunique() == 122 and train.user_id.nunique() == 488
+
+    def test_people_without_enough_likes_are_left_out(self) -> None:
+        held = pd.DataFrame({"user_id": [1, 1, 1, 2, 2], "movie_id": [1, 2, 3, 1, 2],
+                             "rating": [5.0, 4.0, 1.0, 5.0, 2.0], "timestamp": 0})
+        history, test = reveal_liked(held, 2)
+        assert set(history.user_id) == {1} and set(test.movie_id) == {3}
+        with pytest.raises(ValueError):
+            reveal_liked(held, 0)
 
 
 def test_docstring_examples() -> None:
