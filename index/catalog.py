@@ -202,7 +202,7 @@ def build_catalog(
     stats = data.ratings.groupby("movie_id")["rating"].agg(["size", "mean"])
     rating_counts = dict(zip(stats.index.tolist(), stats["size"].tolist(), strict=True))
     rating_means = dict(zip(stats.index.tolist(), stats["mean"].tolist(), strict=True))
-    tags_by_movie = _distinct_tags(data.tags)
+    tags_by_movie = distinct_tags(data.tags)
     reviews_by_key = _reviews_by_key(review_frame)
     review_rating = _review_ratings(review_frame)
 
@@ -405,8 +405,13 @@ def _fill_from_records(movie: Movie, records: Sequence[tuple[str, MovieRecord]])
         movie.year = int(movie.release_date[:4])
 
 
-def _distinct_tags(tags: pd.DataFrame) -> dict[int, list[str]]:
-    """Each movie's tags, one spelling per case-insensitive tag, most used first then first used."""
+def distinct_tags(tags: pd.DataFrame) -> dict[int, list[str]]:
+    """Each movie's tags, one spelling per case-insensitive tag, most used first then first used.
+
+    Example:
+        >>> distinct_tags(pd.DataFrame({"movie_id": [1, 1, 1], "tag": ["dark", "Funny", "funny "]}))
+        {1: ['Funny', 'dark']}
+    """
     if tags.empty:
         return {}
     frame = pd.DataFrame({"movie_id": tags["movie_id"].to_numpy(), "tag": tags["tag"].str.strip(),

@@ -2,6 +2,13 @@
 
 Three groups of ten: animated family films, horror films and heist films. Sixty users each love one group
 (rating 4.5-5) and dislike one other (1-1.5). Poster images are flat colours per group.
+
+With ``metadata=True`` every film also has directors (three per group: films 1-4, 5-7 and 8-10 of a group share
+one), a lead cast, a studio per group and keywords, some people's taste follows directors and a franchise (see
+:func:`tiny_ratings`), and three films nobody has rated join the catalog
+(:data:`UNRATED`): a sequel of heist film 1, a film by the director of heist films 5-7 with nothing else in
+common with them but its genres (no plot, no reviews, other actors), and a film with the same genres and no
+other metadata at all.
 """
 
 from __future__ import annotations
@@ -74,7 +81,39 @@ def group_of(movie_id: int) -> str:
     return list(GROUPS)[(movie_id - 1) // 10]
 
 
-def tiny_movies(poster_dir: Path | None = None) -> dict[int, Movie]:
+#: the unrated films of the metadata variant: movieId -> what it is
+UNRATED = {31: "sequel of movie 21", 32: "directed by the director of movies 25-27", 33: "heist genres, nothing else"}
+SEQUEL, SAME_DIRECTOR, NO_METADATA = UNRATED
+
+
+def director_of(movie_id: int) -> str:
+    """The director of a tiny-catalog film (metadata variant): films 1-4, 5-7 and 8-10 of a group share one."""
+    group, i = divmod(movie_id - 1, 10)
+    return f"{list(GROUPS)[group].title()} Director {0 if i < 4 else 1 if i < 7 else 2}"
+
+
+def _add_metadata(movies: dict[int, Movie]) -> None:
+    keywords = {"animation": ["family", "friendship"], "horror": ["haunting", "killer"], "heist": ["robbery", "crew"]}
+    for mid, movie in movies.items():
+        group = group_of(mid)
+        movie.directors = [director_of(mid)]
+        movie.cast = [f"{group.title()} Star {(mid + k) % 10}" for k in range(3)]
+        movie.companies = [f"{group.title()} Pictures"]
+        movie.keywords = [*keywords[group], f"theme {mid}"]
+    movies[21].collection = "Heist Film Collection"
+    first = movies[21]
+    movies[SEQUEL] = Movie(movie_id=SEQUEL, title="Heist Film 1 Part II", year=2012, genres=list(first.genres),
+                           overview="The crew of professional thieves reunites for one more bank robbery that goes "
+                                    "wrong.", directors=list(first.directors), cast=list(first.cast),
+                           companies=list(first.companies), keywords=list(first.keywords),
+                           collection=first.collection, popularity=5.0)
+    movies[SAME_DIRECTOR] = Movie(movie_id=SAME_DIRECTOR, title="Quiet Film", year=2013, genres=list(first.genres),
+                                  directors=[director_of(25)], cast=["Nobody Else"], popularity=5.0)
+    movies[NO_METADATA] = Movie(movie_id=NO_METADATA, title="Unknown Film", year=2013, genres=list(first.genres),
+                                popularity=5.0)
+
+
+def tiny_movies(poster_dir: Path | None = None, metadata: bool = False) -> dict[int, Movie]:
     movies: dict[int, Movie] = {}
     for g, (name, spec) in enumerate(GROUPS.items()):
         for i, overview in enumerate(spec["overviews"]):
@@ -90,13 +129,25 @@ def tiny_movies(poster_dir: Path | None = None) -> dict[int, Movie]:
                 movie_id=mid, title=f"{name.title()} Film {i + 1}", year=1990 + mid % 25, genres=list(spec["genres"]),
                 overview=overview, reviews=[spec["review"], f"{overview} I would watch it again."], poster=poster,
                 popularity=float(30 - mid % 10), rating_count=20)
+    if metadata:
+        _add_metadata(movies)
     return movies
 
 
-def tiny_ratings(seed: int = 0) -> pd.DataFrame:
-    """60 users, 20 per group: each loves 6 movies of its group and dislikes 2 of another, over 2 years."""
+def tiny_ratings(seed: int = 0, metadata: bool = False) -> pd.DataFrame:
+    """60 users, 20 per group: each loves 6 movies of its group and dislikes 2 of another, over 2 years. With
+    ``metadata``, taste also follows directors and a franchise: 3 fans per director (users 61-87) love every
+    film they directed, and 10 fans of heist film 1 (users 88-97) love it and horror films 11-13."""
     rng = np.random.default_rng(seed)
     rows = []
+    if metadata:
+        directors = sorted({director_of(m) for m in range(1, 31)})
+        fans = [(61 + 3 * d + k, [m for m in range(1, 31) if director_of(m) == name])
+                for d, name in enumerate(directors) for k in range(3)]
+        fans += [(88 + k, [21, 11, 12, 13]) for k in range(10)]
+        for user, loved in fans:
+            for mid in loved:
+                rows.append((user, mid, 5.0, int(1.5e9 + rng.integers(0, 6e7))))
     for user in range(1, 61):
         group = list(GROUPS)[(user - 1) % 3]
         g, d = list(GROUPS).index(group), list(GROUPS).index(DISLIKES[group])
@@ -109,10 +160,11 @@ def tiny_ratings(seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
 
 
-def tiny_catalog(poster_dir: Path | None = None) -> Catalog:
-    """The whole tiny catalog; with ``poster_dir``, flat-colour posters are written there."""
-    ratings = tiny_ratings()
-    movies = tiny_movies(poster_dir)
+def tiny_catalog(poster_dir: Path | None = None, metadata: bool = False) -> Catalog:
+    """The whole tiny catalog; with ``poster_dir``, flat-colour posters are written there; ``metadata``: see the
+    module's docstring."""
+    ratings = tiny_ratings(metadata=metadata)
+    movies = tiny_movies(poster_dir, metadata)
     stats = ratings.groupby("movie_id")["rating"].agg(["count", "mean"])
     for mid, row in stats.iterrows():
         movies[int(mid)].rating_count = int(row["count"])
