@@ -74,9 +74,10 @@ def ranker_path(settings: Settings) -> Path:
 
 def train_ranker(ratings: pd.DataFrame, store: VectorStore, settings: Settings,
                  half_life_days: float | None = None, *, folder: Path | None = None) -> dict[str, Any]:
-    """Fit the fusion model on every rating, write its ALS factors as the ``cf`` vectors, and save it as
-    ``ranker.pkl`` in ``folder`` (default: the index's artifact folder). Returns what the index records about
-    it: the file's SHA-256 (every serving process checks it), the ratings it learned from and when.
+    """Fit the fusion model on every rating, write its ``cf`` vectors (:meth:`FusionModel.cf_vectors`: the ALS
+    factors, and for movies nobody rated the content-mapped ones), and save it as ``ranker.pkl`` in ``folder``
+    (default: the index's artifact folder). Returns what the index records about it: the file's SHA-256 (every
+    serving process checks it), the ratings it learned from and when.
 
     Example:
         >>> # train_ranker(catalog.ratings, open_store("runs/index"), Settings(store="runs/index"))
@@ -89,9 +90,9 @@ def train_ranker(ratings: pd.DataFrame, store: VectorStore, settings: Settings,
     model.fit_frame(ratings, inter)
     assert model.als is not None and model.inter is not None
     failpoint("cf")
-    factors = model.als.item_factors
+    cf = model.cf_vectors()
+    store.set_vectors("cf", {int(m): v for m, v in cf.items()})
     rated = np.flatnonzero(np.asarray((model.inter.matrix > 0).sum(axis=0)).ravel())
-    store.set_vectors("cf", {int(model.inter.item_ids[c]): factors[c] for c in rated})
     path = (folder if folder is not None else artifact_dir(settings)) / RANKER_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -100,9 +101,11 @@ def train_ranker(ratings: pd.DataFrame, store: VectorStore, settings: Settings,
         pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
     model.items = items
-    log.info("ranker trained on %d ratings; %d cf vectors written; saved to %s", len(ratings), len(rated), path)
+    log.info("ranker trained on %d ratings; %d cf vectors written (%d mapped from content); saved to %s",
+             len(ratings), len(cf), len(cf) - len(rated), path)
     return {"ranker": {"file": RANKER_FILE, "sha256": file_sha256(path), "ratings": int(len(ratings)),
-                       "cf_vectors": int(len(rated)), "trained_at": int(time.time())}}
+                       "cf_vectors": int(len(cf)), "mapped_cf_vectors": int(len(cf) - len(rated)),
+                       "trained_at": int(time.time())}}
 
 
 def file_sha256(path: Path) -> str:
@@ -306,6 +309,12 @@ class Recommender:
                              "build of this index wrote, or build the index again")
         with open(path, "rb") as fh:
             model: FusionModel = pickle.load(fh)  # noqa: S301 - our own file, written by train_ranker
+        trained_on = len(getattr(model, "use", ()))
+        if trained_on != len(FEATURES):
+            vs.close()
+            raise StoreError(f"the ranker at {path} was trained by an older cinefuse on {trained_on} features "
+                             f"(this one ranks on {len(FEATURES)}): build the index again (cinefuse build --data "
+                             f"DIR --store {settings.store})")
         model.items = ItemTable.from_store(vs, item_ids=None)
         return cls(vs, model, settings)
 

@@ -29,21 +29,30 @@ from scipy.sparse import csr_matrix
 
 from index.store import rrf_term
 from recommender.collaborative import EASE_MAX_ITEMS, ALSModel, EASEModel, ItemKNNModel
+from recommender.content_map import ContentMap, content_features, mapped_factors
 from recommender.interactions import Interactions
+from recommender.metadata import METADATA_FIELDS, METADATA_GROUPS, field_tokens, metadata_scores, tfidf_rows
 from recommender.profile import DEFAULT_HALF_LIFE_DAYS, Interaction, interaction_weights, profile_vector
-from recommender.splits import split_latest, split_random
+from recommender.splits import reveal_liked, split_latest, split_new_people, split_random
 
 log = logging.getLogger(__name__)
 
 CONTENT_SIGNALS = ("overview", "reviews", "poster")
+#: the metadata similarity features (TF-IDF cosine of each movie with the person's liked movies' tokens)
+METADATA_FEATURES = ("meta_people", "meta_studio", "meta_keywords", "metadata")
 #: the first ten keep their historical positions (the API reads columns 0-5 by position)
 FEATURES = ("cf", "knn", "overview", "reviews", "poster", "genre_overlap", "popularity", "tmdb_popularity",
             "year", "history_size", "ease", "cf_rank", "knn_rank", "ease_rank", "overview_rank", "reviews_rank",
-            "poster_rank")
+            "poster_rank", "content_cf", "content_cf_rank", *METADATA_FEATURES, "metadata_rank")
 #: score columns and the log-rank column each one gets
 RANKED = {"cf": "cf_rank", "knn": "knn_rank", "ease": "ease_rank", "overview": "overview_rank",
-          "reviews": "reviews_rank", "poster": "poster_rank"}
+          "reviews": "reviews_rank", "poster": "poster_rank", "content_cf": "content_cf_rank",
+          "metadata": "metadata_rank"}
 COLLABORATIVE = ("cf", "knn", "ease")
+#: what "fusion without content" leaves out: every feature read from a movie's text, poster or metadata, and
+#: the content-to-collaborative map (genres, year and TMDB popularity stay)
+CONTENT_FEATURES = (*CONTENT_SIGNALS, *(RANKED[s] for s in CONTENT_SIGNALS), "content_cf", "content_cf_rank",
+                    *METADATA_FEATURES, "metadata_rank")
 RRF_K = 60
 #: what a movie nobody has rated can be ranked by: its content, genres, metadata popularity, year
 COLD_FEATURES = np.array([f not in ("cf", "knn", "ease", "popularity") and f not in
@@ -56,14 +65,32 @@ COLD_DISCOUNT = 0.5
 CANDIDATES = 50
 #: movies each content signal contributes among those with no collaborative evidence
 COLD_CANDIDATES = 100
-#: the validation splits the ranker learns from, per protocol: (folds, share of ratings each holds out).
+#: the signals that draw those movies
+COLD_POOL = (*CONTENT_SIGNALS, "content_cf", "metadata")
+#: the validation splits the ranker learns from, per protocol: (folds, share of ratings each holds out; under C
+#: the share of people held out, each shown as :data:`FEW_SHOT_SIZES` liked movies).
 #: Chosen on ml-latest-small's nested validation splits (benchmarks/validation.py). Under A older windows hurt
 #: (3 folds 0.1409 vs 1 fold 0.1460 nDCG@10). Under B more folds help (3 x 25% 0.2243 vs 1 x 25% 0.2186), and
 #: small hold-outs help more the more data there is: base models fitted on 90% of the training ratings behave
 #: like the deployed ones fitted on all of it (4 x 10% vs 3 x 25%: 0.2267 vs 0.2235 with a quarter held out for
 #: validation, 0.1497 vs 0.1432 and 0.1550 vs 0.1488 with a tenth held out, two seeds).
-VALIDATION = {"A": (1, 0.2), "B": (4, 0.1)}
+VALIDATION = {"A": (1, 0.2), "B": (4, 0.1), "C": (2, 0.2)}
+#: how many liked movies a pseudo-new person reveals (protocol C's sizes); each person gives one history of each
+FEW_SHOT_SIZES = (1, 3, 5, 10)
+#: the content-to-collaborative map the fusion fits (benchmarks/content_map.py chose it)
+DEFAULT_CONTENT_MAP = ContentMap("ridge", alpha=3.0)
+#: a rated movie's cf vector is (n x ALS factors + CF_PRIOR_RATINGS x mapped factors) / (n + CF_PRIOR_RATINGS) for
+#: n ratings: the map counts as a few ratings' worth of evidence (benchmarks/content_map.py: with 1-5 ratings the
+#: blend ranked a movie's later raters above either vector alone)
+CF_PRIOR_RATINGS = 3.0
+#: protocol-C folds added to A's and B's own (benchmarks/validation.py chose it)
+FEW_SHOT_FOLDS = 1
 _COL = {f: j for j, f in enumerate(FEATURES)}
+#: the feature columns of each content signal a movie may lack (dropped together in training, see CONTENT_DROPOUT)
+MODALITIES = {**{s: np.array([_COL[s], _COL[RANKED[s]]]) for s in CONTENT_SIGNALS},
+              "metadata": np.array([_COL[f] for f in (*METADATA_FEATURES, "metadata_rank")])}
+#: the chance a pseudo-cold training movie loses each of its MODALITIES (benchmarks/validation.py chose it)
+CONTENT_DROPOUT = 0.0
 
 
 def _fit_ranker(X: np.ndarray, y: np.ndarray, seed: int, monotone: np.ndarray | None = None) -> Any:
@@ -124,12 +151,13 @@ def log_ranks(scores: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarr
 
 @dataclass
 class ItemTable:
-    """Every movie's content, as dense arrays in one column order (zero rows where a signal is missing).
+    """Every movie's content, as dense arrays in one column order (zero rows where a signal is missing), and its
+    metadata tokens per field (:data:`~recommender.metadata.METADATA_FIELDS`; empty lists where unknown).
 
     Example:
-        >>> t = ItemTable.from_payloads({7: {"genres": ["Horror"], "year": 1999}}, {})
-        >>> t.item_ids.tolist(), t.genre_names
-        ([7], ['Horror'])
+        >>> t = ItemTable.from_payloads({7: {"genres": ["Horror"], "year": 1999, "directors": ["John Carpenter"]}}, {})
+        >>> t.item_ids.tolist(), t.genre_names, t.tokens["directors"]
+        ([7], ['Horror'], [['director=john carpenter']])
     """
 
     item_ids: np.ndarray
@@ -138,13 +166,18 @@ class ItemTable:
     genre_names: list[str]
     year: np.ndarray  # NaN where unknown
     tmdb_popularity: np.ndarray  # NaN where unknown
+    tokens: dict[str, list[list[str]]] = field(default_factory=dict)  # metadata field -> each movie's tokens
     index: dict[int, int] = field(default_factory=dict, repr=False)
     _has: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _genre_norms: np.ndarray | None = field(default=None, repr=False)
+    _metadata: dict[str, csr_matrix] = field(default_factory=dict, repr=False)
+    _content: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.index:
             self.index = {int(m): i for i, m in enumerate(self.item_ids)}
+        for name in METADATA_FIELDS:
+            self.tokens.setdefault(name, [[] for _ in range(len(self.item_ids))])
 
     @classmethod
     def from_payloads(cls, payloads: Mapping[int, Mapping[str, Any]],
@@ -158,6 +191,7 @@ class ItemTable:
         pop = np.full(len(ids), np.nan, dtype=np.float32)
         dims = {s: len(v) for vs in vectors.values() for s, v in vs.items()}
         dense = {s: np.zeros((len(ids), d), dtype=np.float32) for s, d in dims.items()}
+        tokens: dict[str, list[list[str]]] = {name: [] for name in METADATA_FIELDS}
         for i, mid in enumerate(ids):
             p = payloads.get(int(mid), {})
             for g in p.get("genres") or []:
@@ -168,7 +202,9 @@ class ItemTable:
                 pop[i] = float(np.log1p(p["popularity"]))
             for s, v in vectors.get(int(mid), {}).items():
                 dense[s][i] = v
-        return cls(ids, dense, genres, names, year, pop)
+            for name in METADATA_FIELDS:
+                tokens[name].append(field_tokens(p, name))
+        return cls(ids, dense, genres, names, year, pop, tokens)
 
     @classmethod
     def from_store(cls, store: Any, item_ids: Sequence[int] | None = None) -> ItemTable:
@@ -183,6 +219,36 @@ class ItemTable:
             if not any(signal in v for v in vectors.values()):
                 vectors.setdefault(ids[0], {})[signal] = np.zeros(store.schema().vectors[signal].dim, np.float32)
         return cls.from_payloads(payloads, vectors, item_ids)
+
+    def with_tags(self, tags: Mapping[int, Sequence[str]]) -> ItemTable:
+        """The same table with each movie's user tags replaced by ``tags`` (movieId -> tags; absent: none). Tags
+        are what people wrote after watching: an evaluation keeps only those its training data could have had.
+
+        Example:
+            >>> t = ItemTable.from_payloads({1: {"tags": ["dark"]}, 2: {}}, {})
+            >>> t.with_tags({2: ["Funny"]}).tokens["tags"]
+            [[], ['tag=funny']]
+        """
+        tokens = dict(self.tokens)
+        tokens["tags"] = [field_tokens({"tags": list(tags.get(int(m), []))}, "tags") for m in self.item_ids]
+        return ItemTable(self.item_ids, self.vectors, self.genres, self.genre_names, self.year, self.tmdb_popularity,
+                         tokens, self.index, self._has, self._genre_norms)
+
+    def metadata(self, group: str) -> csr_matrix:
+        """Movies x tokens TF-IDF rows of one :data:`~recommender.metadata.METADATA_GROUPS` group (cached)."""
+        cached = self._metadata.get(group)
+        if cached is None:
+            fields = METADATA_GROUPS[group]
+            cached = tfidf_rows([[t for name in fields for t in self.tokens[name][i]]
+                                 for i in range(len(self.item_ids))])
+            self._metadata[group] = cached
+        return cached
+
+    def content(self) -> np.ndarray:
+        """What the content-to-collaborative map reads (:func:`~recommender.content_map.content_features`, cached)."""
+        if self._content is None:
+            self._content = content_features(self)
+        return self._content
 
     def genre_norms(self) -> np.ndarray:
         """Each movie's genre-vector length (cached: it is asked for on every request)."""
@@ -277,6 +343,43 @@ def standardize_columns(scores: np.ndarray) -> np.ndarray:
     return np.where(ok, centred / np.where(std > 0, std, 1.0), np.nan).astype(np.float32)
 
 
+@dataclass
+class Fold:
+    """One validation split the ranker learns from: base models fit ``past``; each person in ``histories`` is
+    scored from that history and ``future`` holds what they went on to rate. Under A and B a person's history
+    is their own ``past`` ratings; a few-shot fold's people are absent from ``past`` and their histories are a
+    few liked movies (protocol C's pseudo-new people)."""
+
+    past: pd.DataFrame
+    future: pd.DataFrame
+    seed: int
+    histories: dict[int, History] | None = None
+    owners: dict[int, int] | None = None  # a few-shot fold's history key -> the person it was drawn from
+
+
+def few_shot_histories(held: pd.DataFrame, seed: int, sizes: Sequence[int] = FEW_SHOT_SIZES
+                       ) -> tuple[dict[tuple[int, int], History], pd.DataFrame]:
+    """Protocol C's view of held-out people, as the ranker learns from it: for each person and each size n, a
+    history of n of their liked movies (:func:`~recommender.splits.reveal_liked`, nested across n), keyed
+    ``(person, n)``, and the frame of what each ``(person, n)`` history left to find (column ``history_key``).
+
+    Example:
+        >>> held = pd.DataFrame({"user_id": 5, "movie_id": range(6), "rating": 5.0, "timestamp": range(6)})
+        >>> hs, future = few_shot_histories(held, seed=1, sizes=(1, 3))
+        >>> sorted(hs), len(hs[(5, 3)].movie_ids), len(future[future["history_key"] == (5, 3)])
+        ([(5, 1), (5, 3)], 3, 3)
+    """
+    out: dict[tuple[int, int], History] = {}
+    futures = []
+    for n in sizes:
+        history, test = reveal_liked(held, n, seed=seed)
+        for user, h in histories(history).items():
+            out[(user, n)] = h
+        futures.append(test.assign(history_key=[(int(u), n) for u in test["user_id"]]))
+    frame = pd.concat(futures) if futures else held.iloc[:0].assign(history_key=[])
+    return out, frame
+
+
 class FusionModel:
     """Fuses collaborative and content signals for a person's history; ``ranker="rrf"`` needs no training.
 
@@ -289,13 +392,20 @@ class FusionModel:
     The ranker learns from at most ``max_training_users`` people per validation fold, drawn at random (seed
     ``seed``): about 120 candidate rows each, so 1,000 people give some 120k rows whatever the catalogue, and
     training time stops growing with the number of people. :attr:`training_summary` says what was sampled.
+
+    ``content_map`` maps each movie's content into the ALS space (:mod:`recommender.content_map`; None: no
+    ``content_cf`` feature). ``few_shot_folds`` adds that many protocol-C folds (people of the training data held
+    out and shown as 1, 3, 5 and 10 liked movies) to the protocol's own, so the ranker also learns what a
+    history of a few films is worth; under ``validation="C"`` every fold is one.
     """
 
     def __init__(self, items: ItemTable, *, ranker: Literal["gbdt", "rrf"] = "gbdt",
-                 half_life_days: float = DEFAULT_HALF_LIFE_DAYS, validation: Literal["A", "B"] = "A",
+                 half_life_days: float = DEFAULT_HALF_LIFE_DAYS, validation: Literal["A", "B", "C"] = "A",
                  candidates: int = CANDIDATES, max_training_users: int = 1000, seed: int = 42, folds: int | None = None,
                  features: Sequence[str] = FEATURES, validation_frac: float | None = None,
-                 ease_l2: float | None = 100.0) -> None:
+                 ease_l2: float | None = 100.0, content_map: ContentMap | None = DEFAULT_CONTENT_MAP,
+                 few_shot_folds: int = FEW_SHOT_FOLDS, content_candidates: int = 0,
+                 content_dropout: float = CONTENT_DROPOUT) -> None:
         self.items = items
         self.ranker_kind = ranker
         self.half_life_days = half_life_days
@@ -303,12 +413,19 @@ class FusionModel:
         self.candidates = candidates
         self.max_training_users = max_training_users
         self.seed = seed
+        unknown = sorted(set(features) - set(FEATURES))
+        if unknown:
+            raise ValueError(f"unknown fusion feature(s) {unknown}; choose among {list(FEATURES)}")
         self.use = np.array([f in features for f in FEATURES])
         self.folds = folds if folds is not None else VALIDATION[validation][0]
         self.validation_frac = validation_frac if validation_frac is not None else VALIDATION[validation][1]
+        self.few_shot_folds = 0 if validation == "C" else few_shot_folds
+        self.content_candidates = content_candidates
+        self.content_dropout = content_dropout
         self.ease_l2 = ease_l2
         self.training_summary: dict[str, int] = {}
         self.timings: dict[str, float] = {}  # seconds per stage of the last fit_frame, validation folds included
+        self.content_map = content_map if self.use[_COL["content_cf"]] else None
         self.model: Any = None
         self.active = np.ones(len(FEATURES), dtype=bool)
         self.cold_model: Any = None
@@ -321,17 +438,19 @@ class FusionModel:
         self._cols: np.ndarray = np.zeros(0, dtype=np.int64)
         self._popularity = np.zeros(len(items.item_ids), dtype=np.float32)
         self._cf_known = np.zeros(len(items.item_ids), dtype=bool)
+        self._mapped: np.ndarray | None = None  # each fitted column's content-mapped ALS factors
+        self._item_vectors = np.zeros((0, 0), dtype=np.float32)  # what the cf score reads: ALS factors + mapped
 
     # ----- fitting --------------------------------------------------------------------------------------
     def fit_frame(self, train_df: pd.DataFrame, inter: Interactions) -> None:
-        """Train the ranker on a validation split of ``train_df``, then refit the base models on all of it."""
+        """Train the ranker on validation splits of ``train_df``, then refit the base models on all of it."""
         self.timings = {}
         if self.ranker_kind == "gbdt":
             no_x, no_y = np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, np.int8)  # where no fold has rows
             parts: list[list[np.ndarray]] = [[no_x], [no_y], [no_x], [no_y]]
-            for past, future, seed in self._validation_folds(train_df, inter.item_ids):
+            for fold in self._validation_folds(train_df, inter.item_ids):
                 started = time.perf_counter()
-                for part, rows in zip(parts, self._training_rows(past, future, seed), strict=True):
+                for part, rows in zip(parts, self._training_rows(fold), strict=True):
                     part.extend(rows)
                 self._timed("training rows", started)
             started = time.perf_counter()
@@ -348,14 +467,15 @@ class FusionModel:
                      len(y), int(y.sum()), len(yc), int(yc.sum()))
         self._fit_base(train_df, inter.item_ids)
 
-    def _validation_folds(self, train_df: pd.DataFrame, item_ids: np.ndarray
-                          ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, int]]:
-        """``(past, future, seed)`` for each of :attr:`folds` validation splits, with the base models fitted on
-        ``past``. Protocol A's folds are successive windows (the latest ratings, then the latest before
-        those, ...); B's are random splits with seeds ``seed``, ``seed + 1``, ... (see :data:`VALIDATION`)."""
+    def _validation_folds(self, train_df: pd.DataFrame, item_ids: np.ndarray) -> Iterator[Fold]:
+        """Each validation :class:`Fold`, with the base models fitted on its ``past``. Protocol A's folds are
+        successive windows (the latest ratings, then the latest before those, ...); B's are random splits with
+        seeds ``seed``, ``seed + 1``, ...; C's (and the :attr:`few_shot_folds` added to A's or B's) hold out a
+        share of the people, seeds ``seed + 100``, ``seed + 101``, ... (see :data:`VALIDATION`)."""
         frac = self.validation_frac
         source = train_df
-        for fold in range(self.folds):
+        own = 0 if self.validation == "C" else self.folds
+        for fold in range(own):
             if self.validation == "A":
                 past, future = split_latest(source, frac)
                 source = past
@@ -364,7 +484,20 @@ class FusionModel:
             if future.empty:
                 break
             self._fit_base(past, item_ids)
-            yield past, future, self.seed + fold
+            yield Fold(past, future, self.seed + fold)
+        few_shot = self.folds if self.validation == "C" else self.few_shot_folds
+        people = VALIDATION["C"][1] if self.validation != "C" else frac
+        for fold in range(few_shot):
+            seed = self.seed + 100 + fold
+            past, held = split_new_people(train_df, people, seed=seed)
+            pseudo, future = few_shot_histories(held, seed)
+            if future.empty or past.empty:
+                break
+            self._fit_base(past, item_ids)
+            keyed = dict(enumerate(pseudo.values()))
+            index = {key: i for i, key in enumerate(pseudo)}
+            future = future.assign(user_id=[index[k] for k in future["history_key"]])
+            yield Fold(past, future.drop(columns="history_key"), seed, keyed, {i: k[0] for k, i in index.items()})
 
     def _timed(self, stage: str, started: float) -> float:
         """Add the seconds since ``started`` to :attr:`timings` under ``stage``; returns the time now."""
@@ -394,23 +527,42 @@ class FusionModel:
         self._cf_known = counts > 0
         self._histories = histories(frame)
         self._timed("matrices", started)
+        started = time.perf_counter()
+        self._mapped = None
+        self._item_vectors = self.als.item_factors
+        if self.content_map is not None:
+            known = self._cols >= 0
+            x = self.items.content()[np.maximum(self._cols, 0)] * known[:, None]  # outside the table: no content
+            self._mapped = mapped_factors(x, self.als.item_factors, self._cf_known, self.content_map,
+                                          seed=self.seed)
+            # a movie with few ratings: its ALS factors shrunk towards the mapped ones, as n / (n + prior)
+            n = np.where(known, counts, np.inf).astype(np.float32)[:, None]
+            prior = np.float32(CF_PRIOR_RATINGS)
+            blended = (n * self.als.item_factors + prior * self._mapped) / (n + prior)
+            self._item_vectors = np.where(np.isfinite(n), blended, self.als.item_factors).astype(np.float32)
+        self._timed("content map", started)
 
-    def _training_rows(self, past: pd.DataFrame, future: pd.DataFrame, seed: int
-                       ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    def _training_rows(self, fold: Fold) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray],
+                                                  list[np.ndarray]]:
         """Per person: warm rows (every feature, real) and pseudo-cold rows (a tenth of the rated movies with their
         collaborative evidence hidden), each with its labels; the rows are the candidates scoring would rerank."""
-        rng = np.random.default_rng(seed)
-        users = [u for u in future["user_id"].unique() if int(u) in self._histories]
-        users = list(rng.permutation(users)[: self.max_training_users])
+        rng = np.random.default_rng(fold.seed)
+        people = fold.histories if fold.histories is not None else self._histories
         assert self.inter is not None
+        users = [u for u in fold.future["user_id"].unique() if int(u) in people]
+        users = list(rng.permutation(users)[: self.max_training_users * (len(FEW_SHOT_SIZES) if fold.histories
+                                                                          is not None else 1)])
         hidden = rng.random(self.inter.n_items) < 0.1
-        wanted = future.groupby("user_id")["movie_id"].agg(set)
+        # modality dropout (as DropoutNet drops inputs): each pseudo-cold movie loses each content signal with
+        # this chance, so the cold ranker learns to rank by whatever a movie nobody rated happens to have
+        dropped = {name: rng.random(self.inter.n_items) < self.content_dropout for name in MODALITIES}
+        wanted = fold.future.groupby("user_id")["movie_id"].agg(set)
         warm_x: list[np.ndarray] = []
         warm_y: list[np.ndarray] = []
         cold_x: list[np.ndarray] = []
         cold_y: list[np.ndarray] = []
         for u in users:
-            history = self._histories[int(u)]
+            history = people[int(u)]
             truth = {self.inter.item_index.get(int(m), -1) for m in wanted[u]}
             weights = interaction_weights(history.interactions(), self.half_life_days)
             raw = self.raw_scores(history, weights=weights)  # shared by the warm and the pseudo-cold rows
@@ -420,10 +572,28 @@ class FusionModel:
             warm_x.append(feats[cand])
             warm_y.append(np.array([c in truth for c in cand], dtype=np.int8))
             masked = self.features(history, hide_cf=hidden, weights=weights, raw=raw)
+            for name, columns in MODALITIES.items():
+                masked[np.ix_(dropped[name] & hidden, columns)] = np.nan
             cold = np.intersect1d(np.flatnonzero(hidden & self._cf_known), self._candidate_columns(masked, history))
             cold_x.append(masked[cold])
             cold_y.append(np.array([c in truth for c in cold], dtype=np.int8))
         return warm_x, warm_y, cold_x, cold_y
+
+    def cf_vectors(self) -> dict[int, np.ndarray]:
+        """Each movie's vector in the collaborative space, by movieId: the factors the content map gives it
+        (:mod:`recommender.content_map`) where nobody rated it, so a new movie is found by the same ``cf`` query
+        as the others, else its ALS factors, shrunk towards the mapped ones while it has few ratings (the vectors
+        the ``cf`` feature scores).
+
+        Example:
+            >>> # store.set_vectors("cf", model.cf_vectors())
+        """
+        assert self.inter is not None and self.als is not None
+        out = {int(self.inter.item_ids[c]): self._item_vectors[c] for c in np.flatnonzero(self._cf_known)}
+        if self._mapped is not None:
+            out.update({int(self.inter.item_ids[c]): self._mapped[c] for c in np.flatnonzero(~self._cf_known)
+                        if self._cols[c] >= 0})
+        return out
 
     # ----- features -------------------------------------------------------------------------------------
     def user_vector(self, history: History) -> np.ndarray | None:
@@ -473,9 +643,16 @@ class FusionModel:
             col = np.full(n, np.nan, dtype=np.float32)
             col[known] = np.where(has[cols[known]], scores[cols[known]], np.nan)
             out[:, _COL[signal]] = col
+        rows_of = {self.items.index[m]: w for m, w in weights.items() if m in self.items.index}
+        for name in METADATA_FEATURES:
+            if self.use[_COL[name]]:
+                scores = metadata_scores(self.items.metadata(name), rows_of)
+                out[known, _COL[name]] = scores[cols[known]]
         user = cf_vector if cf_vector is not None else self.user_vector(history)
         if user is not None:
-            out[:, _COL["cf"]] = self.als.item_factors @ user
+            out[:, _COL["cf"]] = self._item_vectors @ user
+            if self._mapped is not None:
+                out[:, _COL["content_cf"]] = self._mapped @ user
             row = self._rating_row(history)
             out[:, _COL["knn"]] = self.knn.score(row)[0]
             if self.ease is not None:
@@ -518,6 +695,7 @@ class FusionModel:
         out[known, _COL["tmdb_popularity"]] = self.items.tmdb_popularity[cols[known]]
         out[known, _COL["year"]] = self.items.year[cols[known]]
         out[:, _COL["history_size"]] = float(len(history.movie_ids))
+        out[:, ~self.use] = np.nan  # a feature left out is neither ranked on nor drawn candidates from
         return out
 
     def _rating_row(self, history: History) -> csr_matrix:
@@ -546,8 +724,10 @@ class FusionModel:
         for signal in COLLABORATIVE:
             pool.append(top(feats[:, _COL[signal]], ~seen, self.candidates))
         no_cf = np.isnan(feats[:, _COL["cf"]]) & np.isnan(feats[:, _COL["knn"]])
-        for signal in CONTENT_SIGNALS:
+        for signal in COLD_POOL:
             pool.append(top(feats[:, _COL[signal]], no_cf & ~seen, COLD_CANDIDATES))
+        if self.content_candidates:
+            pool.append(top(feats[:, _COL["content_cf"]], ~no_cf & ~seen, self.content_candidates))
         pool.append(top(feats[:, _COL["tmdb_popularity"]], no_cf & ~seen, COLD_CANDIDATES // 2))
         if not any(len(p) for p in pool[: len(COLLABORATIVE)]):  # no ratings at all: content and popularity
             for signal in CONTENT_SIGNALS:

@@ -55,8 +55,8 @@ def _ratings(n_users: int = 12, per_user: int = 20) -> pd.DataFrame:
 def test_protocol_a_folds_are_successive_windows() -> None:
     ratings = _ratings()
     items = ItemTable.from_payloads({m: {"genres": ["g"]} for m in range(30)}, {})
-    model = FusionModel(items, validation="A", folds=3, ease_l2=None)
-    folds = list(model._validation_folds(ratings, np.arange(30)))
+    model = FusionModel(items, validation="A", folds=3, ease_l2=None, few_shot_folds=0)
+    folds = [(f.past, f.future, f.seed) for f in model._validation_folds(ratings, np.arange(30))]
     assert len(folds) == 3 and len(folds[0][0]) + len(folds[0][1]) == len(ratings)
     for (past, future, _), (older_past, older_future, _) in pairwise(folds):
         assert set(older_past.index) | set(older_future.index) == set(past.index)  # the next window is inside past
@@ -67,8 +67,9 @@ def test_protocol_a_folds_are_successive_windows() -> None:
 def test_protocol_b_folds_draw_different_random_splits() -> None:
     ratings = _ratings()
     items = ItemTable.from_payloads({m: {"genres": ["g"]} for m in range(30)}, {})
-    model = FusionModel(items, validation="B", folds=2, ease_l2=None)
-    (past1, future1, seed1), (past2, future2, seed2) = model._validation_folds(ratings, np.arange(30))
+    model = FusionModel(items, validation="B", folds=2, ease_l2=None, few_shot_folds=0)
+    (past1, future1, seed1), (past2, future2, seed2) = [(f.past, f.future, f.seed)
+                                                        for f in model._validation_folds(ratings, np.arange(30))]
     assert (seed1, seed2) == (42, 43)
     assert len(future1) == len(future2) == len(ratings) // 10  # B holds out a tenth per fold
     assert set(future1.index) != set(future2.index)

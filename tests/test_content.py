@@ -1,0 +1,165 @@
+"""Content that changes the recommendations, on the tiny catalog with metadata (three films nobody has rated):
+a director's unrated film reaches a person who liked two of theirs, the content-to-collaborative map puts an
+unrated sequel beside its rated predecessor, and protocol C's people never leak into training."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from encoders.text import load_text_encoder
+from index.build import build_index
+from index.config import Settings
+from index.store import open_store
+from recommender.api import Recommender, train_ranker
+from recommender.content_map import ContentMap, content_features, mapped_factors
+from recommender.experiments import WITHOUT_CONTENT, evaluate_new_people, items_with_training_tags
+from recommender.fusion import FEATURES, FusionModel, ItemTable
+from recommender.interactions import Interactions
+from recommender.metadata import metadata_scores, tfidf_rows
+from tests.tiny_catalog import NO_METADATA, SAME_DIRECTOR, SEQUEL, director_of, group_of, tiny_catalog
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("tiny-metadata")
+    settings = Settings(store=str(root / "index"), cache_dir=str(root / "cache"), cf_factors=128)
+    catalog = tiny_catalog(metadata=True)
+    build_index(catalog, settings, load_text_encoder(device="cpu"), None, progress=False)
+    with open_store(settings.store) as store:
+        train_ranker(catalog.ratings, store, settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def rec(tiny_index: Settings) -> Recommender:
+    r = Recommender.open(tiny_index.store)
+    yield r
+    r.close()
+
+
+def test_liked_two_films_by_a_director_brings_their_unrated_film(rec: Recommender) -> None:
+    assert director_of(25) == director_of(26) == rec.payloads[SAME_DIRECTOR]["directors"][0]
+    assert rec.payloads[SAME_DIRECTOR]["rating_count"] == 0 and not rec.payloads[SAME_DIRECTOR]["overview"]
+    out = rec.recommend({25: 5.0, 26: 5.0}, k=5, explore=False)
+    assert SAME_DIRECTOR in [r.movie_id for r in out]
+    # the film shares nothing else with them: the one with no metadata stays out
+    assert NO_METADATA not in [r.movie_id for r in out]
+
+
+def test_the_director_feature_is_what_lifts_the_film(rec: Recommender) -> None:
+    from recommender.fusion import History
+    from recommender.profile import Interaction
+
+    history = History.from_interactions([Interaction(25, rating=5.0), Interaction(26, rating=5.0)])
+    feats = rec.model.features(history)
+    col = rec.model.inter.item_index
+    people = feats[:, FEATURES.index("meta_people")]
+    assert people[col[SAME_DIRECTOR]] > 0.5 and np.isnan(people[col[NO_METADATA]])
+    scores = rec.model.score_history(history)
+    unrated = [col[SAME_DIRECTOR], col[NO_METADATA], col[SEQUEL]]
+    assert int(np.argmax(scores[unrated])) == 0  # the director's film leads the unrated ones
+
+
+def test_unrated_movies_get_mapped_cf_vectors_near_their_relatives(tiny_index: Settings) -> None:
+    with open_store(tiny_index.store) as store:
+        rated = list(range(1, 31))
+        vectors = store.vectors([*rated, SEQUEL, SAME_DIRECTOR], ["cf"])
+    assert SEQUEL in vectors and "cf" in vectors[SEQUEL]  # written by train_ranker, though nobody rated it
+    factors = np.array([vectors[m]["cf"] for m in rated])
+    sequel = vectors[SEQUEL]["cf"]
+    cosine = factors @ sequel / (np.linalg.norm(factors, axis=1) * np.linalg.norm(sequel))
+    assert rated[int(np.argmax(cosine))] == 21  # its predecessor is its nearest rated movie
+    director = vectors[SAME_DIRECTOR]["cf"]
+    cosine = factors @ director / (np.linalg.norm(factors, axis=1) * np.linalg.norm(director))
+    assert group_of(rated[int(np.argmax(cosine))]) == "heist"
+
+
+def test_content_map_places_the_sequel_by_its_content_alone() -> None:
+    catalog = tiny_catalog(metadata=True)
+    payloads = {m.movie_id: {"genres": m.genres, "year": m.year, "directors": m.directors, "cast": m.cast,
+                             "companies": m.companies, "keywords": m.keywords, "collection": m.collection}
+                for m in catalog.movies.values()}
+    items = ItemTable.from_payloads(payloads, {})
+    model = FusionModel(items, ranker="rrf")
+    ids = np.array(sorted(catalog.movies))
+    model._fit_base(catalog.ratings, ids)
+    assert model._mapped is not None
+    factors = model.als.item_factors  # type: ignore[union-attr]
+    sequel = model._mapped[model.inter.item_index[SEQUEL]]  # type: ignore[union-attr]
+    rated = np.arange(30)
+    cosine = factors[rated] @ sequel / (np.linalg.norm(factors[rated], axis=1) * np.linalg.norm(sequel))
+    assert ids[rated[int(np.argmax(cosine))]] == 21
+
+
+def test_mapped_vectors_of_rated_movies_are_out_of_fold() -> None:
+    x = np.eye(6, dtype=np.float32)  # every movie its own feature: nothing to learn from the others
+    y = np.arange(12, dtype=np.float32).reshape(6, 2) + 1
+    out = mapped_factors(x, y, np.ones(6, bool), ContentMap(alpha=1e-3), folds=3)
+    # a map that had seen a movie would give back its factors; out of fold it can only give the others' mean
+    assert not np.allclose(out, y, atol=0.5)
+    full = ContentMap(alpha=1e-3).fit(x, y).predict(x)
+    assert np.allclose(full, y, atol=0.05)
+
+
+def test_content_features_and_metadata_scores() -> None:
+    items = ItemTable.from_payloads({1: {"directors": ["A"], "year": 1990, "genres": ["Crime"]},
+                                     2: {"directors": ["A"], "keywords": ["heist"], "genres": ["Crime"]},
+                                     3: {"keywords": ["heist"]}, 4: {}}, {})
+    x = content_features(items)
+    assert x.shape[0] == 4 and np.isfinite(x).all() and not x[3, :-4].any()
+    rows = items.metadata("meta_people")
+    scores = metadata_scores(rows, {0: 1.0})
+    assert scores[1] == pytest.approx(1.0) and np.isnan(scores[2]) and np.isnan(scores[3])
+    assert tfidf_rows([["a"], ["b"]]).shape == (2, 0)  # no token shared by two movies: nothing to compare
+
+
+def test_evaluation_tags_come_only_from_training() -> None:
+    items = ItemTable.from_payloads({1: {"tags": ["leaky"]}, 2: {}, 3: {}}, {})
+    tags = pd.DataFrame({"user_id": [7, 8, 9], "movie_id": [1, 2, 3], "tag": ["test pair", "held person", "ok"]})
+    test = pd.DataFrame({"user_id": [7], "movie_id": [1]})
+    out = items_with_training_tags(items, tags, exclude_pairs=test, exclude_users=[8])
+    assert out.tokens["tags"] == [[], [], ["tag=ok"]]
+    assert items.tokens["tags"] == [["tag=leaky"], [], []]  # the original table is untouched
+
+
+def test_protocol_c_on_the_tiny_catalog() -> None:
+    catalog = tiny_catalog(metadata=True)
+    payloads = {m.movie_id: {"genres": m.genres, "year": m.year, "directors": m.directors,
+                             "keywords": m.keywords} for m in catalog.movies.values()}
+    items = ItemTable.from_payloads(payloads, {})
+    frame = evaluate_new_people(catalog.ratings, items, sizes=(1, 3), frac=0.3,
+                                only=["popularity", "EASE", "fusion (trained ranker)", WITHOUT_CONTENT])
+    assert set(frame.index.get_level_values("n")) == {1, 3}
+    assert (frame["people"] == frame["people"].iloc[0]).all() and frame["people"].iloc[0] >= 10
+    ndcg = frame["ndcg@10"]
+    # three liked films of one group: the fusion finds the rest of the group, popularity cannot
+    assert ndcg[("fusion (trained ranker)", 3)] > ndcg[("popularity", 3)] + 0.2
+    paired = frame.attrs["paired"][3]
+    assert set(paired) == {"popularity", "EASE", WITHOUT_CONTENT}
+
+
+def test_few_shot_folds_draw_pseudo_new_people_from_training_only() -> None:
+    catalog = tiny_catalog()
+    ratings = catalog.ratings
+    train = ratings[ratings["user_id"] <= 45]
+    items = ItemTable.from_payloads({m: {"genres": catalog.movies[m].genres} for m in catalog.movies}, {})
+    model = FusionModel(items, validation="A", ease_l2=None, few_shot_folds=1, content_map=None)
+    folds = list(model._validation_folds(train, np.arange(1, 31)))
+    few = [f for f in folds if f.histories is not None]
+    assert len(few) == 1
+    fold = few[0]
+    past_users = set(fold.past["user_id"])
+    assert past_users <= set(train["user_id"])
+    # each pseudo-new person's history holds only their own liked movies, and none of them is in past
+    pseudo = {int(u) for u in train["user_id"]} - past_users
+    assert pseudo and past_users.isdisjoint(pseudo)
+    assert fold.owners is not None and set(fold.owners.values()) <= pseudo
+    for key, history in fold.histories.items():  # type: ignore[union-attr]
+        own = train[train["user_id"] == fold.owners[key]]
+        assert set(history.movie_ids.tolist()) <= set(own.loc[own["rating"] >= 4.0, "movie_id"])
+        assert len(history.movie_ids) in (1, 3, 5)
+        future = fold.future[fold.future["user_id"] == key]
+        assert set(future["movie_id"]) == set(own["movie_id"]) - set(history.movie_ids.tolist())
+    assert set(Interactions.from_ratings(fold.past, item_ids=np.arange(1, 31)).user_ids.tolist()).isdisjoint(pseudo)
