@@ -1,10 +1,14 @@
 """Choose the ranker's design on validation splits nested inside each protocol's training data, never on its
-test split: protocol A's latest 20% of each person's training ratings, protocol B's random 25% (seed 42).
-Prints nDCG@10 and Recall@20 of the trained fusion per setting, with EASE and ALS on the same split as peers.
+test split: protocol A's latest 20% of each person's training ratings, protocol B's random 25% (seed 42),
+protocol C's people (20% of the training people held out, seed 7, shown as 1, 3, 5 and 10 liked movies), and
+cold-start items (10% of the training movies with content held out, seed 7). Prints nDCG@10 (Recall@20 for cold
+start) of the trained fusion per setting, with EASE and ALS on the same split as peers under A and B, every
+baseline under C and cold start; with --designs, each design's paired difference from the first one.
 
     python benchmarks/validation.py --store runs/index --data ../shared/data --folds 1 3
     python benchmarks/validation.py --protocols B --holdout 0.1 --seeds 42 43 --folds 3 --fold-share 0.25
     python benchmarks/validation.py --protocols B --holdout 0.1 --seeds 42 43   # the default: 4 folds of 10%
+    python benchmarks/validation.py --protocols C cold A --designs chosen "no few-shot folds"
 """
 
 from __future__ import annotations
@@ -12,17 +16,42 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+def designs() -> dict[str, dict[str, Any]]:
+    """The fusion designs compared: name -> keyword arguments of FusionModel (on top of the protocol's own)."""
+    from recommender.experiments import NO_CONTENT
+    from recommender.fusion import FEATURES, METADATA_FEATURES
+
+    def without(*names: str) -> tuple[str, ...]:
+        return tuple(f for f in FEATURES if f not in names)
+
+    return {
+        "chosen": {},
+        "no few-shot folds": {"few_shot_folds": 0},
+        "2 few-shot folds": {"few_shot_folds": 2},
+        "C folds only": {"validation": "C"},
+        "without content": {"features": NO_CONTENT},
+        "without metadata features": {"features": without(*METADATA_FEATURES, "metadata_rank")},
+        "one metadata feature, no groups": {"features": without("meta_people", "meta_studio", "meta_keywords")},
+        "without the content map": {"content_map": None},
+        "content-map candidates 50": {"content_candidates": 50},
+        "modality dropout 0.3": {"content_dropout": 0.3},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default="runs/index")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--protocols", nargs="+", default=["A", "B"], choices=["A", "B"])
+    parser.add_argument("--protocols", nargs="+", default=["A", "B"], choices=["A", "B", "C", "cold"])
+    parser.add_argument("--designs", nargs="+", default=None, help=f"fusion designs to compare: {list(designs())}")
     parser.add_argument("--folds", nargs="+", type=int, default=[0],
                         help="validation folds the ranker learns from (0: the protocol's default)")
     parser.add_argument("--fold-share", type=float, default=None,
@@ -30,37 +59,104 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[42], help="protocol B: seeds of the validation split")
     parser.add_argument("--holdout", type=float, default=0.25,
                         help="protocol B: share of each person's training ratings the validation split holds out")
+    parser.add_argument("--no-peers", action="store_true", help="skip the baseline rows")
     args = parser.parse_args()
 
+    import numpy as np
+    import pandas as pd
+
     from benchmarks.common import items_and_ratings
-    from recommender.evaluate import BASELINES, evaluate_model, split_protocol
-    from recommender.fusion import FusionModel
-    from recommender.splits import split_latest, split_random
+    from index.catalog import find_movielens_dir
+    from index.sources import load_movielens
+    from recommender.evaluate import BASELINES, rank_test_users, ranking_metrics, split_protocol
+    from recommender.experiments import cold_start_recall, evaluate_new_people, items_with_training_tags
+    from recommender.fusion import CONTENT_SIGNALS, FusionModel
+    from recommender.metrics import ndcg_at_k, paired_difference
+    from recommender.splits import split_cold_items, split_latest, split_new_people, split_random
 
     items, ratings = items_and_ratings(args.store, args.data)
+    tags = load_movielens(find_movielens_dir(args.data)).tags
+    table = designs()
+    chosen = args.designs or []
+    if [d for d in chosen if d not in table]:
+        raise SystemExit(f"unknown design(s) {[d for d in chosen if d not in table]}; choose among {list(table)}")
 
-    rows = []
+    def design(protocol: str, name: str) -> Any:
+        kwargs = {"validation": "B" if protocol == "cold" else "A" if protocol == "C" else protocol, **table[name]}
+        return lambda items_: FusionModel(items_, **kwargs)
+
+    rows: list[tuple[str, str, float, float, float]] = []
+    paired: list[tuple[str, str, float, float, float]] = []
+
+    def compare(label: str, per_user: dict[str, np.ndarray]) -> None:
+        for name in chosen[1:]:
+            if name in per_user and chosen[0] in per_user:
+                paired.append((label, name, *paired_difference(per_user[chosen[0]], per_user[name])))
+
     runs = [(p, seed) for p in args.protocols for seed in (args.seeds if p == "B" else [42])]
     for protocol, seed in runs:
-        train, _ = split_protocol(ratings, protocol)
+        if protocol == "C":
+            train, held = split_new_people(ratings, 0.2, seed=42)
+            outer = tags[~tags["user_id"].isin(held["user_id"].unique())]
+            frames = []
+            if not args.no_peers:
+                names = [*BASELINES, *(f"{s} only" for s in CONTENT_SIGNALS if items.has(s).any())]
+                frames.append(evaluate_new_people(train, items, seed=7, tags=outer, only=names))
+            if chosen:
+                t = time.perf_counter()
+                frames.append(evaluate_new_people(train, items, seed=7, tags=outer,
+                                                  designs={d: design("C", d) for d in chosen}))
+                print(f"  C: {len(chosen)} designs in {time.perf_counter() - t:.0f} s", flush=True)
+                for n, per_user in frames[-1].attrs["per_user"].items():
+                    compare(f"C, n={n}", per_user)
+            for frame in frames:
+                for (name, n), r in frame.iterrows():
+                    rows.append((f"C, n={n}", str(name), r["ndcg@10"], r["recall@20"], r["seconds"]))
+            continue
+        if protocol == "cold":
+            with_content = [int(m) for i, m in enumerate(items.item_ids)
+                            if any(items.has(s)[i] for s in CONTENT_SIGNALS)]
+            train, test = split_cold_items(ratings, with_content, frac=0.1, seed=42)
+            outer = tags[~tags["movie_id"].isin(test["movie_id"].unique())]
+            t = time.perf_counter()
+            only = None if not args.no_peers else chosen
+            frame = cold_start_recall(train, items, seed=7, tags=outer, only=only,
+                                      designs={d: design("cold", d) for d in chosen} if chosen else None)
+            for name, value in frame["recall@20"].items():
+                rows.append(("cold start", str(name), float("nan"), float(value), time.perf_counter() - t))
+            compare("cold start", frame.attrs["per_user"])
+            continue
+        train, test = split_protocol(ratings, protocol)
         fit, validation = split_latest(train, 0.2) if protocol == "A" else split_random(train, args.holdout, seed=seed)
         label = protocol if protocol == "A" else f"B, {args.holdout:.0%} held out, seed {seed}"
-        for name in ("EASE", "ALS"):
+        items_ = items_with_training_tags(items, tags, exclude_pairs=pd.concat([test, validation]))
+        models: dict[str, tuple[Any, Any]] = {}
+        if not args.no_peers:
+            models.update({f"{name} (peer)": BASELINES[name] for name in ("EASE", "ALS")})
+        models.update({name: (partial(design(protocol, name), items_), "confidence") for name in chosen})
+        if not chosen:
+            for folds in args.folds:
+                make = partial(FusionModel, items_, validation=protocol, folds=folds or None,
+                               validation_frac=args.fold_share)
+                probe = make()
+                name = f"fusion, {probe.folds} fold{'s' * (probe.folds > 1)} of {probe.validation_frac:.0%}"
+                models[name] = (make, "confidence")
+        per_user = {}
+        for name, (factory, weighting) in models.items():
             t = time.perf_counter()
-            factory, weighting = BASELINES[name]
-            r = evaluate_model(factory(), fit, validation, weighting=weighting)
-            rows.append((label, f"{name} (peer)", r["ndcg@10"], r["recall@20"], time.perf_counter() - t))
-        for folds in args.folds:
-            t = time.perf_counter()
-            model = FusionModel(items, validation=protocol, folds=folds or None, validation_frac=args.fold_share)
-            r = evaluate_model(model, fit, validation, weighting="confidence")
-            name = f"fusion, {model.folds} fold{'s' * (model.folds > 1)} of {model.validation_frac:.0%}"
-            rows.append((label, name, r["ndcg@10"], r["recall@20"],
-                         time.perf_counter() - t))
-            print(f"  {label} {rows[-1][1]}: nDCG@10 {r['ndcg@10']:.4f}", flush=True)
+            ranking = rank_test_users(factory(), fit, validation, 20, weighting=weighting)
+            r = ranking_metrics(ranking)
+            per_user[name] = ndcg_at_k(ranking.ranked, ranking.relevant, 10).per_user
+            rows.append((label, name, r["ndcg@10"], r["recall@20"], time.perf_counter() - t))
+            print(f"  {label} {name}: nDCG@10 {r['ndcg@10']:.4f}", flush=True)
+        compare(label, per_user)
     print("\n| protocol (validation split) | model | nDCG@10 | Recall@20 | seconds |\n|---|---|---|---|---|")
     for protocol, name, ndcg, recall, seconds in rows:
         print(f"| {protocol} | {name} | {ndcg:.4f} | {recall:.4f} | {seconds:.0f} |")
+    if paired:
+        print(f"\n| protocol (validation split) | {chosen[0]} minus | difference | 95% interval |\n|---|---|---|---|")
+        for label, name, diff, low, high in paired:
+            print(f"| {label} | {name} | {diff:+.4f} | [{low:+.4f}, {high:+.4f}] |")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csr_matrix, vstack
 
 from recommender.collaborative import BiasedMF, CollaborativeModel, top_n
 from recommender.evaluate import (
@@ -24,10 +25,10 @@ from recommender.evaluate import (
     split_protocol,
     to_markdown,
 )
-from recommender.fusion import CONTENT_SIGNALS, FEATURES, FusionModel, History, ItemTable
-from recommender.interactions import Interactions
+from recommender.fusion import CONTENT_FEATURES, CONTENT_SIGNALS, FEATURES, FusionModel, History, ItemTable, histories
+from recommender.interactions import Interactions, Weighting
 from recommender.metrics import mae, mean_interval, ndcg_at_k, paired_difference, recall_at_k, rmse
-from recommender.splits import split_cold_items
+from recommender.splits import reveal_liked, split_cold_items, split_new_people
 
 log = logging.getLogger(__name__)
 
@@ -46,30 +47,37 @@ class SignalModel(FusionModel):
 
 
 ModelFactory = Callable[[], CollaborativeModel | FrameModel]
+FUSION = "fusion (trained ranker)"
+#: the ablation row: the same ranker, trained the same way, with every content feature removed
+WITHOUT_CONTENT = "fusion without content"
+NO_CONTENT = tuple(f for f in FEATURES if f not in CONTENT_FEATURES)
 
 
-def model_factories(items: ItemTable, protocol: SplitProtocol, half_life_days: float | None = None
-                    ) -> dict[str, tuple[ModelFactory, str]]:
+def model_factories(items: ItemTable, protocol: Literal["A", "B", "C"], half_life_days: float | None = None
+                    ) -> dict[str, tuple[ModelFactory, Weighting]]:
     """Every model of the comparison: the classic baselines, each content signal the index has, and the fusion.
 
     Example:
         >>> # model_factories(ItemTable.from_store(store), "A").keys()
     """
     extra: dict[str, Any] = {} if half_life_days is None else {"half_life_days": half_life_days}
-    out: dict[str, tuple[ModelFactory, str]] = {name: (factory, w) for name, (factory, w) in BASELINES.items()}
+    out: dict[str, tuple[ModelFactory, Weighting]] = {name: (factory, w) for name, (factory, w) in BASELINES.items()}
     for signal in CONTENT_SIGNALS:
         if items.has(signal).any():
             out[f"{signal} only"] = (partial(SignalModel, items, signal, **extra), "confidence")
     out["fusion (RRF, untrained)"] = (lambda: FusionModel(items, ranker="rrf", **extra), "confidence")
-    out["fusion (trained ranker)"] = (lambda: FusionModel(items, ranker="gbdt", validation=protocol, **extra),
-                                      "confidence")
+    out[FUSION] = (lambda: FusionModel(items, ranker="gbdt", validation=protocol, **extra), "confidence")
+    out[WITHOUT_CONTENT] = (lambda: FusionModel(items, ranker="gbdt", validation=protocol, features=NO_CONTENT,
+                                                **extra), "confidence")
     return out
 
 
 def evaluate_protocol(ratings: pd.DataFrame, items: ItemTable, protocol: SplitProtocol,
-                      only: Sequence[str] | None = None, *, sample_users: int | None = None, seed: int = 42,
-                      rating_error: bool = True) -> pd.DataFrame:
-    """One row per model under one protocol, plus RMSE/MAE of the biased MF rating model (``rating_error``).
+                      only: Sequence[str] | None = None, tags: pd.DataFrame | None = None, *,
+                      sample_users: int | None = None, seed: int = 42, rating_error: bool = True) -> pd.DataFrame:
+    """One row per model under one protocol, plus RMSE/MAE of the biased MF rating model (``rating_error``). With
+    ``tags`` (the MovieLens tags frame), each movie's user tags are rebuilt from the tags whose (person, movie) is
+    not in test.
 
     ``sample_users`` ranks a seeded sample of that many test users (the same people for every model; see
     :func:`~recommender.evaluate.rank_test_users`). ``frame.attrs["intervals"]`` holds each model's nDCG@10 with
@@ -79,16 +87,17 @@ def evaluate_protocol(ratings: pd.DataFrame, items: ItemTable, protocol: SplitPr
         >>> # evaluate_protocol(ratings, items, "A").loc["fusion (trained ranker)", "ndcg@10"]
     """
     train, test = split_protocol(ratings, protocol)
+    if tags is not None:
+        items = items_with_training_tags(items, tags, exclude_pairs=test)
     rows: dict[str, dict[str, float]] = {}
     per_user: dict[str, np.ndarray] = {}
-    vectors = {int(m): items.vectors["overview"][i] for i, m in enumerate(items.item_ids)
-               if "overview" in items.vectors and items.vectors["overview"][i].any()}
+    vectors = _diversity_vectors(items)
     for name, (factory, weighting) in model_factories(items, protocol).items():
         if only and name not in only:
             continue
         started = time.perf_counter()
         log.info("protocol %s: %s", protocol, name)
-        ranking = rank_test_users(factory(), train, test, 20, weighting=weighting,  # type: ignore[arg-type]
+        ranking = rank_test_users(factory(), train, test, 20, weighting=weighting,
                                   sample_users=sample_users, seed=seed)
         rows[name] = ranking_metrics(ranking, item_vectors=vectors)
         rows[name]["seconds"] = time.perf_counter() - started
@@ -110,10 +119,37 @@ def evaluate_protocol(ratings: pd.DataFrame, items: ItemTable, protocol: SplitPr
     return frame
 
 
-def fusion_versus_peers(per_user: Mapping[str, np.ndarray], fusion: str = "fusion (trained ranker)"
+def _diversity_vectors(items: ItemTable) -> dict[int, np.ndarray]:
+    return {int(m): items.vectors["overview"][i] for i, m in enumerate(items.item_ids)
+            if "overview" in items.vectors and items.vectors["overview"][i].any()}
+
+
+def items_with_training_tags(items: ItemTable, tags: pd.DataFrame, *, exclude_pairs: pd.DataFrame | None = None,
+                             exclude_users: Sequence[int] = (), exclude_movies: Sequence[int] = ()) -> ItemTable:
+    """``items`` with each movie's user tags rebuilt from ``tags`` less those an evaluation's training data
+    could not have had: tags a person wrote on a movie whose rating is test (``exclude_pairs``: a frame with
+    ``user_id, movie_id``), every tag of held-out people, every tag on held-out movies. A person tags what they
+    watched, so a test rating's tag would tell the model what that person watched.
+
+    Example:
+        >>> t = ItemTable.from_payloads({1: {}, 2: {}}, {})
+        >>> tags = pd.DataFrame({"user_id": [5, 6], "movie_id": [1, 2], "tag": ["dark", "funny"]})
+        >>> items_with_training_tags(t, tags, exclude_users=[6]).tokens["tags"]
+        [['tag=dark'], []]
+    """
+    from index.catalog import distinct_tags
+
+    keep = ~tags["user_id"].isin(list(exclude_users)) & ~tags["movie_id"].isin(list(exclude_movies))
+    if exclude_pairs is not None and len(exclude_pairs):
+        pairs = pd.MultiIndex.from_frame(exclude_pairs[["user_id", "movie_id"]])
+        keep &= ~pd.MultiIndex.from_frame(tags[["user_id", "movie_id"]]).isin(pairs)
+    return items.with_tags(distinct_tags(tags[keep].reset_index(drop=True)))
+
+
+def fusion_versus_peers(per_user: Mapping[str, np.ndarray], fusion: str = FUSION
                         ) -> dict[str, tuple[float, float, float]]:
-    """The trained fusion's nDCG@10 minus each collaborative baseline's, per user, with a 95% bootstrap interval:
-    whether a gap is larger than the luck of one split.
+    """The trained fusion's metric minus each other model's, per user, with a 95% bootstrap interval: whether a
+    gap is larger than the luck of one split (the untrained RRF fusion is left out).
 
     Example:
         >>> fusion_versus_peers({"fusion (trained ranker)": np.array([0.5, 0.7]), "EASE": np.array([0.4, 0.6])})
@@ -122,15 +158,98 @@ def fusion_versus_peers(per_user: Mapping[str, np.ndarray], fusion: str = "fusio
     if fusion not in per_user:
         return {}
     return {name: tuple(round(v, 4) for v in paired_difference(per_user[fusion], values))  # type: ignore[misc]
-            for name, values in per_user.items() if name in BASELINES}
+            for name, values in per_user.items() if name not in (fusion, "fusion (RRF, untrained)")}
+
+
+#: protocol C's history sizes: how many liked movies each held-out person names
+NEW_PEOPLE_SIZES = (1, 3, 5, 10)
+
+
+def evaluate_new_people(ratings: pd.DataFrame, items: ItemTable, sizes: Sequence[int] = NEW_PEOPLE_SIZES,
+                        frac: float = 0.2, seed: int = 42, tags: pd.DataFrame | None = None,
+                        only: Sequence[str] | None = None, k: int = 10, recall_k: int = 20,
+                        designs: Mapping[str, Callable[[ItemTable], FusionModel]] | None = None) -> pd.DataFrame:
+    """Protocol C, "new people": ``frac`` of the people (seeded) are held out of all training; each is shown to
+    every model as ``n`` of their liked movies (rating >= 4, drawn at random, nested across n), and the model
+    ranks every other movie against the rest of their ratings. One row per (model, n): nDCG@k, Recall@recall_k
+    and the fusion's per-person nDCG@k minus each model's with a 95% bootstrap interval (``attrs["paired"]``;
+    the per-person values are in ``attrs["per_user"][n][model]``).
+    Only people with at least ``max(sizes)`` likes and a rating left over take part, the same people for every
+    n. Baselines fold the history in: popularity ignores it, item-kNN and EASE score its row, ALS solves the
+    person's factors from it; each content signal alone scores its profile. ``designs`` (name -> a function of
+    the item table giving an unfitted fusion) replaces the models, to compare designs on a validation split.
+
+    Example:
+        >>> # evaluate_new_people(ratings, items).loc[("fusion (trained ranker)", 3), "ndcg@10"]
+    """
+    train, held = split_new_people(ratings, frac=frac, seed=seed)
+    if tags is not None:
+        items = items_with_training_tags(items, tags, exclude_users=held["user_id"].unique().tolist())
+    item_ids = np.union1d(train["movie_id"].unique(), held["movie_id"].unique())
+    reveals = {n: reveal_liked(held, n, seed=seed, min_liked=max(sizes)) for n in sizes}
+    confidence: Weighting = "confidence"
+    models = model_factories(items, "C") if designs is None else {
+        name: (partial(design, items), confidence) for name, design in designs.items()}
+    rows: dict[tuple[str, int], dict[str, float]] = {}
+    per_user: dict[int, dict[str, np.ndarray]] = {n: {} for n in sizes}
+    for name, (factory, weighting) in models.items():
+        if only and name not in only:
+            continue
+        log.info("protocol C: %s", name)
+        started = time.perf_counter()
+        inter = Interactions.from_ratings(train, item_ids=item_ids, weighting=weighting)
+        model = factory()
+        if isinstance(model, FrameModel):
+            model.fit_frame(train, inter)
+        else:
+            model.fit(inter.matrix, show_progress=False)
+        for n, (history, test) in reveals.items():
+            people = histories(history)
+            users = np.array(sorted(people), dtype=np.int64)
+            seen = [set(inter.item_index[int(m)] for m in people[int(u)].movie_ids) for u in users]
+            scores = _score_new_people(model, inter, [people[int(u)] for u in users])
+            for row, cols in enumerate(seen):
+                scores[row, list(cols)] = -np.inf
+            ranked = top_n(scores, max(k, recall_k))[0]
+            columns = pd.Index(inter.item_ids).get_indexer(test["movie_id"].to_numpy())
+            relevant_of = test.assign(col=columns).groupby("user_id")["col"].agg(set)
+            relevant = [relevant_of.get(int(u), set()) for u in users]
+            ndcg = ndcg_at_k(ranked, relevant, k)
+            per_user[n][name] = ndcg.per_user
+            rows[(name, n)] = {f"ndcg@{k}": ndcg.mean, f"recall@{recall_k}": recall_at_k(ranked, relevant,
+                                                                                        recall_k).mean,
+                               "people": float(len(users))}
+        rows_seconds = time.perf_counter() - started
+        for n in sizes:
+            rows[(name, n)]["seconds"] = rows_seconds
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index = pd.MultiIndex.from_tuples(frame.index, names=["model", "n"])
+    frame.attrs["paired"] = {n: fusion_versus_peers(per_user[n]) for n in sizes}
+    frame.attrs.update(people=int(held["user_id"].nunique()), train_people=int(train["user_id"].nunique()),
+                       per_user=per_user)
+    return frame
+
+
+def _score_new_people(model: CollaborativeModel | FrameModel, inter: Interactions, people: Sequence[History]
+                      ) -> np.ndarray:
+    """Every movie's score (columns of ``inter``) for each history of a person the model never saw."""
+    if isinstance(model, FusionModel):
+        return np.vstack([model.score_history(h) for h in people]) if people else np.zeros((0, inter.n_items))
+    rows = [inter.history_row(h.movie_ids.tolist(), h.ratings.tolist()) for h in people]
+    matrix = vstack(rows).tocsr() if rows else csr_matrix((0, inter.n_items), dtype=np.float32)
+    return np.asarray(model.score(matrix), dtype=np.float32)  # type: ignore[union-attr]
 
 
 def cold_start_recall(ratings: pd.DataFrame, items: ItemTable, k: int = 20, frac: float = 0.1, seed: int = 42,
-                      half_life_days: float | None = None, held_out_from: Sequence[int] | None = None
-                      ) -> pd.DataFrame:
+                      half_life_days: float | None = None, held_out_from: Sequence[int] | None = None,
+                      tags: pd.DataFrame | None = None, only: Sequence[str] | None = None,
+                      designs: Mapping[str, Callable[[ItemTable], FusionModel]] | None = None) -> pd.DataFrame:
     """Recall@k on movies held out of all training (10% of those with content, or of `held_out_from` when
     given, so two item tables can be compared on the same movies), each test user ranking only the held-out
-    movies. Popularity here is TMDB's (held-out movies have no ratings to count).
+    movies. Popularity here is TMDB's (held-out movies have no ratings to count). With ``tags``, the held-out
+    movies have no user tags (nobody has watched them) and the others keep theirs. ``attrs["paired"]``: the
+    fusion's per-user Recall@k minus each other row's, with a 95% bootstrap interval. ``designs`` replaces the
+    fusion rows (as in :func:`evaluate_new_people`); the per-user values are in ``attrs["per_user"]``.
 
     Example:
         >>> # cold_start_recall(ratings, items)["recall@20"]
@@ -144,6 +263,8 @@ def cold_start_recall(ratings: pd.DataFrame, items: ItemTable, k: int = 20, frac
                         "nothing can be said about movies nobody has rated")
     train, test = split_cold_items(ratings, with_content, frac=frac, seed=seed)
     cold = np.unique(test["movie_id"].to_numpy())
+    if tags is not None:
+        items = items_with_training_tags(items, tags, exclude_movies=cold.tolist())
     item_ids = np.union1d(train["movie_id"].unique(), cold)
     inter = Interactions.from_ratings(train, item_ids=item_ids, weighting="confidence")
     test = test[test["user_id"].isin(inter.user_index)]
@@ -158,20 +279,31 @@ def cold_start_recall(ratings: pd.DataFrame, items: ItemTable, k: int = 20, frac
         return cold[top_n(scores[:, cold_cols], k)[0]]
 
     rows: dict[str, float] = {}
+    per_user: dict[str, np.ndarray] = {}
     tmdb = np.array([items.tmdb_popularity[items.index[int(m)]] if int(m) in items.index else np.nan for m in cold])
     pop_scores = np.tile(np.nan_to_num(tmdb, nan=-1.0), (len(users), 1))
-    rows["popularity (TMDB)"] = recall_at_k(cold[top_n(pop_scores, k)[0]], relevant, k).mean
-    models: dict[str, FusionModel] = {f"{s} only": SignalModel(items, s, **extra) for s in CONTENT_SIGNALS
-                                      if items.has(s).any()}
-    models["fusion (RRF, untrained)"] = FusionModel(items, ranker="rrf", **extra)
-    models["fusion (trained ranker)"] = FusionModel(items, ranker="gbdt", validation="B", **extra)
-    for name, model in models.items():
+    popularity = recall_at_k(cold[top_n(pop_scores, k)[0]], relevant, k)
+    rows["popularity (TMDB)"], per_user["popularity (TMDB)"] = popularity.mean, popularity.per_user
+    models: dict[str, Callable[[], FusionModel]] = {
+        f"{s} only": partial(SignalModel, items, s, **extra) for s in CONTENT_SIGNALS if items.has(s).any()}
+    models["fusion (RRF, untrained)"] = partial(FusionModel, items, ranker="rrf", **extra)
+    models[FUSION] = partial(FusionModel, items, ranker="gbdt", validation="B", **extra)
+    models[WITHOUT_CONTENT] = partial(FusionModel, items, ranker="gbdt", validation="B", features=NO_CONTENT, **extra)
+    if designs is not None:
+        models = {**{name: f for name, f in models.items() if name.endswith(" only")},
+                  **{name: partial(design, items) for name, design in designs.items()}}
+    for name, factory in models.items():
+        if only and name not in only:
+            continue
         log.info("cold start: %s", name)
+        model = factory()
         model.fit_frame(train, inter)
-        rows[name] = recall_at_k(ranked(model.score_users(users)), relevant, k).mean
+        result = recall_at_k(ranked(model.score_users(users)), relevant, k)
+        rows[name], per_user[name] = result.mean, result.per_user
     frame = pd.DataFrame({f"recall@{k}": rows})
     frame.index.name = "model"
-    frame.attrs.update(users=len(users), cold_movies=len(cold))
+    frame.attrs.update(users=len(users), cold_movies=len(cold), paired=fusion_versus_peers(per_user),
+                       per_user=per_user)
     return frame
 
 
