@@ -162,7 +162,7 @@ def reveal_liked(held: pd.DataFrame, n: int, seed: int = 42, threshold: float = 
     counts = np.diff(np.r_[starts, len(held)])
     rank = np.arange(len(held)) - np.repeat(starts, counts)
     n_liked = np.add.reduceat(liked[order].astype(np.int64), starts) if len(held) else np.zeros(0, np.int64)
-    eligible = np.repeat((n_liked >= need) & (counts > n), counts)
+    eligible = np.repeat((n_liked >= need) & (counts > need), counts)
     in_history = np.zeros(len(held), dtype=bool)
     in_history[order] = (rank < n) & eligible
     in_test = np.zeros(len(held), dtype=bool)
