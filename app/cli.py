@@ -254,7 +254,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from index.catalog import find_movielens_dir
     from index.sources import load_movielens
-    from recommender.experiments import cold_start_recall, evaluate_protocol, write_report
+    from recommender.experiments import cold_start_recall, evaluate_new_people, evaluate_protocol, write_report
     from recommender.fusion import ItemTable
 
     settings = settings_from_args(args)
@@ -264,15 +264,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     finally:
         store.close()  # the evaluation takes minutes; do not hold the index's lock meanwhile
     movielens = find_movielens_dir(find_data(args.data, settings))
-    ratings = load_movielens(movielens).ratings
+    data = load_movielens(movielens)
+    ratings = data.ratings
     out = Path(args.out)
+    tags = data.tags  # each experiment keeps only the tags its training data could have
     results: dict[str, Any] = {}
     text = ""
     for protocol in args.protocol:  # each protocol's results are written as soon as it finishes
-        results[protocol] = evaluate_protocol(ratings, items, protocol, only=args.models)
+        if protocol == "C":
+            results[protocol] = evaluate_new_people(ratings, items, tags=tags, only=args.models)
+        else:
+            results[protocol] = evaluate_protocol(ratings, items, protocol, only=args.models, tags=tags)
         text = write_report(results, None, out, movielens.name)
     if not args.no_cold:
-        text = write_report(results, cold_start_recall(ratings, items), out, movielens.name)
+        cold = cold_start_recall(ratings, items, tags=tags, only=args.models)
+        text = write_report(results, cold, out, movielens.name)
     print((out / "results.json").read_text() if args.json else text)
     print(f"charts and results in {out}", file=sys.stderr)
     return 0
@@ -397,10 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--explain", action="store_true", help="add a 'because you liked...' sentence to each")
     r.set_defaults(func=cmd_recommend)
 
-    e = sub.add_parser("evaluate", help="baselines, single signals and the fusion side by side (protocols A, B)")
+    e = sub.add_parser("evaluate", help="baselines, single signals and the fusion side by side (protocols A, B, C)")
     _add_store_args(e)
     e.add_argument("--data", help="the data folder whose MovieLens ratings to evaluate on")
-    e.add_argument("--protocol", nargs="+", default=["A", "B"], choices=["A", "B"])
+    e.add_argument("--protocol", nargs="+", default=["A", "B", "C"], choices=["A", "B", "C"],
+                   help="A: latest 20%% per person; B: random 25%% per person; C: new people (20%% held out, shown "
+                        "1, 3, 5 and 10 liked movies)")
     e.add_argument("--models", nargs="*", help="only these rows (names as in the report)")
     e.add_argument("--no-cold", action="store_true", help="skip the cold-start items experiment")
     e.add_argument("--out", default="runs/eval", help="folder for report.md, results.json and PNG charts")

@@ -4,6 +4,9 @@ unrated sequel beside its rated predecessor, and protocol C's people never leak 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,8 +17,8 @@ from index.config import Settings
 from index.store import open_store
 from recommender.api import Recommender, train_ranker
 from recommender.content_map import ContentMap, content_features, mapped_factors
-from recommender.experiments import WITHOUT_CONTENT, evaluate_new_people, items_with_training_tags
-from recommender.fusion import FEATURES, METADATA_FEATURES, FusionModel, History, ItemTable
+from recommender.experiments import WITHOUT_CONTENT, evaluate_new_people, items_with_training_tags, write_report
+from recommender.fusion import FEATURES, FusionModel, History, ItemTable
 from recommender.interactions import Interactions
 from recommender.metadata import metadata_scores, tfidf_rows
 from recommender.profile import Interaction
@@ -127,7 +130,7 @@ def test_evaluation_tags_come_only_from_training() -> None:
     assert items.tokens["tags"] == [["tag=leaky"], [], []]  # the original table is untouched
 
 
-def test_protocol_c_on_the_tiny_catalog() -> None:
+def test_protocol_c_on_the_tiny_catalog(tmp_path: Path) -> None:
     catalog = tiny_catalog(metadata=True)
     payloads = {m.movie_id: {"genres": m.genres, "year": m.year, "directors": m.directors,
                              "keywords": m.keywords} for m in catalog.movies.values()}
@@ -141,6 +144,11 @@ def test_protocol_c_on_the_tiny_catalog() -> None:
     assert ndcg[("fusion (trained ranker)", 3)] > ndcg[("popularity", 3)] + 0.2
     paired = frame.attrs["paired"][3]
     assert set(paired) == {"popularity", "EASE", WITHOUT_CONTENT}
+    text = write_report({"C": frame}, None, tmp_path, "tiny")
+    assert "## Protocol C: new people" in text and "| n=3 |" not in text
+    ablation = text.split("## What content adds")[1]
+    assert "| C, n=1 | nDCG@10 |" in ablation and "| C, n=3 | nDCG@10 |" in ablation
+    assert json.loads((tmp_path / "results.json").read_text())["C"]["fusion_minus_model_ndcg@10"]["3"]["EASE"]
 
 
 def test_few_shot_folds_draw_pseudo_new_people_from_training_only() -> None:
