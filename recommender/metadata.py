@@ -85,29 +85,29 @@ def _identity(tokens: list[str]) -> list[str]:
 
 
 def metadata_profile(rows: csr_matrix, weights: Mapping[int, float],
-                     dislike_weight: float = DISLIKE_WEIGHT) -> csr_matrix | None:
-    """A person's metadata query: the weighted mean of liked movies' rows minus ``dislike_weight`` times that of
-    disliked ones (``weights``: row -> signed weight, as :func:`~recommender.profile.profile_vector` takes),
-    L2-normalised; None when no weighted movie has a token.
+                     dislike_weight: float = DISLIKE_WEIGHT) -> np.ndarray | None:
+    """A person's metadata query, dense over the tokens: the weighted mean of liked movies' rows minus
+    ``dislike_weight`` times that of disliked ones (``weights``: row -> signed weight, as
+    :func:`~recommender.profile.profile_vector` takes), L2-normalised; None when no weighted movie has a token.
 
     Example:
         >>> rows = csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32))
-        >>> [round(float(x), 3) for x in metadata_profile(rows, {0: 1.0, 1: -1.0}).toarray()[0]]
+        >>> [round(float(x), 3) for x in metadata_profile(rows, {0: 1.0, 1: -1.0})]
         [0.894, -0.447]
     """
     if rows.shape[1] == 0:
         return None
-    pos = [(w, r) for r, w in weights.items() if w > 0 and rows.indptr[r + 1] > rows.indptr[r]]
-    neg = [(-w, r) for r, w in weights.items() if w < 0 and rows.indptr[r + 1] > rows.indptr[r]]
-    if not pos and not neg:
-        return None
-    out = csr_matrix((1, rows.shape[1]), dtype=np.float64)
-    for side, sign in ((pos, 1.0), (neg, -dislike_weight)):
+    per_movie = np.zeros(rows.shape[0], dtype=np.float64)  # each movie's share of the profile
+    for sign, scale in ((1.0, 1.0), (-1.0, dislike_weight)):
+        side = [(abs(w), r) for r, w in weights.items() if np.sign(w) == sign and rows.indptr[r + 1] > rows.indptr[r]]
         if side:
             w = np.array([x for x, _ in side])
-            out = out + sign * csr_matrix(w / w.sum()) @ rows[[r for _, r in side]]
-    norm = np.sqrt(out.multiply(out).sum())
-    return csr_matrix(out / norm, dtype=np.float32) if norm > 0 else None
+            per_movie[[r for _, r in side]] += sign * scale * w / w.sum()
+    if not per_movie.any():
+        return None
+    out = rows.T @ per_movie  # one sparse-dense product: no sparse matrix is built per request
+    norm = float(np.linalg.norm(out))
+    return (out / norm).astype(np.float32) if norm > 0 else None
 
 
 def metadata_scores(rows: csr_matrix, weights: Mapping[int, float]) -> np.ndarray:
@@ -124,5 +124,5 @@ def metadata_scores(rows: csr_matrix, weights: Mapping[int, float]) -> np.ndarra
     if profile is None:
         return out
     has = np.diff(rows.indptr) > 0
-    out[has] = (rows @ profile.T).toarray().ravel()[has]
+    out[has] = (rows @ profile)[has]
     return out
