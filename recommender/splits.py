@@ -140,8 +140,8 @@ def reveal_liked(held: pd.DataFrame, n: int, seed: int = 42, threshold: float = 
     The draw is a random order of each person's liked ratings from ``seed`` (one key per row, in input order,
     as :func:`split_random` draws), and the history is its first ``n``: the histories for n = 1, 3, 5 and 10
     are nested, so a larger n only adds films. People with fewer than ``min_liked`` likes (default ``n``) or
-    with no rating left for test are left out of both frames, so the same ``min_liked`` gives every n the same
-    people.
+    with no rating left beyond their first ``min_liked`` are left out of both frames, so the same ``min_liked`` gives
+    every n the same people.
 
     Example:
         >>> held = pd.DataFrame({"user_id": [7] * 4, "movie_id": [1, 2, 3, 4], "rating": [5.0, 4.0, 2.0, 4.5],
