@@ -89,7 +89,8 @@ _COL = {f: j for j, f in enumerate(FEATURES)}
 #: the feature columns of each content signal a movie may lack (dropped together in training, see CONTENT_DROPOUT)
 MODALITIES = {**{s: np.array([_COL[s], _COL[RANKED[s]]]) for s in CONTENT_SIGNALS},
               "metadata": np.array([_COL[f] for f in (*METADATA_FEATURES, "metadata_rank")])}
-#: the chance a pseudo-cold training movie loses each of its MODALITIES (benchmarks/validation.py chose it)
+#: the chance a pseudo-cold training movie loses each of its MODALITIES (DropoutNet's idea; off: not yet shown to help
+#: on a validation split, `benchmarks/validation.py --designs chosen "modality dropout 0.3"` compares it)
 CONTENT_DROPOUT = 0.0
 
 
