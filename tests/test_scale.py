@@ -172,7 +172,7 @@ def test_fusion_uses_ease_on_most_rated_movies_above_the_limit(ratings: pd.DataF
     assert frame.attrs["users"] == 200
     mean, low, high = frame.attrs["intervals"]["fusion (trained ranker)"]
     assert low <= mean <= high and mean == pytest.approx(frame.loc["fusion (trained ranker)", "ndcg@10"], abs=1e-4)
-    model = fusion.FusionModel(items, validation="A", max_training_users=40)
+    model = fusion.FusionModel(items, validation="A", max_training_users=40, few_shot_folds=0)  # A's own fold only
     model.fit_frame(ratings, Interactions.from_ratings(ratings, item_ids=items.item_ids, weighting="confidence"))
     assert model.ease is not None and model.ease.columns is not None and len(model.ease.columns) == 500
     assert model.training_summary["people"] == 40 and model.training_summary["rows"] > 0
