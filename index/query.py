@@ -500,10 +500,10 @@ _YEAR_PATTERNS: list[tuple[re.Pattern[str], str]] = [
 _UNIT = r"(?P<unit>minutes?|mins?|m|hours?|hrs?|h)\b"
 _AMOUNT = r"(?P<n>\d{1,3}(?:\.\d)?|one|two|three|four|an|a)(?P<half>\s+and\s+a\s+half)?"
 _RUNTIME_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(rf"\b(?:under|less\s+than|shorter\s+than|below|at\s+most|no\s+(?:more|longer)\s+than|max(?:imum)?|"
-                rf"up\s+to|within|not\s+over)\s+{_AMOUNT}[\s-]*{_UNIT}", re.I), "max"),
-    (re.compile(rf"\b(?:over|more\s+than|longer\s+than|above|at\s+least|min(?:imum)?)\s+{_AMOUNT}[\s-]*{_UNIT}", re.I),
-     "min"),
+    (re.compile(rf"\b(?:(?P<strict>under|less\s+than|shorter\s+than|below)|at\s+most|no\s+(?:more|longer)\s+than|"
+                rf"max(?:imum)?|up\s+to|within|not\s+over)\s+{_AMOUNT}[\s-]*{_UNIT}", re.I), "max"),
+    (re.compile(rf"\b(?:(?P<strict>over|more\s+than|longer\s+than|above)|at\s+least|min(?:imum)?)\s+{_AMOUNT}"
+                rf"[\s-]*{_UNIT}", re.I), "min"),
     (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}\s+(?:or|and)\s+(?:less|shorter|under)\b", re.I), "max"),
     (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}\s+(?:or|and)\s+(?:more|longer|over)\b", re.I), "min"),
     (re.compile(r"\b(?:short|quick)\s+(?:movies|films|ones|watch(?:es)?)\b", re.I), "short"),
@@ -667,8 +667,10 @@ def _decade(m: re.Match[str]) -> int | None:
 
 
 def _negated_before(text: str, at: int) -> bool:
-    before = normalize(text[max(0, at - 24):at]).split()[-3:]
-    return bool(before) and any(w in NEGATIONS for w in before) and "like" not in before
+    """Whether a negation leads up to ``at`` within its clause ("no 80s", "not from the 90s"; not "no horror, 90s")."""
+    window = re.split(r"[,.;:!?]", text[max(0, at - 24):at])[-1]
+    before = normalize(window).split()[-3:]
+    return bool(before) and any(w in NEGATIONS - {"but"} for w in before) and "like" not in before
 
 
 def _negation_start(text: str, at: int) -> int:
@@ -689,12 +691,14 @@ def _runtimes(text: str, query: ParsedQuery, claim: Any) -> None:
                 if m.group("half"):
                     value += 0.5
                 minutes = int(round(value * 60)) if m.group("unit").lower().startswith("h") else int(value)
+                if m.groupdict().get("strict"):  # "under 90 minutes" leaves out a 90-minute film
+                    minutes += -1 if kind == "max" else 1
             if kind == "max":
                 query.runtime_max = minutes if query.runtime_max is None else min(query.runtime_max, minutes)
-                query.runtime_label = f"under {query.runtime_max} minutes"
+                query.runtime_label = f"at most {query.runtime_max} minutes"
             else:
                 query.runtime_min = minutes if query.runtime_min is None else max(query.runtime_min, minutes)
-                query.runtime_label = f"over {query.runtime_min} minutes"
+                query.runtime_label = f"at least {query.runtime_min} minutes"
             if query.runtime_min is not None and query.runtime_max is not None:
                 query.runtime_label = f"{query.runtime_min} to {query.runtime_max} minutes"
             claim(m.start(), m.end())
@@ -773,7 +777,8 @@ def _choose(entries: list[Entry], tokens: list[_Token], start: int, end: int, us
             ok = (not e.weak or film_next or topic_before or negated_or_only or whole
                   or (bool(after) and after[0] == "themed"))
         elif e.kind == "genre":
-            ok = not e.weak or film_next or genre_next or negated_or_only
+            period_before = start > 0 and used[start - 1] and bool(re.fullmatch(r"\d0s|\d{4}s?", norms[start - 1]))
+            ok = not e.weak or film_next or genre_next or negated_or_only or period_before
         elif e.kind in ("language", "country") and e.weak:
             ok = film_next or genre_next or in_before or negated_or_only or (bool(after) and after[0] in (
                 "language", "speaking", "spoken", "dubbed", "subtitled"))
