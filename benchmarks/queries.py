@@ -228,9 +228,12 @@ def generate(payloads: Mapping[int, dict[str, Any]], tags: pd.DataFrame) -> list
 
 
 def tag_queries(tags: pd.DataFrame, movies: set[int], least: int = 6) -> list[Query]:
-    """Descriptions judged by held-out tags: each tag with at least ``least`` movies among its held-out
-    assignments, as the query; the strict reading leaves out movies that have the tag in the indexed half."""
+    """Descriptions judged by held-out tags: each tag that at least two people used and that has at least ``least``
+    movies among its held-out assignments, as the query; the strict reading leaves out movies that have the tag in
+    the indexed half."""
     tags = tags[tags.movie_id.isin(movies)].assign(key=tags.tag.astype(str).str.strip().str.casefold())
+    people = tags.groupby("key")["user_id"].nunique()
+    tags = tags[tags.key.map(people) >= 2]  # a tag one person uses ("in netflix queue") is a bookmark, not a word
     judged: dict[str, set[int]] = defaultdict(set)
     seen: dict[str, set[int]] = defaultdict(set)
     for key, mid, out in zip(tags.key, tags.movie_id, tags.held_out, strict=True):
