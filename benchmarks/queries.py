@@ -9,6 +9,8 @@ relevance set, answered by four systems side by side (printed as a table; not a 
 
 Families: director, actor, company, franchise, keyword, decade x genre, language, runtime, combinations, each
 phrased several ways ("films by X", "X movies", "directed by X"), and descriptions judged by MovieLens user tags.
+"X movies" names no role, so its relevance set is every movie X is credited on (directed, cast, wrote); a studio's
+short name ("Paramount") stands for every company whose name holds it.
 Constraint precision@10 is the share of the top 10 that satisfy the query's constraints (the relevance set is
 exactly the movies that do); nDCG@10 uses the same sets as binary gains.
 
@@ -164,6 +166,14 @@ def generate(payloads: Mapping[int, dict[str, Any]], tags: pd.DataFrame) -> list
     def cast_of(name: str) -> set[int]:  # actors are judged on the whole stored cast, not the first five
         return {m for m, p in payloads.items() if name in (p.get("cast") or [])}
 
+    def credited(name: str) -> set[int]:  # "X movies" names no role: any credit (directed, in the cast, wrote)
+        return {m for m, p in payloads.items()
+                if any(name in (p.get(k) or []) for k in ("directors", "cast", "writers"))}
+
+    def company_phrase(core: str) -> set[int]:  # "Paramount" is every company named Paramount something
+        phrase = f" {core} "
+        return {m for m, p in payloads.items() if any(phrase in f" {normalize(c)} " for c in p.get("companies") or [])}
+
     def top(family: str, n: int, least: int, skip: Callable[[str], bool] = lambda _: False) -> list[str]:
         ranked = sorted(by[family].items(), key=lambda kv: (-len(kv[1]), kv[0]))
         return [k for k, v in ranked if len(v) >= least and not skip(k)][:n]
@@ -175,13 +185,13 @@ def generate(payloads: Mapping[int, dict[str, Any]], tags: pd.DataFrame) -> list
     out: list[Query] = []
     for d in top("director", 25, 3):
         rel = by["director"][d]
-        out += [Query("director", f"films by {d}", rel), Query("director", f"{d} movies", rel),
+        out += [Query("director", f"films by {d}", rel), Query("director", f"{d} movies", credited(d)),
                 Query("director", f"directed by {d}", rel)]
     for a in top("actor", 15, 5):
         rel = cast_of(a)
-        out += [Query("actor", f"movies starring {a}", rel), Query("actor", f"{a} films", rel)]
+        out += [Query("actor", f"movies starring {a}", rel), Query("actor", f"{a} films", credited(a))]
     for c in top("company", 12, 5, lambda c: len(c) < 3):
-        rel = movies(lambda p, c=c: any(_core_company(x) == c for x in p.get("companies") or []))
+        rel = company_phrase(c)
         out += [Query("company", f"{display_company[c]} movies", rel),
                 Query("company", f"films from {display_company[c]}", rel)]
     for f in top("franchise", 12, 3):
@@ -222,7 +232,7 @@ def generate(payloads: Mapping[int, dict[str, Any]], tags: pd.DataFrame) -> list
                              ("Martin Scorsese", 1990), ("Clint Eastwood", 2000), ("Alfred Hitchcock", 1950)]:
         rel = movies(lambda p, dr=director, d=decade: dr in (p.get("directors") or [])
                      and d <= (p.get("year") or 0) <= d + 9)
-        out.append(Query("combination", f"{director} films from the {decade}s", rel))
+        out.append(Query("combination", f"films directed by {director} from the {decade}s", rel))
     out += tag_queries(tags, set(payloads))
     return [q for q in out if q.relevant]
 

@@ -37,16 +37,19 @@ def match_facts(query: ParsedQuery, payload: Mapping[str, Any], terms: frozenset
     """
     facts: MatchFacts = {}
     for e in query.entities:
-        if e.negated or e.kind not in _PAYLOAD_KEY:
+        if e.negated:
             continue
-        have = payload.get(_PAYLOAD_KEY[e.kind])
-        have_set = set(have) if isinstance(have, list) else {have}
-        shared = [v for v in e.values if v in have_set]
-        if shared:
-            named = e.kind in ("company", "collection", "language", "country")
-            shown = [e.label] if named else [str(v) for v in shared]
-            facts.setdefault(_FACT[e.kind], [])
-            facts[_FACT[e.kind]] += [s for s in shown if s not in facts[_FACT[e.kind]]]
+        for kind in ("director", "actor", "writer") if e.kind == "person" else (e.kind,):
+            if kind not in _PAYLOAD_KEY:
+                continue
+            have = payload.get(_PAYLOAD_KEY[kind])
+            have_set = set(have) if isinstance(have, list) else {have}
+            shared = [v for v in e.values if v in have_set]
+            if shared:
+                named = kind in ("company", "collection", "language", "country")
+                shown = [e.label] if named else [str(v) for v in shared]
+                facts.setdefault(_FACT[kind], [])
+                facts[_FACT[kind]] += [s for s in shown if s not in facts[_FACT[kind]]]
     if (query.year_min is not None or query.year_max is not None) and payload.get("year"):
         facts["year"] = [str(payload["year"])]
     if (query.runtime_min is not None or query.runtime_max is not None) and payload.get("runtime"):
@@ -82,6 +85,10 @@ def _shared_words(terms: frozenset[int], payload: Mapping[str, Any], sparse: Spa
     return {"keywords": keywords[:6], "mentions": mentions}
 
 
+def _no_article(name: str) -> str:
+    return re.sub(r"^the ", "", name, flags=re.I)
+
+
 def match_sentence(facts: Mapping[str, list[str]]) -> str:
     """A plain sentence from the match facts, for a search card.
 
@@ -99,7 +106,7 @@ def match_sentence(facts: Mapping[str, list[str]]) -> str:
         listed = describe_list(values)
         parts.append({"directed by": f"directed by {listed}", "starring": f"starring {listed}",
                       "written by": f"written by {listed}", "studio": f"a {listed} film",
-                      "franchise": f"part of the {listed} franchise", "like": f"ranked like {listed}",
+                      "franchise": f"part of the {_no_article(listed)} franchise", "like": f"ranked like {listed}",
                       "genres": listed, "language": f"in {listed}", "country": f"made in {listed}",
                       "year": f"from {listed}", "runtime": listed, "keywords": f"keywords: {', '.join(values)}",
                       "mentions": f"its story mentions {', '.join(values)}"}[key])
@@ -110,6 +117,7 @@ def match_sentence(facts: Mapping[str, list[str]]) -> str:
 
 
 _ONLY = {"director": "list {} as director", "actor": "list {} in the cast", "writer": "list {} as a writer",
+         "person": "list {} as director, cast or writer",
          "company": "list {} among their production companies", "collection": "belong to the {} franchise",
          "genre": "are {}", "language": "are in {}", "country": "were made in {}"}
 
@@ -137,7 +145,7 @@ def thin_note(query: ParsedQuery, total: int) -> str:
         what = f"match all of: {query.describe()}" if query.describe() else "match"
         if total <= 1:
             what = "matches" + what[len("match"):]
-    credits = any(e.kind in ("director", "actor", "writer", "company") for e in hard)
+    credits = any(e.kind in ("director", "actor", "writer", "person", "company") for e in hard)
     caveat = " (credits are missing for some movies)" if credits else ""
     if total == 0:
         return f"No movie here {what}{caveat}."

@@ -91,6 +91,8 @@ NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "an": 1, "a": 1}
 #: the longest name (in words) looked up at each word, and the most fuzzy look-ups one message gets
 MAX_NAME_WORDS = 8
 MAX_FUZZY_LOOKUPS = 12
+#: how far after "like" a referenced title may reach
+MAX_TITLE_CHARS = 160
 FUZZY_CUTOFF = 88.0
 #: how many years back "recent" reaches from the newest movie in the catalog; what "old" or "classic" means
 RECENT_YEARS = 5
@@ -148,7 +150,8 @@ class Entity:
 
     def field(self) -> FieldMatch:
         """The payload condition this entity stands for."""
-        keys = {"director": ("directors",), "actor": ("cast",), "writer": ("writers",), "company": ("companies",),
+        keys = {"director": ("directors",), "actor": ("cast",), "writer": ("writers",),
+                "person": ("directors", "cast", "writers"), "company": ("companies",),
                 "collection": ("collection",), "genre": ("genres",), "keyword": ("keywords", "tag_keys"),
                 "language": ("original_language",), "country": ("countries",), "decade": ("decade",)}[self.kind]
         return FieldMatch(keys, tuple(self.values))
@@ -156,6 +159,7 @@ class Entity:
     def describe(self) -> str:
         """How the constraint reads in a sentence: "directed by X", "from Pixar", "in the 1990s"."""
         text = {"director": f"directed by {self.label}", "actor": f"starring {self.label}",
+                "person": f"by or with {self.label}",
                 "writer": f"written by {self.label}", "company": f"from {self.label}",
                 "collection": f"in the {self.label} franchise", "genre": f"{self.label}",
                 "keyword": f"about {self.label}", "language": f"in {self.label}",
@@ -331,8 +335,9 @@ class Vocabulary:
         _add_surnames(entries, credits, display, common)
         _add_places(entries, languages, countries)
         places = {key for key, found in entries.items() if any(e.kind in ("language", "country") for e in found)}
-        _add_companies(entries, companies, common | places, title_keys)
-        _add_collections(entries, collections, common)
+        reserved = places | set(GENRE_WORDS)  # "Horror Inc." is not what "horror films" means, nor "(Russian)"
+        _add_companies(entries, companies, common | places, title_keys, reserved)
+        _add_collections(entries, collections, common, reserved)
         for word, genre in GENRE_WORDS.items():
             entries[word].append(Entry("genre", (genre,), genre, 0, weak=word in WEAK_GENRE_WORDS))
         for word, n in keywords.items():
@@ -369,7 +374,7 @@ def _core(words: list[str], drop: set[str]) -> list[str]:
 
 
 def _add_companies(entries: dict[str, list[Entry]], companies: Counter[str], common: set[str],
-                   title_keys: set[str]) -> None:
+                   title_keys: set[str], reserved: set[str]) -> None:
     """Each company by its name, its name without "Pictures", "Studios"... ("Pixar", "Studio Ghibli" -> "Ghibli"),
     and by each distinctive word of that ("Disney" stands for every Disney company)."""
     by_alias: dict[str, set[str]] = defaultdict(set)
@@ -386,6 +391,8 @@ def _add_companies(entries: dict[str, list[Entry]], companies: Counter[str], com
             elif word in common and len(core) == 1:
                 by_alias[word].add(name)  # "Disney", "Pixar": the whole short name, common word or not
     for alias, names in by_alias.items():
+        if alias in reserved:
+            continue
         total = sum(companies[n] for n in names)
         single_word_alias = " " not in alias
         if single_word_alias and (alias in title_keys or total < 2 or alias in common) and not any(
@@ -402,7 +409,8 @@ def _company_label(alias: str, names: set[str], counts: Counter[str]) -> str:
     return exact[0] if exact else " ".join(w.capitalize() for w in alias.split())
 
 
-def _add_collections(entries: dict[str, list[Entry]], collections: Counter[str], common: set[str]) -> None:
+def _add_collections(entries: dict[str, list[Entry]], collections: Counter[str], common: set[str],
+                     reserved: set[str]) -> None:
     """Franchises by name ("James Bond Collection"), without "Collection" ("James Bond", "Star Wars"), by the part
     before a colon ("Star Trek" for every Star Trek collection) and by a distinctive last word ("Bond", which
     counts only before a word like "films" or "franchise")."""
@@ -413,6 +421,8 @@ def _add_collections(entries: dict[str, list[Entry]], collections: Counter[str],
         if not words:
             continue
         by_alias[" ".join(words)].add(name)
+        named = [w for w in words if w != "collection"]  # "Friday the 13th", "Planet of the Apes Original"
+        by_alias[" ".join(named[1:] if named[:1] == ["the"] and len(named) > 1 else named)].add(name)
         core = _core([w for w in words if w not in ("collection", "the", "original", "series")], set())
         by_alias[" ".join(core)].add(name)
         if ":" in name:
@@ -423,6 +433,8 @@ def _add_collections(entries: dict[str, list[Entry]], collections: Counter[str],
             by_alias[core[-1]].add(name)
             weak.add(core[-1])
     for alias, names in by_alias.items():
+        if alias in reserved:
+            continue
         if alias in weak and len(names) > 1:
             continue  # "Street" would mean several franchises: no short name
         total = sum(collections[n] for n in names)
@@ -568,8 +580,8 @@ def _references(text: str, tokens: list[_Token], starts: list[int], used: list[b
         first = bisect_left(starts, begin)
         if first >= len(tokens):
             continue
-        stop = _REFERENCE_END.search(text, begin)
-        limit = stop.start() if stop else len(text)
+        stop = _REFERENCE_END.search(text, begin, begin + MAX_TITLE_CHARS)  # bounded: linear in the message
+        limit = stop.start() if stop else min(len(text), begin + MAX_TITLE_CHARS)
         last = bisect_right(starts, max(limit - 1, begin))
         found = None
         for j in range(min(last, first + 12), first, -1):
@@ -710,6 +722,10 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
     n = len(tokens)
     topical = [False] * n
     norms = [t.norm for t in tokens]
+    content = [0]  # how many words up to each position carry meaning (not filler, not a film word)
+    for w in norms:
+        content.append(content[-1] + (w not in FILM_WORDS and w not in FILLER))
+    found: set[tuple[str, tuple[str | int, ...]]] = set()
     fuzzy_left = MAX_FUZZY_LOOKUPS
     i = 0
     while i < n:
@@ -722,7 +738,8 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
                 continue
             entries = vocab.lookup(" ".join(norms[i:i + length]))
             if entries:
-                entry = _choose(entries, tokens, i, i + length, used)
+                entry = _choose(entries, tokens, norms, i, i + length, used,
+                                content[-1] == content[i + length] - content[i])
                 if entry is not None:
                     match = (entry, length)
                     break
@@ -738,7 +755,8 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
         kind = _role(entry, norms, begin, i) if entry.kind == "person" else entry.kind
         span = (tokens[i].start, tokens[i + length - 1].end)
         entity = Entity(kind, entry.values, entry.label, span, negated, entry.count)
-        if not any(e.kind == entity.kind and e.values == entity.values for e in query.entities):
+        if (entity.kind, entity.values) not in found:
+            found.add((entity.kind, entity.values))
             query.entities.append(entity)
         for j in range(begin, i + length):
             used[j] = True
@@ -758,9 +776,9 @@ def _context(norms: list[str], used: list[bool], start: int, end: int) -> tuple[
     return before, after
 
 
-def _choose(entries: list[Entry], tokens: list[_Token], start: int, end: int, used: list[bool]) -> Entry | None:
+def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start: int, end: int, used: list[bool],
+            whole: bool) -> Entry | None:
     """The entry this occurrence stands for, or None where its context says it is an ordinary word."""
-    norms = [t.norm for t in tokens]
     before, after = _context(norms, used, start, end)
     film_next = bool(after) and after[0] in FILM_WORDS | FRANCHISE_WORDS
     genre_next = bool(after) and after[0] in GENRE_WORDS
@@ -770,7 +788,6 @@ def _choose(entries: list[Entry], tokens: list[_Token], start: int, end: int, us
     in_before = bool(before) and before[-1] in ("in", "from", "made")
     capitalised = tokens[start].raw[:1].isupper()
     competing = any(e.kind in ("genre", "keyword") for e in entries)
-    whole = all(w in FILM_WORDS or w in FILLER for j, w in enumerate(norms) if not start <= j < end)
     options = []
     for e in entries:
         if e.kind == "keyword":
@@ -795,7 +812,9 @@ def _choose(entries: list[Entry], tokens: list[_Token], start: int, end: int, us
             options.append(e)
     if not options:
         return None
-    return min(options, key=lambda e: (_PRIORITY.get(e.kind, 9), -e.count))
+    best = min(options, key=lambda e: (_PRIORITY.get(e.kind, 9), -e.count))
+    bigger = [e for e in options if e.kind in ("company", "collection") and e.count >= 5 * max(best.count, 1)]
+    return bigger[0] if best.kind == "person" and bigger else best  # "Walt Disney movies": the studio
 
 
 def _unknown(word: str, vocab: Vocabulary) -> bool:
@@ -845,7 +864,11 @@ def _role(entry: Entry, norms: list[str], begin: int, i: int) -> str:
         return "actor"
     if cue_words & DIRECTOR_CUES:
         return "director"
-    return entry.roles[0][0] if entry.roles else "director"
+    if not entry.roles:
+        return "director"
+    if len(entry.roles) == 1 or entry.roles[0][1] >= 2 * entry.roles[1][1]:
+        return entry.roles[0][0]
+    return "person"  # "Clint Eastwood movies": as much a director as an actor, so any credit counts
 
 
 def _did_you_mean(text: str, vocab: Vocabulary) -> list[str]:

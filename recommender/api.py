@@ -25,6 +25,7 @@ from index.search import (
     By,
     SearchResult,
     check_query,
+    encode_query,
     search_request,
     search_text,
     similar_movies,
@@ -406,7 +407,7 @@ class Recommender:
             known = {i.movie_id for i in items}
             items = [*items, *(Interaction(m, liked=True) for m in parsed.references if m not in known)]
             steer = parsed.semantic or None
-        query = self.text_encoder().encode([steer])[0] if steer else None
+        query = encode_query(self.text_encoder(), steer) if steer else None
         feats, cand, scores = self._scored(items, filters, query)
         if query is not None:
             scores = steered(scores, self._text_match(query, cand), steer_weight)
