@@ -34,6 +34,7 @@ ExplainerKind = Literal["auto", "model", "template"]
 #: the longest message read (longer ones get a friendly reply), and the most titles taken from one message
 MAX_MESSAGE_CHARS = 2000
 MAX_TITLES = 20
+_BARE_ANSWER = re.compile(r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|no|nope|nah)\s*[.!]*\s*$", re.I)
 SORRY = "Sorry, something went wrong on my side (it is logged). Please try again, or rephrase your message."
 
 
@@ -263,6 +264,9 @@ class ChatService:
                 verb = "liked" if session.pending_liked else "disliked"
                 cards, recs, lead = self.page(session)
                 return Reply(f"Noted: you {verb} {self.titles.get(chosen, str(chosen))}. {lead}", cards, recs)
+        if _BARE_ANSWER.match(message):
+            return Reply("There is nothing open to answer “yes” or “no” to. Tell me movies you liked or disliked, "
+                         "or describe what you want.")
         req = parse_message(message, self._is_title)
         notes: list[str] = []
         if req.reset:

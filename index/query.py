@@ -192,6 +192,7 @@ class ParsedQuery:
     references: list[int] = field(default_factory=list)  # movieIds the request is "like"
     reference_titles: list[str] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)  # "did you mean" titles for a title nobody has
+    unknown_names: list[str] = field(default_factory=list)  # "Christopher Nolan" where nobody here has that name
 
     def filters(self) -> Filters:
         """The hard constraints as store filters (topics are boosts, not filters: see :meth:`boosts`)."""
@@ -568,7 +569,28 @@ def parse_query(text: str, vocab: Vocabulary) -> ParsedQuery:
     if (not query.understood() and query.semantic and len(meaningful) <= 6
             and any(_unknown(t.norm, vocab) for t in meaningful)):
         query.suggestions = _did_you_mean(text, vocab)
+    query.unknown_names = _unknown_names(tokens, used, vocab)
     return query
+
+
+def _unknown_names(tokens: list[_Token], used: list[bool], vocab: Vocabulary) -> list[str]:
+    """Runs of two or more capitalised words left over, one of them a word the catalog never uses: a name (a
+    person, a studio) nobody here has, which the answer should own up to rather than match by meaning."""
+    out: list[str] = []
+    run: list[_Token] = []
+    long_words = [t for t in tokens if len(t.raw) >= 4]
+    if len(long_words) >= 3 and all(t.raw[:1].isupper() for t in long_words):
+        return out  # "A Heist That Goes Wrong": a title-cased message says nothing about names
+    for i, t in enumerate([*tokens, None]):
+        if t is not None and not used[i] and t.raw[:1].isupper() and t.norm not in FILLER:
+            run.append(t)
+            continue
+        if len(run) >= 2 and any(_unknown(r.norm, vocab) for r in run):
+            name = " ".join(r.raw for r in run)
+            if not vocab.titles.exact(name):
+                out.append(name)
+        run = []
+    return out
 
 
 def _references(text: str, tokens: list[_Token], starts: list[int], used: list[bool], query: ParsedQuery,

@@ -256,6 +256,9 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
         notes.append(thin_note(parsed, total))
     if parsed.suggestions:
         notes.append(f"Did you mean {_describe(parsed.suggestions[:3])}?")
+    for name in parsed.unknown_names:
+        notes.append(f"Nobody and nothing here is called “{name}” (credits are missing for some movies), so these "
+                     "only match the words.")
     return SearchResult(hits, parsed, total, matches, notes)
 
 

@@ -171,6 +171,14 @@ def test_references_rank_like_the_movie_and_leave_it_out(tiny_index: tuple[Vecto
     assert result.matches[ids(result)[0]]["like"] == [PAYLOADS[21]["display_title"]]
 
 
+def test_a_name_nobody_here_has_is_owned_up_to(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
+    result = ask(tiny_index, "Christopher Nolan films")
+    assert result.query.unknown_names == ["Christopher Nolan"]
+    assert result.notes == ["Nobody and nothing here is called “Christopher Nolan” (credits are missing for some "
+                            "movies), so these only match the words."]
+    assert ask(tiny_index, "A Heist That Goes Wrong").query.unknown_names == []  # title case is not a name
+
+
 def test_a_description_without_names_is_searched_by_meaning(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
     result = ask(tiny_index, "a heist that goes wrong", limit=5)
     assert result.total is None and len(set(ids(result)) & HEIST) >= 4
