@@ -518,3 +518,19 @@ def test_the_issue_table_through_gradio_client(server: str, service: ChatService
     assert said.endswith("Did you mean The Matrix (1999)?")
     messages, picks, _, profile, _ = c.predict("yes, The Matrix", [], api_name="/chat")
     assert profile["liked"] == ["The Matrix (1999)"] and picks
+
+
+def test_recommend_steer_goes_through_the_parser(service: ChatService) -> None:
+    """recommend(steer=...) reads the steer like search does: its constraints filter the ranked page, a movie it
+    names counts as liked, and the rest of the words steer."""
+    rec = service.rec
+    recs = rec.recommend({"Heat": True}, steer="no crime, from the 90s", k=8)
+    assert recs and all("Crime" not in r.genres and 1990 <= (r.year or 0) <= 1999 for r in recs)
+    recs = rec.recommend({"Heat": True}, steer="like Toy Story", k=8, explore=False)
+    assert 1 not in {r.movie_id for r in recs}  # the named movie is history now, not a pick
+    plain = rec.recommend({"Heat": True}, k=8, explore=False)
+    both = rec.recommend({"Heat": True, "Toy Story": True}, k=8, explore=False)
+    assert [r.movie_id for r in recs] == [r.movie_id for r in both] != [r.movie_id for r in plain]
+    answer = rec.ask("Quentin Tarantino films", k=10)
+    assert answer.total == len(answer.recommendations) and answer.notes
+    assert all(r.match and r.explanation and "Quentin Tarantino" in r.explanation for r in answer.recommendations)
