@@ -59,6 +59,8 @@ from index.store import StorePoint, StoreSchema, open_store  # noqa: E402
 from recommender.metrics import ndcg_at_k, paired_difference  # noqa: E402
 
 SYSTEMS = ("dense", "bm25s", "hybrid", "parser+hybrid")
+#: ablations of the full system, in the same run: without the BM25 vector, and fused by DBSF instead of RRF
+ABLATIONS = ("parser+dense", "parser+hybrid dbsf")
 GENRE_PHRASE = {"Comedy": "comedies", "Drama": "dramas", "Horror": "horror films", "Thriller": "thrillers",
                 "Action": "action movies", "Romance": "romance films", "Sci-Fi": "sci-fi films",
                 "Crime": "crime films", "Animation": "animated films", "Documentary": "documentaries",
@@ -282,13 +284,18 @@ def bm25s_index(payloads: Mapping[int, dict[str, Any]]) -> Callable[[str, int], 
 
 def run_systems(queries: list[Query], store: Any, encoder: Any, sparse: Any, vocab: Vocabulary,
                 bm25: Callable[[str, int], list[int]], depth: int) -> dict[str, list[list[int]]]:
-    ranked: dict[str, list[list[int]]] = {s: [] for s in SYSTEMS}
+    ranked: dict[str, list[list[int]]] = {s: [] for s in (*SYSTEMS, *ABLATIONS)}
     for q in queries:
         ranked["dense"].append([h.id for h in search_text(q.text, store, encoder, limit=depth)])
         ranked["bm25s"].append(bm25(q.text, depth))
         ranked["hybrid"].append([h.id for h in search_text(q.text, store, encoder, limit=depth, sparse=sparse)])
+        parsed = parse_query(q.text, vocab)
         ranked["parser+hybrid"].append([h.id for h in search_request(q.text, store, encoder, vocab, sparse=sparse,
-                                                                      limit=depth).hits])
+                                                                      limit=depth, query=parsed).hits])
+        ranked["parser+dense"].append([h.id for h in search_request(q.text, store, encoder, vocab, limit=depth,
+                                                                     query=parsed).hits])
+        ranked["parser+hybrid dbsf"].append([h.id for h in search_request(
+            q.text, store, encoder, vocab, sparse=sparse, limit=depth, query=parsed, fusion="dbsf").hits])
     return ranked
 
 
@@ -375,8 +382,9 @@ def main(argv: list[str] | None = None) -> int:
         depth = 10 + max((len(q.unjudged) for q in queries), default=0)
         ranked = run_systems(queries, store, encoder, sparse, vocab, bm25, min(depth, 200))
         store.close()
-    results = {s: score(queries, ranked[s]) for s in SYSTEMS}
+    results = {s: score(queries, ranked[s]) for s in (*SYSTEMS, *ABLATIONS)}
     report = table(queries, results)
+    report["ablations"] = ablations(queries, results)
     lat = latency([q for q in queries if not q.family.startswith("description (unseen")], args.store, encoder)
     print(f"\nlatency on {args.store} (embedded Qdrant Edge, {lat['queries']} queries, parse + search incl. text "
           f"encoding): p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms (target <= 50); parse alone p95 "
@@ -386,6 +394,44 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({**report, "latency": lat}, indent=2))
     return 0
+
+
+TEMPLATE_WORDS = {"films", "movies", "by", "directed", "starring", "from", "the", "franchise", "about", "in"}
+
+
+def entity_key(text: str) -> str:
+    """What a query asks about, without its phrasing: paraphrases of one request share it.
+
+    Example:
+        >>> entity_key("films by Steven Spielberg") == entity_key("directed by Steven Spielberg")
+        True
+        >>> entity_key("90s comedies") == entity_key("comedies from the 1990s")
+        True
+    """
+    words = [w for w in normalize(text).split() if w not in TEMPLATE_WORDS]
+    return " ".join(sorted(w[2:] if len(w) == 5 and w.endswith("0s") and w[:2] in ("19", "20") else w
+                           for w in words))
+
+
+def ablations(queries: list[Query], results: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """What BM25 and the fusion method add to the full system: nDCG@10 on a validation half of the queries (where
+    a choice would be made) and on the other half, with paired intervals on the latter. The halves split by what
+    a query asks about (a hash of it), so paraphrases of one request stay in one half."""
+    half = np.array([hashlib.sha256(entity_key(q.text).encode()).digest()[0] % 2 == 0 for q in queries])
+    out: dict[str, Any] = {}
+    print(f"\nablations of parser+hybrid (nDCG@10; validation {int(half.sum())} and test {int((~half).sum())} "
+          "queries, split by what they ask about; paired 95% intervals on test)")
+    for name, mask in [("constraint", np.array([not q.family.startswith("description") for q in queries])),
+                       ("description (tags)", np.array([q.family == "description (tags)" for q in queries]))]:
+        for s in ("parser+hybrid", *ABLATIONS):
+            v, t = results[s][1][mask & half], results[s][1][mask & ~half]
+            line = f"  {name:<20} {s:<20} validation {np.nanmean(v):.3f}  test {np.nanmean(t):.3f}"
+            out[f"{name} {s}"] = {"validation": float(np.nanmean(v)), "test": float(np.nanmean(t))}
+            if s != "parser+hybrid":
+                d, lo, hi = paired_difference(results["parser+hybrid"][1][mask & ~half], t)
+                line += f"  parser+hybrid - this: {d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            print(line)
+    return out
 
 
 def table(queries: list[Query], results: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
