@@ -21,8 +21,8 @@ TEXT_SIGNALS: tuple[Signal, ...] = ("overview", "reviews", "poster")
 # A description reads like a plot summary, so in a fused text search the overview leads: with equal weights,
 # review vectors (which mostly discuss acting and pacing) put off-topic films in the top three.
 TEXT_WEIGHTS: dict[str, float] = {"overview": 1.0, "reviews": 0.35, "poster": 0.5}
-#: the BM25 side's weight in the fused search, and the fusion (chosen on the validation queries of
-#: benchmarks/queries.py, see the README)
+#: the BM25 side's weight in the fused search (1, not tuned), and the fusion: RRF, compared with DBSF on the
+#: validation half of benchmarks/queries.py (see the README)
 SPARSE_WEIGHT = 1.0
 FUSION: FusionMethod = "rrf"
 #: "like Heat but darker": the words rank only among this many movies most like the referenced ones (per result)
