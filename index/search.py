@@ -227,6 +227,10 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
     """
     text, limit = check_query(text), check_limit(limit)
     parsed = query if query is not None else parse_query(text, vocabulary)
+    if not parsed.understood() and not set(TEXT_SIGNALS) & set(stored_signals(store)):
+        raise StoreError(f"this index has no text vectors to search (it holds {', '.join(stored_signals(store))}): "
+                         "it was built from data without overviews or reviews; rebuild it with a TMDB file or "
+                         "reviews in the data folder")
     flt = parsed.filters().merged(filters)
     flt.exclude = [*flt.exclude, *parsed.negated_topics()]
     constrained = parsed.constrained() or bool(parsed.negated_topics())
