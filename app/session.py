@@ -219,6 +219,7 @@ class ChatService:
         self.stats: Counter[str] = Counter()  # explanations written, by which explainer
         rec.explainer = load_explainer(rec.settings, explainer)
         rec.text_encoder()  # loaded now, not inside the first person's request
+        rec.vocabulary()  # so is the query parser's vocabulary (about a second for 10k movies)
         if hasattr(rec.explainer, "time_budget_s"):
             rec.explainer.time_budget_s = explain_budget_s
         self.titles = {m: p.get("display_title") or str(m) for m, p in rec.payloads.items()}
