@@ -240,3 +240,50 @@ def test_parsing_time_grows_linearly_with_the_message() -> None:
     per_char(50)  # warm up
     short, long = per_char(50), per_char(400)  # about 250 and 2,000 characters
     assert long < 4 * short, (short, long)  # quadratic work would make the long message ~8x slower per character
+
+
+@pytest.fixture(scope="module")
+def client_copy(tiny_index: tuple[VectorStore, Any, Vocabulary], tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[VectorStore]:
+    """The tiny index copied into qdrant-client's local mode (the server stand-in): same schema, vectors and
+    payloads, the BM25 vectors re-encoded from the same documents."""
+    from index.sparse import movie_document
+    from index.store import StorePoint
+
+    edge = tiny_index[0]
+    schema = edge.schema()
+    assert schema is not None
+    sparse = sparse_encoder_for(edge)
+    assert sparse is not None
+    payloads = edge.payloads()
+    dense = [n for n, spec in schema.vectors.items() if spec.kind == "dense"]
+    vectors = edge.vectors(sorted(payloads), dense)
+    store = open_store(f"qdrant-local://{tmp_path_factory.mktemp('query-client')}")
+    store.create(schema)
+    store.upsert([StorePoint(m, {**{k: v for k, v in vectors[m].items() if v.any()},
+                                 "text": sparse.embed_documents([movie_document(p)])[0]}, p)
+                  for m, p in payloads.items()])
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("text", ["films by Lena Marsh", "heist films but not by Victor Kade",
+                                  "no horror, a scary night", "Japanese films", "like Heist Film 1 but darker",
+                                  "movies under 90 minutes", "a heist that goes wrong"])
+def test_edge_and_a_server_give_the_same_answers(tiny_index: tuple[VectorStore, Any, Vocabulary],
+                                                 client_copy: VectorStore, text: str) -> None:
+    edge, encoder, vocab = tiny_index
+    on_edge = search_request(text, edge, encoder, vocab, sparse=sparse_encoder_for(edge), limit=5)
+    on_client = search_request(text, client_copy, encoder, vocab, sparse=sparse_encoder_for(client_copy), limit=5)
+    assert on_edge.total == on_client.total and on_edge.notes == on_client.notes
+    if on_edge.query.semantic or on_edge.query.references:
+        assert ids(on_edge) == ids(on_client)
+    else:  # constraints alone list the most-rated first: engines may break ties in rating counts differently
+        def counts(r: SearchResult) -> list[int]:
+            return [int((h.payload or {})["rating_count"]) for h in r.hits]
+
+        assert counts(on_edge) == counts(on_client) == sorted(counts(on_edge), reverse=True)
+        fits = satisfying(on_edge.query)
+        assert set(ids(on_edge)) <= fits and set(ids(on_client)) <= fits
