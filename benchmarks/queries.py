@@ -59,8 +59,9 @@ from index.store import StorePoint, StoreSchema, open_store  # noqa: E402
 from recommender.metrics import ndcg_at_k, paired_difference  # noqa: E402
 
 SYSTEMS = ("dense", "bm25s", "hybrid", "parser+hybrid")
-#: ablations of the full system, in the same run: without the BM25 vector, and fused by DBSF instead of RRF
-ABLATIONS = ("parser+dense", "parser+hybrid dbsf")
+#: ablations of the full system, in the same run: without the BM25 vector, fused by DBSF instead of RRF, and
+#: without the topic boosts ("heist movies" then ranks by the words alone)
+ABLATIONS = ("parser+dense", "parser+hybrid dbsf", "parser+hybrid no boosts")
 GENRE_PHRASE = {"Comedy": "comedies", "Drama": "dramas", "Horror": "horror films", "Thriller": "thrillers",
                 "Action": "action movies", "Romance": "romance films", "Sci-Fi": "sci-fi films",
                 "Crime": "crime films", "Animation": "animated films", "Documentary": "documentaries",
@@ -296,6 +297,8 @@ def run_systems(queries: list[Query], store: Any, encoder: Any, sparse: Any, voc
                                                                      query=parsed).hits])
         ranked["parser+hybrid dbsf"].append([h.id for h in search_request(
             q.text, store, encoder, vocab, sparse=sparse, limit=depth, query=parsed, fusion="dbsf").hits])
+        ranked["parser+hybrid no boosts"].append([h.id for h in search_request(
+            q.text, store, encoder, vocab, sparse=sparse, limit=depth, query=parsed, boost_topics=False).hits])
     return ranked
 
 
@@ -422,6 +425,7 @@ def ablations(queries: list[Query], results: dict[str, tuple[np.ndarray, np.ndar
     print(f"\nablations of parser+hybrid (nDCG@10; validation {int(half.sum())} and test {int((~half).sum())} "
           "queries, split by what they ask about; paired 95% intervals on test)")
     for name, mask in [("constraint", np.array([not q.family.startswith("description") for q in queries])),
+                       ("keyword", np.array([q.family == "keyword" for q in queries])),
                        ("description (tags)", np.array([q.family == "description (tags)" for q in queries]))]:
         for s in ("parser+hybrid", *ABLATIONS):
             v, t = results[s][1][mask & half], results[s][1][mask & ~half]

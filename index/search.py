@@ -187,7 +187,8 @@ class SearchResult:
 
 
 def request_queries(query: ParsedQuery, store: VectorStore, text_encoder: TextEncoder,
-                    image_encoder: ImageEncoder | None, sparse: SparseEncoder | None) -> list[SignalQuery]:
+                    image_encoder: ImageEncoder | None, sparse: SparseEncoder | None,
+                    boost_topics: bool = True) -> list[SignalQuery]:
     """The fused query's sources for a parsed request: the semantic rest through every text signal and BM25, the
     referenced movies' own vectors (as positive examples), and BM25 over the topics restricted to the movies that
     name them (so the boosted movies are among the candidates)."""
@@ -206,7 +207,7 @@ def request_queries(query: ParsedQuery, store: VectorStore, text_encoder: TextEn
             examples = [vecs[signal] for vecs in own.values() if signal in vecs and np.any(vecs[signal])]
             if examples:
                 queries.append(SignalQuery(signal, positives=examples, weight=TEXT_WEIGHTS.get(signal, 1.0)))
-    topics = query.topic_filter()
+    topics = query.topic_filter() if boost_topics else None
     if topics is not None and sparse is not None and has_sparse(store):
         vector = sparse.embed_query(" ".join(e.label for e in query.entities if e.kind == "keyword"))
         if vector:
@@ -217,7 +218,7 @@ def request_queries(query: ParsedQuery, store: VectorStore, text_encoder: TextEn
 def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, vocabulary: Vocabulary, *,
                    sparse: SparseEncoder | None = None, image_encoder: ImageEncoder | None = None,
                    filters: Filters | None = None, limit: int = 10, query: ParsedQuery | None = None,
-                   fusion: FusionMethod = FUSION) -> SearchResult:
+                   fusion: FusionMethod = FUSION, boost_topics: bool = True) -> SearchResult:
     """Read a request with the query parser, then search: its constraints filter inside Qdrant, its topics boost,
     its semantic rest and referenced movies rank the candidates (dense and BM25 vectors fused). Constraints that
     few movies satisfy give only those movies and a note saying so, never unrelated films as padding.
@@ -238,13 +239,14 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
     if total == 0:
         hits: list[Hit] = []
     else:
-        queries = request_queries(parsed, store, text_encoder, image_encoder, sparse)
+        queries = request_queries(parsed, store, text_encoder, image_encoder, sparse, boost_topics)
         like = [q for q in queries if q.positives]
         ranked = flt
         if like and len(like) < len(queries):  # "like Heat but darker": darker among the movies like Heat
             pool = store.fuse(like, limit=max(REFERENCE_POOL * limit, 10), filters=flt, with_payload=False)
             ranked = replace(flt, only_ids=[h.id for h in pool])
-        hits = (store.fuse(queries, limit=limit, filters=ranked, boosts=parsed.boosts(), fusion=fusion)
+        boosts = parsed.boosts() if boost_topics else []  # off only to measure what the boosts add
+        hits = (store.fuse(queries, limit=limit, filters=ranked, boosts=boosts, fusion=fusion)
                 if queries else [])
         if constrained and len(hits) < min(limit, total or 0):  # movies that pass but that no vector query reached
             seen = [h.id for h in hits]
