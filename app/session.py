@@ -377,6 +377,10 @@ class ChatService:
                 else f"{new} new pick{'s' if new != 1 else ''}{suffix}." if new
                 else f"The same picks{suffix}, re-ranked." if [c.movie_id for c in cards] != shown
                 else "The picks stay the same.")
+        if steer and len(cards) < self.page_size and self.rec.parse(steer).constrained():
+            asked = self.rec.parse(steer).describe()  # "Studio Ghibli films" once the liked ones are out: say so
+            lead += (f" Only {len(cards)} movie{'s' if len(cards) != 1 else ''} you have not told me about "
+                     f"{'fit' if len(cards) != 1 else 'fits'} {asked}.")
         if isinstance(self.rec.explainer, TemplateExplainer):  # instant: one update instead of two
             for _ in self.explanations(session, recs):
                 pass
