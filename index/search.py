@@ -68,7 +68,7 @@ def stored_signals(store: VectorStore) -> list[str]:
 
 def encode_query(encoder: TextEncoder, text: str) -> np.ndarray:
     """One request's text vector, encoded on one thread: for a sentence the thread pool only waits on a shared
-    CPU (MiniLM on 2 loaded cores: p50 142 ms with the default threads, 27 ms with one; see the README).
+    CPU (MiniLM on 2 loaded cores in benchmarks/queries.py: p50 223 ms with torch's default threads, 75 ms on one).
 
     Example:
         >>> # encode_query(load_text_encoder(), "a heist that goes wrong").shape  # (384,)
