@@ -1,5 +1,7 @@
 """What a chat message asks for: liked and disliked titles, genre rules, feedback on shown cards, "why", and a
-free-text description that steers the ranking. Pure parsing; titles are only split here, resolved elsewhere.
+free-text description that steers the ranking. Pure parsing; titles are only split here, resolved elsewhere. The
+chat-only parts live here; what a description names (people, studios, franchises, periods, negations) is read by
+the one query parser, :mod:`index.query`, that search and the API use too.
 """
 
 from __future__ import annotations
@@ -8,27 +10,19 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from index.query import GENRE_WORDS as QUERY_GENRE_WORDS
+from index.query import normalize
+
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
             "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "ninth": 9, "9th": 9,
             "tenth": 10, "10th": 10, "last": -1}
 _ORD = (r"(?:the\s+)?(?P<ord>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last"
         r"|\d{1,2}(?:st|nd|rd|th)|#\s*\d{1,2}|(?:number|no\.?)\s*\d{1,2})(?:\s+(?:one|movie|film|pick|card))?")
 
-#: the words people use for a genre, mapped to MovieLens' genre names
-GENRE_WORDS = {
-    "action": "Action", "adventure": "Adventure", "adventures": "Adventure", "animation": "Animation",
-    "animated": "Animation", "cartoons": "Animation", "cartoon": "Animation", "anime": "Animation",
-    "children": "Children", "children's": "Children", "kids": "Children", "kid": "Children", "family": "Children",
-    "comedy": "Comedy", "comedies": "Comedy", "funny": "Comedy", "crime": "Crime", "documentary": "Documentary",
-    "documentaries": "Documentary", "docs": "Documentary", "drama": "Drama", "dramas": "Drama",
-    "fantasy": "Fantasy", "film-noir": "Film-Noir", "film noir": "Film-Noir", "noir": "Film-Noir",
-    "horror": "Horror", "scary": "Horror", "slasher": "Horror", "slashers": "Horror", "imax": "IMAX",
-    "musical": "Musical", "musicals": "Musical", "mystery": "Mystery", "mysteries": "Mystery",
-    "romance": "Romance", "romantic": "Romance", "romances": "Romance", "romcom": "Romance", "romcoms": "Romance",
-    "sci-fi": "Sci-Fi", "scifi": "Sci-Fi", "sci fi": "Sci-Fi", "science fiction": "Sci-Fi",
-    "thriller": "Thriller", "thrillers": "Thriller", "war": "War", "western": "Western", "westerns": "Western",
-}
-_GENRE = "|".join(re.escape(w) for w in sorted(GENRE_WORDS, key=len, reverse=True))
+#: the genre words are the query parser's (index/query.py), matched here in raw text ("sci-fi", "children's")
+GENRE_WORDS = {" ".join(w.split()): g for w, g in QUERY_GENRE_WORDS.items()}
+_GENRE = "|".join(re.escape(w).replace(r"\ ", r"[\s-]").replace("childrens", "children'?s")
+                  for w in sorted(GENRE_WORDS, key=len, reverse=True))
 
 _RESET = re.compile(r"^\s*(?:reset|start over|start again|forget (?:everything|it all|me)|clear"
                     r"(?: my)? (?:history|profile|likes))\b[\s.!]*", re.I)
@@ -210,7 +204,7 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
 
     def genre(target: list[str]) -> Callable[[re.Match[str]], None]:
         def add(found: re.Match[str]) -> None:
-            name = GENRE_WORDS[found.group("g").lower()]
+            name = GENRE_WORDS[normalize(found.group("g"))]
             if name not in target:
                 target.append(name)
         return add

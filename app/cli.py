@@ -159,14 +159,40 @@ def print_hits(hits: Sequence[Hit], as_json: bool, header: str) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from index.search import search_text
+    """``--by fused`` reads the request with the query parser (people, studios, franchises, periods, negations,
+    "like X") and says why each movie matched; one signal searches that vector alone with the whole text."""
+    from index.match import match_sentence
+    from index.query import Vocabulary
+    from index.search import search_request, search_text, sparse_encoder_for
 
     settings = settings_from_args(args)
     with _open(settings) as store:
         text, image = _encoders_for(store, settings, need_image=args.by in ("fused", "poster"))
-        hits = search_text(args.text, store, text, image, by=args.by, filters=filters_from_args(args),
-                           limit=args.limit)
-    print_hits(hits, args.json, f'movies matching "{args.text}" by {args.by}:')
+        if args.by != "fused":
+            hits = search_text(args.text, store, text, image, by=args.by, filters=filters_from_args(args),
+                               limit=args.limit)
+            print_hits(hits, args.json, f'movies matching "{args.text}" by {args.by}:')
+            return 0
+        result = search_request(args.text, store, text, Vocabulary.from_payloads(store.payloads()),
+                                sparse=sparse_encoder_for(store), image_encoder=image,
+                                filters=filters_from_args(args), limit=args.limit)
+    why = {h.id: match_sentence(result.matches.get(h.id, {})) for h in result.hits}
+    if args.json:  # the notes ("Only 9 movies here...") go to stderr, so stdout stays a list of movies
+        for note in result.notes:
+            print(note, file=sys.stderr)
+        print(json.dumps([{"movie_id": h.id, "title": (h.payload or {}).get("display_title"),
+                           "genres": (h.payload or {}).get("genres", []), "score": round(h.score, 4),
+                           "match": result.matches.get(h.id, {}), "why": why[h.id]} for h in result.hits],
+                         indent=2))
+        return 0
+    understood = result.query.describe()
+    print(f'movies matching "{args.text}"' + (f" ({understood})" if understood else "") + ":")
+    for note in result.notes:
+        print(f"  {note}")
+    for i, h in enumerate(result.hits, 1):
+        payload = h.payload or {}
+        print(f"{i:>3}. {payload.get('display_title')}  [{', '.join(payload.get('genres', []))}]"
+              + (f"  {why[h.id]}" if why[h.id] else ""))
     return 0
 
 

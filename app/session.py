@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from app.chat import Request, describe, parse_message
+from app.chat import Request, describe, ordinal, parse_message
 from index.errors import CinefuseError, TitleNotFound
 from index.store import Filters
 from recommender.api import Recommendation, Recommender
@@ -33,6 +34,7 @@ ExplainerKind = Literal["auto", "model", "template"]
 #: the longest message read (longer ones get a friendly reply), and the most titles taken from one message
 MAX_MESSAGE_CHARS = 2000
 MAX_TITLES = 20
+_BARE_ANSWER = re.compile(r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|no|nope|nah)\s*[.!]*\s*$", re.I)
 SORRY = "Sorry, something went wrong on my side (it is logged). Please try again, or rephrase your message."
 
 
@@ -99,6 +101,10 @@ class Session:
     only_genres: list[str] = field(default_factory=list)
     page: list[Card] = field(default_factory=list)
     feedback: set[int] = field(default_factory=set)
+    #: the titles the last "did you mean" offered, and whether the person had said they liked or disliked it: a
+    #: "yes", "the second" or one of the titles answers it
+    pending: list[int] = field(default_factory=list)
+    pending_liked: bool = True
     _clock: float = 0.0
     revision: int = 0  # bumped on every save to a session store (app.sessions), so the newest copy wins
 
@@ -213,6 +219,7 @@ class ChatService:
         self.stats: Counter[str] = Counter()  # explanations written, by which explainer
         rec.explainer = load_explainer(rec.settings, explainer)
         rec.text_encoder()  # loaded now, not inside the first person's request
+        rec.vocabulary()  # so is the query parser's vocabulary (about a second for 10k movies)
         if hasattr(rec.explainer, "time_budget_s"):
             rec.explainer.time_budget_s = explain_budget_s
         self.titles = {m: p.get("display_title") or str(m) for m, p in rec.payloads.items()}
@@ -250,12 +257,27 @@ class ChatService:
         if len(message) > MAX_MESSAGE_CHARS:
             return Reply(f"That message is {len(message):,} characters long; I read up to {MAX_MESSAGE_CHARS:,} at a "
                          "time. Please send it in shorter parts.")
+        pending, session.pending = session.pending, []
+        if pending:
+            chosen = self._accepted(message, pending)
+            if chosen is not None:
+                session.tell(chosen, session.pending_liked)
+                verb = "liked" if session.pending_liked else "disliked"
+                cards, recs, lead = self.page(session)
+                return Reply(f"Noted: you {verb} {self.titles.get(chosen, str(chosen))}. {lead}", cards, recs)
+        if _BARE_ANSWER.match(message):
+            return Reply("There is nothing open to answer “yes” or “no” to. Tell me movies you liked or disliked, "
+                         "or describe what you want.")
         req = parse_message(message, self._is_title)
         notes: list[str] = []
         if req.reset:
             session.clear()
             notes.append("Starting over: I forgot your likes, dislikes and genre rules.")
         self._apply_titles(session, req, notes)
+        if req.steer and not req.liked and not req.disliked and session.pending == []:
+            parsed = self.rec.parse(req.steer)
+            if parsed.suggestions and not parsed.understood():  # "the matirx": a title, misspelt
+                return self._suggest(session, req.steer, parsed.suggestions, True, notes)
         self._apply_cards(session, req.card_liked, True, notes)
         self._apply_cards(session, req.card_disliked, False, notes)
         self._apply_genres(session, req, notes)
@@ -332,13 +354,19 @@ class ChatService:
         flt = session.filters()
         shown = [c.movie_id for c in session.page if c.reason != "popular"]
         before = set(shown)
+        notes: list[str] = []
         with self._rank_lock:
-            recs = self.rec.recommend(history, k=self.page_size, filters=None if flt.is_empty() else flt,
-                                      diversity=0.85, steer=steer)
+            if steer and not history:  # a request on its own: searched, with the honest note when few movies fit
+                answer = self.rec.ask(steer, k=self.page_size, filters=None if flt.is_empty() else flt)
+                recs, notes = answer.recommendations, answer.notes
+            else:
+                recs = self.rec.recommend(history, k=self.page_size, filters=None if flt.is_empty() else flt,
+                                          diversity=0.85, steer=steer)
         cards = [self.card(r) for r in recs]
         session.page = cards
         if not recs:
-            return cards, recs, "Nothing matches those rules; try \"any genre\" or fewer exclusions."
+            return cards, recs, " ".join([*notes, "Nothing matches those rules; try \"any genre\" or fewer "
+                                                  "exclusions, or describe it another way."])
         suffix = f", leaning towards “{steer}”" if steer else ""
         new = len({c.movie_id for c in cards} - before)
         lead = (f"Here are {len(cards)} picks{suffix}." if not before
@@ -347,7 +375,11 @@ class ChatService:
                 else "The picks stay the same.")
         if not history:
             what = f"movies matching “{steer}”" if steer else "popular recent picks to start from"
-            lead = f"Here are {what}. Give them a thumbs up or down, or tell me what you liked."
+            lead = " ".join([*notes, f"Here are {what}. Give them a thumbs up or down, or tell me what you liked."])
+        elif steer and len(cards) < self.page_size and self.rec.parse(steer).constrained():
+            asked = self.rec.parse(steer).describe()  # "Studio Ghibli films" once the liked ones are out: say so
+            lead += (f" Only {len(cards)} movie{'s' if len(cards) != 1 else ''} you have not told me about "
+                     f"{'fit' if len(cards) != 1 else 'fits'} {asked}.")
         # every card, whatever put it on the page, is explained by the page's explainer: the app shows what the
         # Python API's recommend(explain=True) returns for the same page
         if isinstance(self.rec.explainer, TemplateExplainer):  # instant: one update instead of two
@@ -357,7 +389,9 @@ class ChatService:
         return cards, recs, lead
 
     def card(self, r: Recommendation) -> Card:
-        explanation = self._popular_line(r.movie_id) if r.reason in ("popular", "search", "similar") else ""
+        # a search card says what in the movie answers the request (its match), never how popular it is
+        explanation = (self._credits(r.movie_id) if r.reason == "search"
+                       else self._popular_line(r.movie_id) if r.reason in ("popular", "similar") else "")
         image = self.image(r.movie_id)
         return Card(r.movie_id, r.title, image, r.explanation or explanation, r.reason, year=r.year,
                     genres=list(r.genres), poster=Path(image).name.startswith("poster-"))
@@ -475,9 +509,21 @@ class ChatService:
             notes.append(f"I took the first {MAX_TITLES} titles of that message; tell me the rest in another one.")
         for liked, text in list(wanted.values())[:MAX_TITLES]:
             movie_id, options = self._resolve(text)
+            if movie_id is None and liked:  # "I love Studio Ghibli films like Spirited Away": not a title but a
+                parsed = self.rec.parse(text)  # request; its references are likes, the rest steers the page
+                if parsed.entities or parsed.references:
+                    for ref in parsed.references:
+                        session.tell(ref, True)
+                        said[True].append(self.titles.get(ref, str(ref)))
+                    rest = " ".join(e.describe() for e in parsed.entities) or None
+                    req.steer = " ".join(x for x in (text if parsed.entities else None, req.steer) if x) or rest
+                    continue
             if movie_id is None:
                 hint = f" Did you mean {describe(options[:3])}?" if options else ""
                 notes.append(f"I don't know a movie called “{text}”.{hint}")
+                ids = [m for m in (self._resolve(o)[0] for o in options[:3]) if m is not None]
+                if ids:
+                    session.pending, session.pending_liked = ids, liked
                 continue
             session.tell(movie_id, liked)
             if self.titles[movie_id] not in said[liked]:
@@ -516,6 +562,36 @@ class ChatService:
             notes.append(f"Got it: no {describe(req.exclude_genres)}.")
         if req.only_genres:
             notes.append(f"Only {describe(req.only_genres)} from now on.")
+
+    def _suggest(self, session: Session, text: str, titles: list[str], liked: bool, notes: list[str]) -> Reply:
+        """Ask "did you mean ..." and remember the offered titles, so "yes" or "the second" answers it."""
+        ids = [m for m in (self._resolve(t)[0] for t in titles[:3]) if m is not None]
+        session.pending, session.pending_liked = ids, liked
+        names = [self.titles.get(m, str(m)) for m in ids]
+        return Reply(" ".join([*notes, f"I don't know a movie called “{text}”. Did you mean {describe(names)}?"]))
+
+    def _accepted(self, message: str, pending: list[int]) -> int | None:
+        """Which offered title a reply to "did you mean" accepts: "yes" (the first), "the second", "yes, The
+        Matrix" or the title itself; None when the message is about something else.
+
+        Example:
+            >>> # svc._accepted("yes", [2571]) -> 2571; svc._accepted("the second one", [1, 2]) -> 2
+        """
+        text = " ".join(message.split()).strip(" .!")
+        yes = re.match(r"^(?:yes|yeah|yep|yup|sure|ok(?:ay)?|right|correct|exactly|that one|i did)\b[\s,.!:-]*",
+                       text, re.I)
+        rest = text[yes.end():] if yes else text
+        rest = re.sub(r"^(?:i\s+meant?|i\s+mean|it'?s|it\s+is|please)\s+", "", rest, flags=re.I).strip(" .!")
+        if not rest:
+            return pending[0] if yes else None
+        pos = ordinal(rest)
+        if pos is not None and len(rest.split()) <= 3:
+            return pending[pos - 1] if 1 <= pos <= len(pending) else pending[-1] if pos == -1 else None
+        found = self.rec.titles.exact(rest)
+        chosen = [m for m in pending if m in found]
+        if chosen:
+            return chosen[0]
+        return pending[0] if yes and len(pending) == 1 else None
 
     def _card_at(self, session: Session, pos: int) -> Card | None:
         if session.page and pos == -1:

@@ -45,6 +45,7 @@ def session_to_dict(session: Session) -> dict[str, Any]:
     return {"history": [[m, i.liked, i.timestamp, i.rating] for m, i in session.history.items()],
             "exclude_genres": list(session.exclude_genres), "only_genres": list(session.only_genres),
             "page": [asdict(c) for c in session.page], "feedback": sorted(session.feedback),
+            "pending": list(session.pending), "pending_liked": session.pending_liked,
             "clock": session._clock, "revision": session.revision}
 
 
@@ -61,7 +62,8 @@ def session_from_dict(data: dict[str, Any]) -> Session:
         history={int(m): Interaction(int(m), liked=liked, timestamp=ts, rating=rating)
                  for m, liked, ts, rating in data.get("history", [])},
         exclude_genres=list(data.get("exclude_genres", [])), only_genres=list(data.get("only_genres", [])),
-        page=[Card(**c) for c in data.get("page", [])], feedback={int(m) for m in data.get("feedback", [])})
+        page=[Card(**c) for c in data.get("page", [])], feedback={int(m) for m in data.get("feedback", [])},
+        pending=[int(m) for m in data.get("pending", [])], pending_liked=bool(data.get("pending_liked", True)))
     session._clock = float(data.get("clock", 0.0))
     session.revision = int(data.get("revision", 0))
     return session

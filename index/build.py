@@ -23,11 +23,13 @@ from index.config import Settings
 from index.errors import StoreError
 from index.movie import Movie
 from index.quotes import Quote, fit_sentiment, review_quotes
+from index.sparse import SPARSE_SIGNAL, Bm25Encoder, average_length, movie_document
 from index.store import (
     METADATA_FILE,
     STAGING_MARKER,
     ClientStore,
     EdgeStore,
+    SparseVector,
     StorePoint,
     StoreSchema,
     VectorSpec,
@@ -85,11 +87,13 @@ def movie_payload(movie: Movie, signals: list[str], quotes: Sequence[Quote] = ()
     lists = {name: list(getattr(movie, name)[:limit]) for name, limit in PAYLOAD_LIMITS.items()}
     return {
         "movie_id": movie.movie_id, "title": movie.title, "display_title": movie.display_title,
-        "year": movie.year, "genres": list(movie.genres), "imdb_id": movie.imdb_id, "tmdb_id": movie.tmdb_id,
+        "year": movie.year, "decade": movie.year // 10 * 10 if movie.year else None,
+        "genres": list(movie.genres), "imdb_id": movie.imdb_id, "tmdb_id": movie.tmdb_id,
         "popularity": float(movie.popularity) if movie.popularity is not None else 0.0,
         "vote_average": movie.vote_average, "rating_count": int(movie.rating_count),
         "rating_mean": movie.rating_mean, "poster": movie.poster, "overview": movie.overview,
-        "tagline": movie.tagline, **lists, "collection": movie.collection,
+        "tagline": movie.tagline, **lists, "tag_keys": sorted({t.casefold() for t in lists["tags"]}),
+        "collection": movie.collection,
         "original_language": movie.original_language, "spoken_languages": list(movie.spoken_languages),
         "countries": list(movie.countries), "runtime": movie.runtime, "release_date": movie.release_date,
         "review_sentences": movie.review_sentences(), "review_quotes": [q.to_dict() for q in quotes],
@@ -98,19 +102,39 @@ def movie_payload(movie: Movie, signals: list[str], quotes: Sequence[Quote] = ()
     }
 
 
-def index_schema(settings: Settings, text: TextEncoder, image: ImageEncoder | None) -> StoreSchema:
-    """The named vectors an index built with these encoders holds (``cf`` is filled by the ranking step).
+def index_schema(settings: Settings, text: TextEncoder, image: ImageEncoder | None,
+                 sparse: Bm25Encoder | None = None) -> StoreSchema:
+    """The named vectors an index built with these encoders holds (``cf`` is filled by the ranking step; ``text``
+    is the sparse BM25 vector of each movie's document).
 
     Example:
         >>> class T: name, dim = "minilm", 384
-        >>> sorted(index_schema(Settings(), T(), None).vectors)
-        ['cf', 'overview', 'reviews']
+        >>> sorted(index_schema(Settings(), T(), None, Bm25Encoder()).vectors)
+        ['cf', 'overview', 'reviews', 'text']
     """
     vectors = {"overview": VectorSpec(text.dim, text.name), "reviews": VectorSpec(text.dim, text.name)}
     if image is not None:
         vectors["poster"] = VectorSpec(image.dim, image.name)
     vectors["cf"] = VectorSpec(settings.cf_factors, CF_MODEL, "dot")
-    return StoreSchema(vectors, {"settings": settings.to_dict()})
+    info: dict[str, Any] = {"settings": settings.to_dict()}
+    if sparse is not None:
+        vectors[SPARSE_SIGNAL] = VectorSpec(0, sparse.name, "dot", "sparse")
+        info["sparse"] = sparse.config()
+    return StoreSchema(vectors, info)
+
+
+def sparse_vectors(catalog: Catalog) -> tuple[Bm25Encoder, dict[int, SparseVector]]:
+    """Every movie's BM25 document vector (title, overview, keywords, tags, people, companies...), and the encoder
+    fitted to the catalog's mean document length.
+
+    Example:
+        >>> # encoder, vectors = sparse_vectors(catalog)
+    """
+    docs = {m.movie_id: movie_document(movie_payload(m, [])) for m in catalog.movies.values()}
+    encoder = Bm25Encoder(average_length(docs.values()))
+    ids = sorted(docs)
+    vectors = encoder.embed_documents([docs[i] for i in ids])
+    return encoder, {i: v for i, v in zip(ids, vectors, strict=True) if v}
 
 
 @contextmanager
@@ -122,14 +146,14 @@ def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
 
 def encode_signals(catalog: Catalog, text: TextEncoder, image: ImageEncoder | None, cache: EmbeddingCache,
                    settings: Settings, seconds: dict[str, float], progress: bool = True
-                   ) -> dict[str, dict[int, np.ndarray]]:
+                   ) -> dict[str, dict[int, Any]]:
     """Each signal's vectors by movieId, for the movies that have that signal.
 
     Example:
         >>> # see tests/test_build.py for a run on a generated catalog
     """
     movies = sorted(catalog.movies.values(), key=lambda m: m.movie_id)
-    out: dict[str, dict[int, np.ndarray]] = {}
+    out: dict[str, dict[int, Any]] = {}
 
     with _timed(seconds, "overview"):
         # length order, so each cached chunk pads as little as one big encode call would
@@ -168,7 +192,7 @@ def encode_signals(catalog: Catalog, text: TextEncoder, image: ImageEncoder | No
     return out
 
 
-def write_points(store: VectorStore, catalog: Catalog, vectors: dict[str, dict[int, np.ndarray]],
+def write_points(store: VectorStore, catalog: Catalog, vectors: dict[str, dict[int, Any]],
                  progress: bool = True, batch_size: int = 512) -> None:
     """Upsert every catalog movie with the vectors it has; idempotent by movieId.
 
@@ -182,7 +206,8 @@ def write_points(store: VectorStore, catalog: Catalog, vectors: dict[str, dict[i
         points = []
         for m in batch:
             vecs = {name: by_id[m.movie_id] for name, by_id in vectors.items() if m.movie_id in by_id}
-            points.append(StorePoint(m.movie_id, vecs, movie_payload(m, sorted(vecs), quotes.get(m.movie_id, ()))))
+            points.append(StorePoint(m.movie_id, vecs, movie_payload(m, sorted(set(vecs) - {SPARSE_SIGNAL}),
+                                                                  quotes.get(m.movie_id, ()))))
         store.upsert(points)
         bar.update(len(batch))
     bar.close()
@@ -287,7 +312,9 @@ def build_index(catalog: Catalog, settings: Settings, text: TextEncoder, image: 
         vectors = encode_signals(catalog, text, image, cache, settings, seconds, progress)
     finally:
         cache.close()
-    schema = index_schema(settings, text, image)
+    with _timed(seconds, SPARSE_SIGNAL):
+        sparse, vectors[SPARSE_SIGNAL] = sparse_vectors(catalog)
+    schema = index_schema(settings, text, image, sparse)
     schema.info["disabled"] = dict(disabled or {})
     schema.info["vector_counts"] = {name: len(by_id) for name, by_id in vectors.items()}
     local = store is None and not settings.is_server() and settings.store != ":memory:"

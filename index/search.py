@@ -1,15 +1,19 @@
-"""Vector-store queries: text to movies, and movies like a movie, per signal or fused."""
+"""Vector-store queries: text to movies (dense, BM25, or both fused), a request read by the query parser, and
+movies like a movie, per signal or fused."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
 from encoders.base import ImageEncoder, TextEncoder
 from index.errors import InputError, StoreError
-from index.store import Filters, Hit, SignalQuery, VectorStore
+from index.match import MatchFacts, match_facts, thin_note
+from index.query import ParsedQuery, Vocabulary, parse_query
+from index.sparse import SPARSE_SIGNAL, SparseEncoder, load_sparse_encoder
+from index.store import Filters, FusionMethod, Hit, SignalQuery, VectorStore
 
 Signal = Literal["overview", "reviews", "poster", "cf"]
 By = Literal["overview", "reviews", "poster", "cf", "fused"]
@@ -17,6 +21,14 @@ TEXT_SIGNALS: tuple[Signal, ...] = ("overview", "reviews", "poster")
 # A description reads like a plot summary, so in a fused text search the overview leads: with equal weights,
 # review vectors (which mostly discuss acting and pacing) put off-topic films in the top three.
 TEXT_WEIGHTS: dict[str, float] = {"overview": 1.0, "reviews": 0.35, "poster": 0.5}
+#: the BM25 side's weight in the fused search (1, not tuned), and the fusion: RRF, compared with DBSF on the
+#: validation half of benchmarks/queries.py (see the README)
+SPARSE_WEIGHT = 1.0
+FUSION: FusionMethod = "rrf"
+#: "like Heat but darker": the words rank only among this many movies most like the referenced ones (per result)
+REFERENCE_POOL = 3
+#: what orders movies that only have to satisfy constraints ("Christopher Nolan films"): the most rated first
+POPULAR_KEY = "rating_count"
 
 
 def check_query(text: object) -> str:
@@ -38,8 +50,8 @@ def check_limit(limit: object) -> int:
 
 
 def stored_signals(store: VectorStore) -> list[str]:
-    """The named vectors this store holds for at least one movie (a build records how many each has; ``cf`` is
-    filled after the count).
+    """The dense named vectors this store holds for at least one movie (a build records how many each has; ``cf``
+    is filled after the count). The sparse BM25 vector is apart: see :func:`has_sparse`.
 
     Example:
         >>> from index.store import open_store
@@ -50,7 +62,21 @@ def stored_signals(store: VectorStore) -> list[str]:
     if schema is None:
         return []
     counts = schema.info.get("vector_counts") or {}
-    return [name for name in schema.vectors if name == "cf" or counts.get(name, 1) > 0]
+    return [name for name, spec in schema.vectors.items()
+            if spec.kind == "dense" and (name == "cf" or counts.get(name, 1) > 0)]
+
+
+def encode_query(encoder: TextEncoder, text: str) -> np.ndarray:
+    """One request's text vector, encoded on one thread: for a sentence the thread pool only waits on a shared
+    CPU (MiniLM on 2 loaded cores in benchmarks/queries.py: p50 223 ms with torch's default threads, 75 ms on one).
+
+    Example:
+        >>> # encode_query(load_text_encoder(), "a heist that goes wrong").shape  # (384,)
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return np.asarray(encoder.encode([text])[0])
 
 
 def text_queries(text: str, store: VectorStore, text_encoder: TextEncoder,
@@ -81,25 +107,175 @@ def text_queries(text: str, store: VectorStore, text_encoder: TextEncoder,
                                        weight=TEXT_WEIGHTS["poster"]))
         else:
             if text_vec is None:
-                text_vec = text_encoder.encode([text])[0]
+                text_vec = encode_query(text_encoder, text)
             queries.append(SignalQuery(signal, vector=text_vec, weight=TEXT_WEIGHTS[signal]))
     return queries
 
 
+def has_sparse(store: VectorStore) -> bool:
+    """Whether the index holds the sparse BM25 vectors (indexes built before them do not)."""
+    schema = store.schema()
+    return schema is not None and SPARSE_SIGNAL in schema.vectors and schema.vectors[SPARSE_SIGNAL].kind == "sparse"
+
+
+def sparse_encoder_for(store: VectorStore) -> SparseEncoder | None:
+    """The BM25 encoder the index was built with, or None for an index without sparse vectors.
+
+    Example:
+        >>> from index.store import open_store
+        >>> sparse_encoder_for(open_store(":memory:")) is None
+        True
+    """
+    if not has_sparse(store):
+        return None
+    schema = store.schema()
+    return load_sparse_encoder(schema.info.get("sparse") if schema is not None else None)
+
+
 def search_text(text: str, store: VectorStore, text_encoder: TextEncoder, image_encoder: ImageEncoder | None = None,
-                *, by: By = "fused", filters: Filters | None = None, limit: int = 10) -> list[Hit]:
-    """Movies whose overview, reviews or poster match a description, best first.
+                *, by: By = "fused", filters: Filters | None = None, limit: int = 10,
+                sparse: SparseEncoder | None = None, fusion: FusionMethod = FUSION) -> list[Hit]:
+    """Movies whose overview, reviews or poster match a description, best first; with a ``sparse`` encoder (and
+    ``by="fused"``) the BM25 vector of each movie's document joins the dense ones in one fused Qdrant query.
 
     Example:
         >>> # search_text("a heist that goes wrong", store, load_text_encoder(), limit=5)
     """
     text, limit = check_query(text), check_limit(limit)
     queries = text_queries(text, store, text_encoder, image_encoder, by)
+    if sparse is not None and by == "fused" and has_sparse(store):
+        queries.append(SignalQuery(SPARSE_SIGNAL, vector=sparse.embed_query(text), weight=SPARSE_WEIGHT))
+    queries = [q for q in queries if not (q.using == SPARSE_SIGNAL and not q.vector)]
     if not queries:
         raise StoreError(f"this index has no text vectors to search (it holds {', '.join(stored_signals(store))}): "
                          "it was built from data without overviews or reviews; rebuild it with a TMDB file or "
                          "reviews in the data folder")
-    return store.fuse(queries, limit=limit, filters=filters)
+    return store.fuse(queries, limit=limit, filters=filters, fusion=fusion)
+
+
+def search_sparse(text: str, store: VectorStore, sparse: SparseEncoder, *, filters: Filters | None = None,
+                  limit: int = 10) -> list[Hit]:
+    """Movies ranked by BM25 alone: the query's words against each movie's document (Qdrant's idf modifier).
+
+    Example:
+        >>> # search_sparse("heist", store, sparse_encoder_for(store))
+    """
+    vector = sparse.embed_query(check_query(text))
+    if not vector:
+        return []
+    return store.search(SignalQuery(SPARSE_SIGNAL, vector=vector), limit=check_limit(limit), filters=filters)
+
+
+@dataclass
+class SearchResult:
+    """The answer to a request: the movies, what the parser understood, how many movies satisfy its constraints
+    (None when it had none), why each movie matched, and notes for the person ("Only 3 movies here...").
+
+    Example:
+        >>> SearchResult([], ParsedQuery("x"), None).titles()
+        []
+    """
+
+    hits: list[Hit]
+    query: ParsedQuery
+    total: int | None
+    matches: dict[int, MatchFacts] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def titles(self) -> list[str]:
+        return [str((h.payload or {}).get("display_title", h.id)) for h in self.hits]
+
+
+def request_queries(query: ParsedQuery, store: VectorStore, text_encoder: TextEncoder,
+                    image_encoder: ImageEncoder | None, sparse: SparseEncoder | None,
+                    boost_topics: bool = True) -> list[SignalQuery]:
+    """The fused query's sources for a parsed request: the semantic rest through every text signal and BM25, the
+    referenced movies' own vectors (as positive examples), and BM25 over the topics restricted to the movies that
+    name them (so the boosted movies are among the candidates)."""
+    queries: list[SignalQuery] = []
+    semantic = query.semantic
+    if semantic:
+        queries += text_queries(semantic, store, text_encoder, image_encoder, "fused")
+        if sparse is not None and has_sparse(store):
+            vector = sparse.embed_query(semantic)
+            if vector:
+                queries.append(SignalQuery(SPARSE_SIGNAL, vector=vector, weight=SPARSE_WEIGHT))
+    if query.references:
+        signals = [s for s in ("overview", "reviews", "cf") if s in stored_signals(store)]
+        own = store.vectors(query.references, signals)
+        for signal in signals:
+            examples = [vecs[signal] for vecs in own.values() if signal in vecs and np.any(vecs[signal])]
+            if examples:
+                queries.append(SignalQuery(signal, positives=examples, weight=TEXT_WEIGHTS.get(signal, 1.0)))
+    topics = query.topic_filter() if boost_topics else None
+    if topics is not None and sparse is not None and has_sparse(store):
+        vector = sparse.embed_query(" ".join(e.label for e in query.entities if e.kind == "keyword"))
+        if vector:
+            queries.append(SignalQuery(SPARSE_SIGNAL, vector=vector, weight=SPARSE_WEIGHT, filters=topics))
+    return queries
+
+
+def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, vocabulary: Vocabulary, *,
+                   sparse: SparseEncoder | None = None, image_encoder: ImageEncoder | None = None,
+                   filters: Filters | None = None, limit: int = 10, query: ParsedQuery | None = None,
+                   fusion: FusionMethod = FUSION, boost_topics: bool = True) -> SearchResult:
+    """Read a request with the query parser, then search: its constraints filter inside Qdrant, its topics boost,
+    its semantic rest and referenced movies rank the candidates (dense and BM25 vectors fused). Constraints that
+    few movies satisfy give only those movies and a note saying so, never unrelated films as padding.
+
+    Example:
+        >>> # search_request("Christopher Nolan films", store, encoder, Vocabulary.from_payloads(store.payloads()))
+    """
+    text, limit = check_query(text), check_limit(limit)
+    parsed = query if query is not None else parse_query(text, vocabulary)
+    if not parsed.understood() and not set(TEXT_SIGNALS) & set(stored_signals(store)):
+        raise StoreError(f"this index has no text vectors to search (it holds {', '.join(stored_signals(store))}): "
+                         "it was built from data without overviews or reviews; rebuild it with a TMDB file or "
+                         "reviews in the data folder")
+    flt = parsed.filters().merged(filters)
+    flt.exclude = [*flt.exclude, *parsed.negated_topics()]
+    constrained = parsed.constrained() or bool(parsed.negated_topics())
+    total = store.count(flt) if constrained else None
+    if total == 0:
+        hits: list[Hit] = []
+    else:
+        queries = request_queries(parsed, store, text_encoder, image_encoder, sparse, boost_topics)
+        like = [q for q in queries if q.positives]
+        ranked = flt
+        if like and len(like) < len(queries):  # "like Heat but darker": darker among the movies like Heat
+            pool = store.fuse(like, limit=max(REFERENCE_POOL * limit, 10), filters=flt, with_payload=False)
+            ranked = replace(flt, only_ids=[h.id for h in pool])
+        boosts = parsed.boosts() if boost_topics else []  # off only to measure what the boosts add
+        hits = (store.fuse(queries, limit=limit, filters=ranked, boosts=boosts, fusion=fusion)
+                if queries else [])
+        if constrained and len(hits) < min(limit, total or 0):  # movies that pass but that no vector query reached
+            seen = [h.id for h in hits]
+            more = store.top(POPULAR_KEY, limit=limit - len(hits), filters=replace(flt, exclude_ids=[
+                *flt.exclude_ids, *seen]))
+            hits += [Hit(h.id, 0.0, h.payload) for h in more]
+        if not queries and not constrained:
+            hits = store.top(POPULAR_KEY, limit=limit, filters=flt)
+    terms = _terms(parsed, sparse)
+    matches = {h.id: match_facts(parsed, h.payload or {}, terms, sparse) for h in hits}
+    notes = []
+    if constrained and total is not None and total < limit:
+        notes.append(thin_note(parsed, total))
+    if parsed.suggestions:
+        notes.append(f"Did you mean {_describe(parsed.suggestions[:3])}?")
+    for name in parsed.unknown_names:
+        notes.append(f"Nobody and nothing here is called “{name}” (credits are missing for some movies), so these "
+                     "only match the words.")
+    return SearchResult(hits, parsed, total, matches, notes)
+
+
+def _terms(parsed: ParsedQuery, sparse: SparseEncoder | None) -> frozenset[int]:
+    if sparse is None:
+        return frozenset()
+    return sparse.terms(" ".join([parsed.semantic, *(e.label for e in parsed.entities if e.kind == "keyword")]))
+
+
+def _describe(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 def similar_movies(movie_id: int, store: VectorStore, *, by: By = "fused", filters: Filters | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -50,11 +51,35 @@ def rrf_term(rank: int | np.ndarray, weight: float = 1.0, k: int = RRF_K) -> np.
 
 @dataclass(frozen=True)
 class VectorSpec:
-    """One named vector: its size and the model that made it (recorded so vectors are never mixed)."""
+    """One named vector: its size and the model that made it (recorded so vectors are never mixed). A ``sparse``
+    vector (BM25 term weights; ``dim`` 0) is scored by dot product with Qdrant's ``idf`` modifier, so the engine
+    keeps the inverse document frequencies up to date as movies are added.
+
+    Example:
+        >>> VectorSpec(0, "bm25", kind="sparse").kind
+        'sparse'
+    """
 
     dim: int
     model: str
     distance: Literal["cosine", "dot"] = "cosine"  # collaborative factors score by dot product
+    kind: Literal["dense", "sparse"] = "dense"
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    """A sparse vector: term ids and their weights (a BM25 document or query).
+
+    Example:
+        >>> SparseVector((3, 7), (1.0, 0.5)).indices
+        (3, 7)
+    """
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.indices)
 
 
 @dataclass
@@ -86,6 +111,18 @@ class StoreSchema:
         return problems
 
 
+#: The payload fields filters run on inside the engine, and their index: keyword (exact strings), integer, float,
+#: or text (full-text: a phrase matches word for word, case aside)
+PAYLOAD_INDEXES = {
+    "genres": "keyword", "year": "integer", "decade": "integer", "runtime": "integer", "popularity": "float",
+    "rating_count": "integer", "directors": "keyword", "cast": "keyword", "writers": "keyword",
+    "companies": "keyword", "collection": "keyword", "keywords": "keyword", "tags": "keyword",
+    "tag_keys": "keyword", "original_language": "keyword", "spoken_languages": "keyword", "countries": "keyword",
+    "title": "text", "overview": "text",
+}
+TEXT_FIELDS = tuple(k for k, kind in PAYLOAD_INDEXES.items() if kind == "text")
+
+
 @dataclass(frozen=True)
 class CollectionConfig:
     """How the collection stores and indexes its vectors: what matters once a catalogue has tens of thousands of
@@ -100,8 +137,9 @@ class CollectionConfig:
       held in RAM and go to disk only to rescore).
     * ``quantization``: ``"int8"`` scalar quantization (4x less memory per vector; searches oversample 2x and
       rescore with the originals) or ``"none"``.
-    * ``payload_indexes``: the payload fields filters use, indexed so a filtered query stays fast: ``genres``
-      (keyword), ``year`` (integer), ``popularity`` (float).
+    * ``payload_indexes``: the payload fields filters use, indexed so a filtered query stays fast
+      (:data:`PAYLOAD_INDEXES`: people, companies, franchise, keywords, tags, languages, countries as keywords;
+      year, decade, runtime, rating count as integers; popularity as a float; title and overview full-text).
     * ``shard_number`` / ``replication_factor``: a Qdrant server or cluster's shards and copies per shard (an
       embedded store has one shard).
 
@@ -121,7 +159,7 @@ class CollectionConfig:
     quantization: Literal["none", "int8"] = "none"
     shard_number: int = 1
     replication_factor: int = 1
-    payload_indexes: tuple[tuple[str, str], ...] = (("genres", "keyword"), ("year", "integer"), ("popularity", "float"))
+    payload_indexes: tuple[tuple[str, str], ...] = tuple(PAYLOAD_INDEXES.items())
 
     def __post_init__(self) -> None:
         if self.quantization not in ("none", "int8"):
@@ -181,7 +219,9 @@ def collection_config(schema: StoreSchema | None) -> CollectionConfig:
 
 
 def _describe(spec: VectorSpec | None) -> str:
-    return "nothing" if spec is None else f"{spec.dim}-d from model '{spec.model}'"
+    if spec is None:
+        return "nothing"
+    return f"sparse from '{spec.model}'" if spec.kind == "sparse" else f"{spec.dim}-d from model '{spec.model}'"
 
 
 @dataclass
@@ -189,7 +229,7 @@ class StorePoint:
     """A movie as stored: its movieId, one vector per signal it has, and its payload."""
 
     id: int
-    vectors: dict[str, np.ndarray]
+    vectors: dict[str, np.ndarray | SparseVector]
     payload: dict[str, Any]
 
 
@@ -202,12 +242,36 @@ class Hit:
     payload: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class FieldMatch:
+    """A condition on the payload: one of ``keys`` holds one of ``values``. A keyword or integer field matches a
+    value exactly; a full-text field (``TEXT_FIELDS``) matches a phrase, word for word, case aside.
+
+    Example:
+        >>> FieldMatch(("directors",), ("Christopher Nolan",)).keys
+        ('directors',)
+    """
+
+    keys: tuple[str, ...]
+    values: tuple[str | int, ...]
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.keys if k not in PAYLOAD_INDEXES]
+        if unknown or not self.keys:
+            raise StoreError(f"cannot filter on payload field(s) {unknown or '(none)'}: the indexed fields are "
+                             f"{', '.join(sorted(PAYLOAD_INDEXES))}")
+        if not self.values:
+            raise StoreError(f"a filter on {', '.join(self.keys)} needs at least one value")
+
+
 @dataclass
 class Filters:
-    """Payload filters every backend understands.
+    """Payload filters every backend understands: every ``match`` must hold, no ``exclude`` may.
 
     Example:
         >>> Filters(genres=["Animation"], year_min=1990).is_empty()
+        False
+        >>> Filters(match=[FieldMatch(("directors",), ("Christopher Nolan",))]).is_empty()
         False
     """
 
@@ -217,10 +281,95 @@ class Filters:
     year_max: int | None = None
     exclude_ids: list[int] = field(default_factory=list)
     only_ids: list[int] | None = None
+    match: list[FieldMatch] = field(default_factory=list)  # all of these
+    exclude: list[FieldMatch] = field(default_factory=list)  # none of these
+    runtime_min: int | None = None  # minutes
+    runtime_max: int | None = None
 
     def is_empty(self) -> bool:
         return not (self.genres or self.exclude_genres or self.exclude_ids or self.only_ids is not None
-                    or self.year_min is not None or self.year_max is not None)
+                    or self.year_min is not None or self.year_max is not None or self.match or self.exclude
+                    or self.runtime_min is not None or self.runtime_max is not None)
+
+    def merged(self, other: Filters | None) -> Filters:
+        """Both sets of conditions at once (the narrower year and runtime ranges, ids allowed by both).
+
+        Example:
+            >>> Filters(year_min=1990).merged(Filters(year_min=1995, genres=["Comedy"])).year_min
+            1995
+        """
+        if other is None:
+            return self
+        only = (other.only_ids if self.only_ids is None else self.only_ids if other.only_ids is None
+                else sorted(set(self.only_ids) & set(other.only_ids)))
+        genre_rules = [FieldMatch(("genres",), tuple(g)) for g in (self.genres, other.genres) if g]
+        return Filters(
+            genres=[], exclude_genres=sorted(set(self.exclude_genres) | set(other.exclude_genres)),
+            year_min=_tighter(self.year_min, other.year_min, max),
+            year_max=_tighter(self.year_max, other.year_max, min),
+            exclude_ids=sorted(set(self.exclude_ids) | set(other.exclude_ids)), only_ids=only,
+            match=[*self.match, *other.match, *genre_rules], exclude=[*self.exclude, *other.exclude],
+            runtime_min=_tighter(self.runtime_min, other.runtime_min, max),
+            runtime_max=_tighter(self.runtime_max, other.runtime_max, min))
+
+
+def _tighter(a: int | None, b: int | None, pick: Any) -> int | None:
+    return a if b is None else b if a is None else int(pick(a, b))
+
+
+def passes(payload: dict[str, Any], filters: Filters | None, movie_id: int | None = None) -> bool:
+    """Whether a stored movie satisfies ``filters``: the reference the engines' answers are checked against, and
+    the check for candidates that come from outside the store (the collaborative models' own picks).
+
+    Example:
+        >>> p = {"genres": ["Comedy"], "year": 1995, "directors": ["Rob Reiner"], "runtime": 95}
+        >>> passes(p, Filters(match=[FieldMatch(("directors",), ("Rob Reiner",))], runtime_max=100))
+        True
+        >>> passes(p, Filters(exclude=[FieldMatch(("genres",), ("Comedy",))]))
+        False
+    """
+    if filters is None or filters.is_empty():
+        return True
+    f = filters
+    if movie_id is not None and (movie_id in f.exclude_ids or (f.only_ids is not None and movie_id not in f.only_ids)):
+        return False
+    genres = set(payload.get("genres") or [])
+    if f.genres and not genres & set(f.genres):
+        return False
+    if genres & set(f.exclude_genres):
+        return False
+    for key, lo, hi in (("year", f.year_min, f.year_max), ("runtime", f.runtime_min, f.runtime_max)):
+        if lo is None and hi is None:
+            continue
+        value = payload.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            return False
+    return all(_holds(payload, m) for m in f.match) and not any(_holds(payload, m) for m in f.exclude)
+
+
+def _holds(payload: dict[str, Any], m: FieldMatch) -> bool:
+    for key in m.keys:
+        value = payload.get(key)
+        if value is None:
+            continue
+        if PAYLOAD_INDEXES[key] == "text":
+            words = _words(" ".join(value) if isinstance(value, list) else str(value))
+            for phrase in m.values:
+                wanted = _words(str(phrase))
+                if wanted and any(words[i:i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1)):
+                    return True
+        else:
+            have = set(value) if isinstance(value, list) else {value}
+            if have & set(m.values):
+                return True
+    return False
+
+
+def _words(text: str) -> list[str]:
+    """The full-text indexes' tokens: runs of letters and digits, lowercased (Qdrant's word tokenizer)."""
+    return [w.lower() for w in re.findall(r"[^\W_]+", text)]
 
 
 @dataclass
@@ -233,14 +382,32 @@ class SignalQuery:
     """
 
     using: str
-    vector: np.ndarray | None = None
+    vector: np.ndarray | SparseVector | None = None
     positives: list[np.ndarray] = field(default_factory=list)
     negatives: list[np.ndarray] = field(default_factory=list)
     weight: float = 1.0
+    filters: Filters | None = None  # in a fused query: this source only sees movies that also pass these
 
     def __post_init__(self) -> None:
         if self.vector is None and not self.positives:
             raise ValueError(f"SignalQuery on '{self.using}' needs a vector or at least one positive example")
+
+
+@dataclass(frozen=True)
+class Boost:
+    """A score bonus in a fused query: movies whose payload satisfies ``match`` gain ``weight`` (a Qdrant formula
+    over the fused score), so they lead without excluding the rest.
+
+    Example:
+        >>> Boost(FieldMatch(("keywords",), ("heist",)), 1.0).weight
+        1.0
+    """
+
+    match: FieldMatch
+    weight: float = 1.0
+
+
+FusionMethod = Literal["rrf", "dbsf"]
 
 
 class VectorStore(Protocol):
@@ -258,10 +425,13 @@ class VectorStore(Protocol):
     def search_batch(self, queries: Sequence[SignalQuery], *, limit: int = 10,
                      filters: Filters | None = None, with_payload: bool = False) -> list[list[Hit]]: ...
     def fuse(self, queries: Sequence[SignalQuery], *, limit: int = 10, filters: Filters | None = None,
-             prefetch_limit: int = 100, with_payload: bool = True) -> list[Hit]: ...
+             prefetch_limit: int = 100, with_payload: bool = True, fusion: FusionMethod = "rrf",
+             boosts: Sequence[Boost] = ()) -> list[Hit]: ...
+    def top(self, key: str, *, limit: int = 10, filters: Filters | None = None,
+            with_payload: bool = True) -> list[Hit]: ...
     def vectors(self, ids: Sequence[int], names: Sequence[str]) -> dict[int, dict[str, np.ndarray]]: ...
     def payloads(self, ids: Sequence[int] | None = None) -> dict[int, dict[str, Any]]: ...
-    def count(self) -> int: ...
+    def count(self, filters: Filters | None = None) -> int: ...
     def close(self) -> None: ...
     def __enter__(self) -> VectorStore: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -361,12 +531,16 @@ class EdgeStore:
             Distance,
             EdgeConfig,
             EdgeShard,
+            EdgeSparseVectorParams,
             EdgeVectorParams,
             HnswIndexConfig,
             Memory,
+            Modifier,
             PayloadSchemaType,
             ScalarQuantizationConfig,
             ScalarType,
+            TextIndexParams,
+            TokenizerType,
             UpdateOperation,
         )
 
@@ -386,13 +560,18 @@ class EdgeStore:
             vectors={name: EdgeVectorParams(size=spec.dim, distance=kinds[spec.distance],
                                             memory=Memory.Cold if cfg.on_disk_vectors else Memory.Cached,
                                             quantization_config=quantization)
-                     for name, spec in schema.vectors.items()},
+                     for name, spec in schema.vectors.items() if spec.kind == "dense"},
+            sparse_vectors={name: EdgeSparseVectorParams(modifier=Modifier.Idf)
+                            for name, spec in schema.vectors.items() if spec.kind == "sparse"} or None,
             hnsw_config=HnswIndexConfig(m=cfg.hnsw_m, ef_construct=cfg.hnsw_ef_construct, full_scan_threshold=10_000))
         self._shard = EdgeShard.create(str(self.path), config)
         schema = StoreSchema(schema.vectors, {**schema.info, "collection": cfg.to_dict()})
         for key, kind in cfg.payload_indexes:
-            edge_kind = {"keyword": PayloadSchemaType.Keyword, "integer": PayloadSchemaType.Integer,
-                         "float": PayloadSchemaType.Float}[kind]
+            edge_kind: Any = {"keyword": PayloadSchemaType.Keyword, "integer": PayloadSchemaType.Integer,
+                              "float": PayloadSchemaType.Float}.get(kind)
+            if kind == "text":  # Qdrant's word tokenizer, lowercased, no stemming: what a server without the index
+                edge_kind = TextIndexParams(tokenizer=TokenizerType.Word, lowercase=True,  # and qdrant-client match
+                                            phrase_matching=True)
             self._shard.update(UpdateOperation.create_field_index(key, edge_kind))
         self._write_schema(schema)
 
@@ -420,8 +599,7 @@ class EdgeStore:
         shard = self._require()
         _check_dims(points, self._schema)
         shard.update(UpdateOperation.upsert_points([
-            Point(p.id, {k: np.asarray(v, dtype=np.float32).tolist() for k, v in p.vectors.items()}, p.payload)
-            for p in points]))
+            Point(p.id, {k: _edge_vector(v) for k, v in p.vectors.items()}, p.payload) for p in points]))
 
     def set_vectors(self, name: str, vectors: dict[int, np.ndarray]) -> None:
         """Write one named vector for existing points (the collaborative vectors come after the build)."""
@@ -465,18 +643,36 @@ class EdgeStore:
         return [[_hit(p, with_payload) for p in res] for res in results]
 
     def fuse(self, queries: Sequence[SignalQuery], *, limit: int = 10, filters: Filters | None = None,
-             prefetch_limit: int = 100, with_payload: bool = True) -> list[Hit]:
+             prefetch_limit: int = 100, with_payload: bool = True, fusion: FusionMethod = "rrf",
+             boosts: Sequence[Boost] = ()) -> list[Hit]:
         from qdrant_edge import Fusion, Prefetch, QueryRequest
 
-        if len(queries) == 1:
+        if len(queries) == 1 and not boosts and queries[0].filters is None:
             return self.search(queries[0], limit=limit, filters=filters, with_payload=with_payload)
         flt = _edge_filter(filters)
-        request = QueryRequest(
-            limit=limit,
-            prefetches=[Prefetch(limit=prefetch_limit, query=_edge_query(q), filter=flt, params=self._params())
-                        for q in queries],
-            query=Fusion.Rrf(k=RRF_K, weights=[q.weight for q in queries]),  # type: ignore[arg-type]  # Edge's stub omits Rrf
-            with_payload=with_payload, with_vector=False)
+        params = self._params()
+        sources = [Prefetch(limit=prefetch_limit, query=_edge_query(q),
+                            filter=_edge_filter((filters or Filters()).merged(q.filters)) if q.filters else flt,
+                            params=None if isinstance(q.vector, SparseVector) else params)
+                   for q in queries]
+        method: Any = Fusion.Dbsf() if fusion == "dbsf" else Fusion.Rrf(k=RRF_K, weights=[q.weight for q in queries])
+        if boosts:
+            fused = sources if len(sources) == 1 else [Prefetch(limit=prefetch_limit, prefetches=sources,
+                                                                query=method, filter=flt)]
+            request = QueryRequest(limit=limit, prefetches=fused, query=_edge_formula(boosts), filter=flt,
+                                   with_payload=with_payload, with_vector=False)
+        else:
+            request = QueryRequest(limit=limit, prefetches=sources, query=method, filter=flt,
+                                   with_payload=with_payload, with_vector=False)
+        return [_hit(p, with_payload) for p in self._require().query(request)]
+
+    def top(self, key: str, *, limit: int = 10, filters: Filters | None = None, with_payload: bool = True
+            ) -> list[Hit]:
+        """The movies passing ``filters`` with the largest ``key`` (an indexed number, e.g. ``rating_count``)."""
+        from qdrant_edge import Direction, OrderBy, QueryRequest
+
+        request = QueryRequest(limit=limit, query=OrderBy(key, Direction.Desc), filter=_edge_filter(filters),
+                               with_payload=with_payload, with_vector=False)
         return [_hit(p, with_payload) for p in self._require().query(request)]
 
     def vectors(self, ids: Sequence[int], names: Sequence[str]) -> dict[int, dict[str, np.ndarray]]:
@@ -500,10 +696,12 @@ class EdgeStore:
             if offset is None:
                 return out
 
-    def count(self) -> int:
+    def count(self, filters: Filters | None = None) -> int:
         from qdrant_edge import CountRequest
 
-        return 0 if self._shard is None else int(self._shard.count(CountRequest(exact=True)))
+        if self._shard is None:
+            return 0
+        return int(self._shard.count(CountRequest(exact=True, filter=_edge_filter(filters))))
 
     def optimize(self) -> None:
         """Build the HNSW indexes now (Edge has no background optimiser)."""
@@ -523,9 +721,6 @@ class EdgeStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-PAYLOAD_INDEXES = dict(CollectionConfig().payload_indexes)
 
 
 def _keep_collection(stored: StoreSchema, requested: StoreSchema, where: str) -> StoreSchema:
@@ -559,37 +754,93 @@ def _load_edge(path: Path) -> Any:
         raise StoreError(f"cannot open the index at {path}: {text}. Rebuild it with cinefuse build.") from exc
 
 
+def _edge_vector(v: np.ndarray | SparseVector) -> Any:
+    from qdrant_edge import SparseVector as EdgeSparse
+
+    if isinstance(v, SparseVector):
+        return EdgeSparse(list(v.indices), list(v.values))
+    return np.asarray(v, dtype=np.float32).tolist()
+
+
 def _edge_query(q: SignalQuery) -> Any:
     from qdrant_edge import Query, RecommendQuery
 
     if q.vector is not None:
-        return Query.Nearest(np.asarray(q.vector, dtype=np.float32).tolist(), using=q.using)
+        return Query.Nearest(_edge_vector(q.vector), using=q.using)
     return Query.RecommendBestScore(
         RecommendQuery(positives=[np.asarray(v, dtype=np.float32).tolist() for v in q.positives],
                        negatives=[np.asarray(v, dtype=np.float32).tolist() for v in q.negatives]),
         using=q.using)
 
 
-def _edge_filter(filters: Filters | None) -> Any:
-    from qdrant_edge import FieldCondition, Filter, HasIdCondition, MatchAny, RangeFloat
+class _EdgeConditions:
+    """Builds Qdrant Edge's filter objects (the same tree :class:`_ClientConditions` builds for qdrant-client)."""
 
+    def __init__(self) -> None:
+        import qdrant_edge
+
+        self.q = qdrant_edge
+
+    def any_of(self, key: str, values: Sequence[str | int]) -> Any:
+        if PAYLOAD_INDEXES.get(key) == "text":
+            return [self.q.FieldCondition(key=key, match=self.q.MatchPhrase(str(v))) for v in values]
+        return [self.q.FieldCondition(key=key, match=self.q.MatchAny(any=list(values)))]  # type: ignore[arg-type]
+
+    def range(self, key: str, lo: int | None, hi: int | None) -> Any:
+        return self.q.FieldCondition(key=key, range=self.q.RangeFloat(gte=None if lo is None else float(lo),
+                                                                      lte=None if hi is None else float(hi)))
+
+    def ids(self, ids: Sequence[int]) -> Any:
+        return self.q.HasIdCondition(point_ids={int(i) for i in ids})
+
+    def group(self, must: list[Any] | None = None, should: list[Any] | None = None,
+              must_not: list[Any] | None = None) -> Any:
+        return self.q.Filter(must=must or None, should=should or None, must_not=must_not or None)
+
+
+def _filter_tree(filters: Filters | None, make: Any) -> Any:
+    """The filter as a Qdrant condition tree, built with ``make`` (one per backend, same shape)."""
     if filters is None or filters.is_empty():
         return None
+    f = filters
     must: list[Any] = []
     must_not: list[Any] = []
-    if filters.genres:
-        must.append(FieldCondition(key="genres", match=MatchAny(any=list(filters.genres))))
-    if filters.year_min is not None or filters.year_max is not None:
-        must.append(FieldCondition(key="year", range=RangeFloat(
-            gte=None if filters.year_min is None else float(filters.year_min),
-            lte=None if filters.year_max is None else float(filters.year_max))))
-    if filters.only_ids is not None:
-        must.append(HasIdCondition(point_ids={int(i) for i in filters.only_ids}))
-    if filters.exclude_genres:
-        must_not.append(FieldCondition(key="genres", match=MatchAny(any=list(filters.exclude_genres))))
-    if filters.exclude_ids:
-        must_not.append(HasIdCondition(point_ids={int(i) for i in filters.exclude_ids}))
-    return Filter(must=must or None, must_not=must_not or None)
+
+    def one_of(m: FieldMatch) -> Any:
+        conditions = [c for key in m.keys for c in make.any_of(key, m.values)]
+        return conditions[0] if len(conditions) == 1 else make.group(should=conditions)
+
+    if f.genres:
+        must.append(one_of(FieldMatch(("genres",), tuple(f.genres))))
+    if f.year_min is not None or f.year_max is not None:
+        must.append(make.range("year", f.year_min, f.year_max))
+    if f.runtime_min is not None or f.runtime_max is not None:
+        must.append(make.range("runtime", f.runtime_min, f.runtime_max))
+    if f.only_ids is not None:
+        must.append(make.ids(f.only_ids))
+    must += [one_of(m) for m in f.match]
+    if f.exclude_genres:
+        must_not.append(one_of(FieldMatch(("genres",), tuple(f.exclude_genres))))
+    if f.exclude_ids:
+        must_not.append(make.ids(f.exclude_ids))
+    must_not += [one_of(m) for m in f.exclude]
+    return make.group(must=must, must_not=must_not)
+
+
+def _edge_filter(filters: Filters | None) -> Any:
+    return _filter_tree(filters, _EdgeConditions())
+
+
+def _edge_formula(boosts: Sequence[Boost]) -> Any:
+    from qdrant_edge import Expression, Formula
+
+    make = _EdgeConditions()
+    terms = [Expression.Variable("$score")]
+    for b in boosts:
+        conditions = [c for key in b.match.keys for c in make.any_of(key, b.match.values)]
+        cond = conditions[0] if len(conditions) == 1 else make.group(should=conditions)
+        terms.append(Expression.Mult([Expression.Constant(float(b.weight)), Expression.Condition(cond)]))
+    return Formula(Expression.Sum(terms))
 
 
 def _hit(p: Any, with_payload: bool) -> Hit:
@@ -605,6 +856,14 @@ def _check_dims(points: Sequence[StorePoint], schema: StoreSchema | None) -> Non
             if spec is None:
                 raise StoreError(f"movie {p.id}: vector '{name}' is not in this index "
                                  f"(it has {sorted(schema.vectors)})")
+            if (spec.kind == "sparse") != isinstance(vec, SparseVector):
+                raise StoreError(f"movie {p.id}: vector '{name}' is {spec.kind} in this index; pass "
+                                 + ("a SparseVector" if spec.kind == "sparse" else f"a ({spec.dim},) array"))
+            if isinstance(vec, SparseVector):
+                if len(vec.indices) != len(vec.values):
+                    raise StoreError(f"movie {p.id}: sparse vector '{name}' has {len(vec.indices)} indices but "
+                                     f"{len(vec.values)} values")
+                continue
             if np.shape(vec) != (spec.dim,):
                 raise StoreError(f"movie {p.id}: vector '{name}' has shape {np.shape(vec)}, "
                                  f"the index expects ({spec.dim},)")
@@ -708,12 +967,17 @@ class ClientStore:
                                                       distance=models.Distance(_CLIENT_DISTANCE[spec.distance]),
                                                       on_disk=cfg.on_disk_vectors, hnsw_config=hnsw,
                                                       quantization_config=quantization)
-                            for name, spec in schema.vectors.items()},
+                            for name, spec in schema.vectors.items() if spec.kind == "dense"},
+            sparse_vectors_config={name: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                                   for name, spec in schema.vectors.items() if spec.kind == "sparse"} or None,
             hnsw_config=hnsw, shard_number=cfg.shard_number, replication_factor=cfg.replication_factor,
             metadata={"cinefuse": schema.to_dict()})
         self._config = cfg
-        kinds = {"keyword": models.PayloadSchemaType.KEYWORD, "integer": models.PayloadSchemaType.INTEGER,
-                 "float": models.PayloadSchemaType.FLOAT}
+        kinds: dict[str, Any] = {
+            "keyword": models.PayloadSchemaType.KEYWORD, "integer": models.PayloadSchemaType.INTEGER,
+            "float": models.PayloadSchemaType.FLOAT,
+            "text": models.TextIndexParams(type=models.TextIndexType.TEXT, tokenizer=models.TokenizerType.WORD,
+                                           lowercase=True, phrase_matching=True)}
         with warnings.catch_warnings():  # qdrant-client's local mode warns that it ignores payload indexes
             warnings.simplefilter("ignore", UserWarning)
             for key, kind in cfg.payload_indexes:
@@ -732,8 +996,8 @@ class ClientStore:
             return
         _check_dims(points, self.schema())
         self.client.upsert(self.collection, [
-            models.PointStruct(id=p.id, vector={k: np.asarray(v, dtype=np.float32).tolist()
-                                                for k, v in p.vectors.items()}, payload=p.payload)
+            models.PointStruct(id=p.id, vector={k: _client_vector(v) for k, v in p.vectors.items()},
+                               payload=p.payload)
             for p in points])
 
     def set_vectors(self, name: str, vectors: dict[int, np.ndarray]) -> None:
@@ -765,18 +1029,39 @@ class ClientStore:
                 for res in self.client.query_batch_points(self.collection, requests)]
 
     def fuse(self, queries: Sequence[SignalQuery], *, limit: int = 10, filters: Filters | None = None,
-             prefetch_limit: int = 100, with_payload: bool = True) -> list[Hit]:
+             prefetch_limit: int = 100, with_payload: bool = True, fusion: FusionMethod = "rrf",
+             boosts: Sequence[Boost] = ()) -> list[Hit]:
         from qdrant_client import models
 
-        if len(queries) == 1:
+        if len(queries) == 1 and not boosts and queries[0].filters is None:
             return self.search(queries[0], limit=limit, filters=filters, with_payload=with_payload)
         flt = _client_filter(filters)
+        params = self._params()
+        sources = [models.Prefetch(query=_client_query(q), using=q.using, limit=prefetch_limit,
+                                   filter=_client_filter((filters or Filters()).merged(q.filters)) if q.filters
+                                   else flt, params=None if isinstance(q.vector, SparseVector) else params)
+                   for q in queries]
+        method: Any = (models.FusionQuery(fusion=models.Fusion.DBSF) if fusion == "dbsf"
+                       else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[q.weight for q in queries])))
+        if boosts:
+            fused = sources if len(sources) == 1 else [models.Prefetch(prefetch=sources, query=method,
+                                                                       limit=prefetch_limit, filter=flt)]
+            res = self.client.query_points(self.collection, prefetch=fused, query=_client_formula(boosts),
+                                           query_filter=flt, limit=limit, with_payload=with_payload)
+        else:
+            res = self.client.query_points(self.collection, prefetch=sources, query=method, query_filter=flt,
+                                           limit=limit, with_payload=with_payload)
+        return [_hit(p, with_payload) for p in res.points]
+
+    def top(self, key: str, *, limit: int = 10, filters: Filters | None = None, with_payload: bool = True
+            ) -> list[Hit]:
+        """The movies passing ``filters`` with the largest ``key`` (an indexed number, e.g. ``rating_count``)."""
+        from qdrant_client import models
+
         res = self.client.query_points(
-            self.collection,
-            prefetch=[models.Prefetch(query=_client_query(q), using=q.using, filter=flt, limit=prefetch_limit,
-                                      params=self._params()) for q in queries],
-            query=models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[q.weight for q in queries])),
-            limit=limit, with_payload=with_payload)
+            self.collection, query=models.OrderByQuery(order_by=models.OrderBy(key=key,
+                                                                               direction=models.Direction.DESC)),
+            query_filter=_client_filter(filters), limit=limit, with_payload=with_payload)
         return [_hit(p, with_payload) for p in res.points]
 
     def vectors(self, ids: Sequence[int], names: Sequence[str]) -> dict[int, dict[str, np.ndarray]]:
@@ -796,10 +1081,10 @@ class ClientStore:
             if offset is None:
                 return out
 
-    def count(self) -> int:
+    def count(self, filters: Filters | None = None) -> int:
         if not self.client.collection_exists(self.collection):
             return 0
-        return int(self.client.count(self.collection, exact=True).count)
+        return int(self.client.count(self.collection, count_filter=_client_filter(filters), exact=True).count)
 
     def close(self) -> None:
         self.client.close()
@@ -814,37 +1099,63 @@ class ClientStore:
 _CLIENT_DISTANCE = {"cosine": "Cosine", "dot": "Dot"}
 
 
+def _client_vector(v: np.ndarray | SparseVector) -> Any:
+    from qdrant_client import models
+
+    if isinstance(v, SparseVector):
+        return models.SparseVector(indices=list(v.indices), values=list(v.values))
+    return np.asarray(v, dtype=np.float32).tolist()
+
+
 def _client_query(q: SignalQuery) -> Any:
     from qdrant_client import models
 
     if q.vector is not None:
-        return np.asarray(q.vector, dtype=np.float32).tolist()
+        return _client_vector(q.vector)
     return models.RecommendQuery(recommend=models.RecommendInput(
         positive=[np.asarray(v, dtype=np.float32).tolist() for v in q.positives],
         negative=[np.asarray(v, dtype=np.float32).tolist() for v in q.negatives],
         strategy=models.RecommendStrategy.BEST_SCORE))
 
 
+class _ClientConditions:
+    """Builds qdrant-client's filter models (the same tree :class:`_EdgeConditions` builds for Edge)."""
+
+    def __init__(self) -> None:
+        from qdrant_client import models
+
+        self.m = models
+
+    def any_of(self, key: str, values: Sequence[str | int]) -> Any:
+        if PAYLOAD_INDEXES.get(key) == "text":
+            return [self.m.FieldCondition(key=key, match=self.m.MatchPhrase(phrase=str(v))) for v in values]
+        return [self.m.FieldCondition(key=key, match=self.m.MatchAny(any=list(values)))]  # type: ignore[arg-type]
+
+    def range(self, key: str, lo: int | None, hi: int | None) -> Any:
+        return self.m.FieldCondition(key=key, range=self.m.Range(gte=lo, lte=hi))
+
+    def ids(self, ids: Sequence[int]) -> Any:
+        return self.m.HasIdCondition(has_id=[int(i) for i in ids])
+
+    def group(self, must: list[Any] | None = None, should: list[Any] | None = None,
+              must_not: list[Any] | None = None) -> Any:
+        return self.m.Filter(must=must or None, should=should or None, must_not=must_not or None)
+
+
 def _client_filter(filters: Filters | None) -> Any:
+    return _filter_tree(filters, _ClientConditions())
+
+
+def _client_formula(boosts: Sequence[Boost]) -> Any:
     from qdrant_client import models
 
-    if filters is None or filters.is_empty():
-        return None
-    must: list[Any] = []
-    must_not: list[Any] = []
-    if filters.genres:
-        must.append(models.FieldCondition(key="genres", match=models.MatchAny(any=list(filters.genres))))
-    if filters.year_min is not None or filters.year_max is not None:
-        must.append(models.FieldCondition(key="year", range=models.Range(gte=filters.year_min,
-                                                                         lte=filters.year_max)))
-    if filters.only_ids is not None:
-        must.append(models.HasIdCondition(has_id=[int(i) for i in filters.only_ids]))
-    if filters.exclude_genres:
-        must_not.append(models.FieldCondition(key="genres",
-                                              match=models.MatchAny(any=list(filters.exclude_genres))))
-    if filters.exclude_ids:
-        must_not.append(models.HasIdCondition(has_id=[int(i) for i in filters.exclude_ids]))
-    return models.Filter(must=must or None, must_not=must_not or None)
+    make = _ClientConditions()
+    terms: list[Any] = ["$score"]
+    for b in boosts:
+        conditions = [c for key in b.match.keys for c in make.any_of(key, b.match.values)]
+        cond = conditions[0] if len(conditions) == 1 else make.group(should=conditions)
+        terms.append(models.MultExpression(mult=[float(b.weight), cond]))
+    return models.FormulaQuery(formula=models.SumExpression(sum=terms))
 
 
 # ---------------------------------------------------------------------------------------------------------

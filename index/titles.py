@@ -89,6 +89,7 @@ class TitleIndex:
         self.display: list[str] = []
         self.keys: list[str] = []
         self.literal: list[str] = []  # the title as written, lowercased: breaks ties like "Heat" vs "The Heat"
+        self.rating_counts: dict[int, int] = {}  # which of several same-titled movies people mean: the most rated
         for mid, p in payloads.items():
             title = str(p.get("title") or "")
             year = p.get("year")
@@ -97,6 +98,7 @@ class TitleIndex:
             self.display.append(p.get("display_title") or (f"{title} ({year})" if year else title))
             self.keys.append(normalize_title(title))
             self.literal.append(" ".join(title.lower().split()))
+            self.rating_counts[int(mid)] = int(p.get("rating_count") or 0)
         self._id_set = set(self.ids)
         self._by_key: dict[str, list[int]] = {}
         for i, mid in enumerate(self.ids):

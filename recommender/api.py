@@ -19,8 +19,20 @@ import pandas as pd
 from index.build import failpoint
 from index.config import Settings, artifact_dir
 from index.errors import CinefuseError, InputError, StoreError, TitleNotFound
-from index.search import By, check_query, search_text, similar_movies, stored_signals
-from index.store import Filters, Hit, SignalQuery, VectorStore, open_store
+from index.match import MatchFacts, match_sentence
+from index.query import ParsedQuery, Vocabulary, parse_query
+from index.search import (
+    By,
+    SearchResult,
+    check_query,
+    encode_query,
+    search_request,
+    search_text,
+    similar_movies,
+    sparse_encoder_for,
+    stored_signals,
+)
+from index.store import Filters, Hit, SignalQuery, VectorStore, open_store, passes
 from index.titles import TitleIndex
 from recommender.collaborative import single_threaded
 from recommender.fusion import CONTENT_SIGNALS, FEATURES, FusionModel, History, ItemTable
@@ -32,6 +44,22 @@ log = logging.getLogger(__name__)
 RANKER_FILE = "ranker.pkl"
 MIN_STARS, MAX_STARS = 0.5, 5.0
 HistoryInput = Sequence[Interaction] | Mapping[str | int, float | bool] | Sequence[str | int] | None
+
+
+@dataclass
+class Answer:
+    """A search's movies, what the parser understood, how many movies satisfy the request's constraints (None
+    without constraints), and notes for the person ("Only 9 movies here list Christopher Nolan as director...").
+
+    Example:
+        >>> Answer([], ParsedQuery("x"), None).notes
+        []
+    """
+
+    recommendations: list[Recommendation]
+    query: ParsedQuery
+    total: int | None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -54,6 +82,9 @@ class Recommendation:
     reason: Literal["ranked", "exploration", "popular", "similar", "search"] = "ranked"
     evidence: Any = None
     query: str | None = None  # the description a search or steered page matched
+    #: for a search: what in the movie answers the request ({"directed by": ["Christopher Nolan"], "keywords":
+    #: ["heist"]}); ``match_sentence`` turns it into the card's line
+    match: MatchFacts | None = None
 
     @classmethod
     def from_payload(cls, movie_id: int, payload: Mapping[str, Any], score: float, **extra: Any) -> Recommendation:
@@ -274,6 +305,8 @@ class Recommender:
         self._column_order = np.argsort(self._columns)
         self._text_encoder: Any = None
         self._image_encoder: Any = None
+        self._vocabulary: Vocabulary | None = None
+        self._sparse: Any = sparse_encoder_for(store)
         self.explainer: Any = None
         self._loved: Any = None  # people x movies "loved" matrix, built on the first explanation
         self._fans: Any = None  # how many people loved each movie (column sums of ``_loved``)
@@ -377,17 +410,23 @@ class Recommender:
         items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
         if not items:
             if steer:
-                out = self.search(steer, k=k, filters=filters)
+                out = self.ask(steer, k=k, filters=filters).recommendations
             else:
                 out = self.popular(k=k, filters=filters, diversity=0.7 if diversity is None else diversity)
         else:
-            query = self.text_encoder().encode([steer])[0] if steer else None
+            if steer:  # "no horror", "from the 90s", "like Heat but darker": constraints filter, references count
+                parsed = self.parse(steer)  # as liked, the rest of the words steer
+                filters = _without_ids(parsed.filters().merged(filters), parsed.references)
+                known = {i.movie_id for i in items}
+                items = [*items, *(Interaction(m, liked=True) for m in parsed.references if m not in known)]
+                steer = parsed.semantic or None
+            query = encode_query(self.text_encoder(), steer) if steer else None
             feats, cand, scores = self._scored(items, filters, query)
             if query is not None:
                 scores = steered(scores, self._text_match(query, cand), steer_weight)
             out = self._page(feats, cand, scores, k, diversity, explore)
             for r in out:
-                r.query = steer
+                r.query = steer  # what the page leans towards, for its explanations
         if explain:
             self.explain(out, items)
         return out
@@ -406,7 +445,7 @@ class Recommender:
             # ranker was trained to rerank exactly these, so scoring sees the pool evaluation measured
             extra = self._columns[self.model._candidate_columns(feats, h)]
             flt = filters or Filters()
-            keep = [int(m) for m in extra if flt.is_empty() or _passes(self.payloads.get(int(m), {}), flt, int(m))]
+            keep = [int(m) for m in extra if flt.is_empty() or passes(self.payloads.get(int(m), {}), flt, int(m))]
             cand = np.union1d(cand, np.array(keep, dtype=np.int64))
             return feats, cand, self._rank(feats, cand)
 
@@ -522,7 +561,7 @@ class Recommender:
         newest = np.nanmax(years) if np.isfinite(years).any() else 0
         rows = []
         for mid, p in self.payloads.items():
-            if filters is not None and not _passes(p, filters, mid):
+            if filters is not None and not passes(p, filters, mid):
                 continue
             year = p.get("year") or 0
             if year < newest - recent_years:
@@ -607,15 +646,66 @@ class Recommender:
         hits = similar_movies(self.resolve(title), self.store, by=by, filters=filters, limit=check_count(k))
         return [self._from_hit(h, "similar") for h in hits]
 
+    def vocabulary(self) -> Vocabulary:
+        """Every name this index knows (people, studios, franchises, keywords...), built on first use."""
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary.from_payloads(self.payloads)
+        return self._vocabulary
+
+    def parse(self, text: str) -> ParsedQuery:
+        """What a request asks for, read against this index's vocabularies (the parser chat and search share).
+
+        Example:
+            >>> # rec.parse("Pixar movies from the 90s").describe()  # 'from Pixar Animation Studios, from the 1990s'
+        """
+        return parse_query(check_query(text), self.vocabulary())
+
+    def ask(self, text: str, k: int = 10, filters: Filters | None = None, query: ParsedQuery | None = None
+            ) -> Answer:
+        """A request in words ("Christopher Nolan films", "90s comedies like Notting Hill", "a heist that goes
+        wrong"): the parser's constraints filter inside Qdrant, its topics boost, the rest is searched by meaning
+        (dense and BM25 vectors fused). Few matching movies give only those, with a note saying so; each
+        recommendation carries its ``match`` facts and a sentence from them as its explanation.
+
+        Example:
+            >>> # rec.ask("Christopher Nolan films").notes
+        """
+        k = check_count(k)
+        text = check_query(text)
+        self._load_search_encoders("fused")
+        result: SearchResult = search_request(text, self.store, self._text_encoder, self.vocabulary(),
+                                              sparse=self._sparse, image_encoder=self._image_encoder,
+                                              filters=filters, limit=k, query=query)
+        recs = []
+        for hit in result.hits:
+            rec = self._from_hit(hit, "search")
+            rec.query = text
+            rec.match = result.matches.get(hit.id, {})
+            rec.explanation = match_sentence(rec.match) or None
+            recs.append(rec)
+        return Answer(recs, result.query, result.total, result.notes)
+
     def search(self, text: str, k: int = 10, by: By = "fused", filters: Filters | None = None
                ) -> list[Recommendation]:
-        """Movies matching a description (overview and reviews; posters through CLIP text when available).
+        """Movies matching a request. ``by="fused"`` reads it with the query parser (see :meth:`ask`); one
+        signal (``overview``, ``reviews``, ``poster``) searches that vector alone with the whole text.
 
         Example:
             >>> # rec.search("a heist that goes wrong")
         """
         k = check_count(k)
         text = check_query(text)
+        if by == "fused":
+            return self.ask(text, k=k, filters=filters).recommendations
+        self._load_search_encoders(by)
+        hits = search_text(text, self.store, self._text_encoder, self._image_encoder, by=by, filters=filters,
+                           limit=k)
+        out = [self._from_hit(h, "search") for h in hits]
+        for r in out:
+            r.query = text
+        return out
+
+    def _load_search_encoders(self, by: By) -> None:
         self.text_encoder()
         if self._image_encoder is None and "poster" in self.signals and by in ("fused", "poster"):
             from encoders.image import load_image_encoder
@@ -624,12 +714,6 @@ class Recommender:
             self._image_encoder = load_image_encoder(
                 info.get("image_model", self.settings.image_model), info.get("image_pretrained"),
                 allow_untrained=bool(info.get("allow_untrained_image_model")), device=self.settings.device)
-        hits = search_text(text, self.store, self._text_encoder, self._image_encoder, by=by, filters=filters,
-                           limit=k)
-        out = [self._from_hit(h, "search") for h in hits]
-        for r in out:
-            r.query = text
-        return out
 
     def text_encoder(self) -> Any:
         """The text model this index was built with, loaded on first use."""
@@ -653,14 +737,9 @@ class Recommender:
         return explain_page(self, recs, history)
 
 
-def _passes(payload: Mapping[str, Any], f: Filters, movie_id: int | None = None) -> bool:
-    genres = set(payload.get("genres") or [])
-    year = payload.get("year")
-    if movie_id is not None and (movie_id in f.exclude_ids or (f.only_ids is not None and movie_id not in f.only_ids)):
-        return False
-    return ((not f.genres or bool(genres & set(f.genres))) and not (genres & set(f.exclude_genres))
-            and (f.year_min is None or (year is not None and year >= f.year_min))
-            and (f.year_max is None or (year is not None and year <= f.year_max)))
+def _without_ids(filters: Filters, ids: Sequence[int]) -> Filters:
+    """``filters`` minus the referenced movies' own exclusion: in a page they are already history, so unseen."""
+    return replace(filters, exclude_ids=[m for m in filters.exclude_ids if m not in set(ids)])
 
 
 def _no_schema(store: VectorStore) -> Any:

@@ -7,6 +7,7 @@ import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -448,3 +449,101 @@ def test_poster_search_through_clip(shared_data: Path, tmp_path: Path) -> None:
         assert note.startswith("Posters that look like") and cards
         assert {c.movie_id for c in cards} <= with_poster
         assert all(Path(c.image).name.startswith("poster-") for c in cards)  # every hit has its real poster
+
+
+# --- what people ask for (issue 11): the requests of the issue's table, through ChatService and gradio_client ---
+def movie_ids(service: ChatService, cards: list) -> list[int]:  # type: ignore[type-arg]
+    by_title = {t: m for m, t in service.titles.items()}
+    return [c.movie_id if hasattr(c, "movie_id") else by_title[c] for c in cards]
+
+
+def credited(service: ChatService, movie_id: int, name: str) -> bool:
+    p = service.rec.payloads[movie_id]
+    return any(name in (p.get(k) or []) for k in ("directors", "cast", "writers"))
+
+
+def test_a_misspelt_title_is_offered_and_yes_the_first_or_the_title_accepts_it(service: ChatService) -> None:
+    for answer in ("yes", "yes, The Matrix", "the first", "The Matrix"):
+        session = Session()
+        offer = service.respond(session, "the matirx")
+        assert offer.text == "I don't know a movie called “the matirx”. Did you mean The Matrix (1999)?"
+        assert offer.cards is None and session.history == {}
+        reply = service.respond(session, answer)
+        assert reply.text.startswith("Noted: you liked The Matrix (1999). "), (answer, reply.text)
+        assert list(session.history) == [2571] and reply.cards
+    session = Session()
+    service.respond(session, "the matirx")
+    service.respond(session, "something about pirates")  # another request: the offer lapses
+    assert service.respond(session, "yes").text.startswith("There is nothing open to answer “yes”")
+    assert session.history == {}
+
+
+def test_a_request_that_names_a_studio_and_a_movie_likes_the_movie_and_keeps_to_the_studio(
+        service: ChatService) -> None:
+    session = Session()
+    reply = service.respond(session, "I love Disney films like Pocahontas")
+    assert list(session.history) == [48] and reply.cards
+    if len(reply.cards) < service.page_size:  # few Disney films in the subset: said, not padded
+        assert f"Only {len(reply.cards)} movies you have not told me about fit from " in reply.text
+    disney = [m for m in movie_ids(service, reply.cards)
+              if any("Disney" in c for c in service.rec.payloads[m].get("companies") or [])]
+    assert disney == movie_ids(service, reply.cards)
+
+
+def test_search_cards_say_what_matched_and_thin_requests_say_so(service: ChatService) -> None:
+    reply = service.respond(Session(), "Quentin Tarantino films")
+    assert reply.cards and all(credited(service, m, "Quentin Tarantino") for m in movie_ids(service, reply.cards))
+    assert reply.text.startswith(f"Only {len(reply.cards)} movies here list Quentin Tarantino as director, cast or "
+                                 "writer (credits are missing for some movies), so that is all I show.")
+    assert all("Quentin Tarantino" in c.explanation and "rating" not in c.explanation for c in reply.cards)
+    reply = service.respond(Session(), "Christopher Nolan films")  # nobody here: said, not hidden
+    assert "Nobody and nothing here is called “Christopher Nolan”" in reply.text
+
+
+def test_the_issue_table_through_gradio_client(server: str, service: ChatService) -> None:
+    """Each request of the issue's table returns movies that satisfy it, or says honestly that few exist."""
+    payloads = service.rec.payloads
+
+    from app.ui import card_titles
+
+    def ask(message: str, c: Any = None) -> tuple[str, list[int], list[str], Any]:
+        c = c or client(server)
+        messages, picks, listing, profile, _ = c.predict(message, [], api_name="/chat")
+        shown = card_titles(listing) if isinstance(listing, str) else []  # an update dict: the page stayed
+        captions = [p["caption"] for p in picks] if isinstance(picks, list) else []
+        return text(messages[-1]), movie_ids(service, shown), captions, profile
+
+    said, ids, captions, _ = ask("Pixar movies")
+    assert ids and all(any("Pixar" in c for c in payloads[m]["companies"]) for m in ids)
+    assert len(ids) >= 8 or said.startswith(f"Only {len(ids)} movie")
+    said, ids, captions, _ = ask("Quentin Tarantino films")
+    assert ids and all(credited(service, m, "Quentin Tarantino") for m in ids) and said.startswith("Only ")
+    said, ids, captions, _ = ask("90s romantic comedies like Notting Hill")
+    assert ids and all({"Romance", "Comedy"} <= set(payloads[m]["genres"]) and 1990 <= payloads[m]["year"] <= 1999
+                       for m in ids)
+    said, ids, captions, _ = ask("documentaries about nature")
+    assert ids and all("Documentary" in payloads[m]["genres"] for m in ids)
+    assert len(ids) >= 8 or said.startswith(f"Only {len(ids)} movie")
+    said, ids, captions, _ = ask("a heist that goes wrong")
+    assert any("Crime" in payloads[m]["genres"] for m in ids[:3]) and not any("ratings here" in c for c in captions)
+    c = client(server)
+    said, _, _, _ = ask("the matirx", c)
+    assert said.endswith("Did you mean The Matrix (1999)?")
+    messages, picks, _, profile, _ = c.predict("yes, The Matrix", [], api_name="/chat")
+    assert profile["liked"] == ["The Matrix (1999)"] and picks
+
+
+def test_recommend_steer_goes_through_the_parser(service: ChatService) -> None:
+    """recommend(steer=...) reads the steer like search does: its constraints filter the ranked page, a movie it
+    names counts as liked, and the rest of the words steer."""
+    rec = service.rec
+    recs = rec.recommend({"Heat": True}, steer="no crime, from the 90s", k=8)
+    assert recs and all("Crime" not in r.genres and 1990 <= (r.year or 0) <= 1999 for r in recs)
+    recs = rec.recommend({"Heat": True}, steer="like Toy Story", k=8, explore=False)
+    assert 1 not in {r.movie_id for r in recs}  # the named movie is history now, not a pick
+    plain = rec.recommend({"Heat": True}, k=8, explore=False)
+    both = rec.recommend({"Heat": True, "Toy Story": True}, k=8, explore=False)
+    assert [r.movie_id for r in recs] == [r.movie_id for r in both] != [r.movie_id for r in plain]
+    answer = rec.ask("Quentin Tarantino films", k=10)
+    assert answer.total == len(answer.recommendations) and answer.notes
+    assert all(r.match and r.explanation and "Quentin Tarantino" in r.explanation for r in answer.recommendations)

@@ -55,7 +55,8 @@ def test_build_stores_every_movie_with_the_signals_it_has(built: Settings) -> No
     with open_store(built.store) as store:
         assert store.count() == 30
         schema = store.schema()
-        assert schema is not None and set(schema.vectors) == {"overview", "reviews", "cf"}
+        assert schema is not None and set(schema.vectors) == {"overview", "reviews", "cf", "text"}
+        assert schema.vectors["text"].kind == "sparse" and schema.info["sparse"]["model"] == "qdrant-edge-bm25:english"
         assert schema.vectors["overview"].model == "sentence-transformers/all-MiniLM-L6-v2"
         payload = store.payloads([1])[1]
         assert payload["display_title"] == "Animation Film 1 (1991)" and payload["signals"] == ["overview", "reviews"]
@@ -99,7 +100,7 @@ def test_interrupted_build_resumes_without_re_encoding(settings: Settings,
     second = CountingEncoder(text_encoder)
     report = build_index(tiny_catalog(), settings, second, None, progress=False)
     assert second.texts == 60  # only the 30 movies' reviews (2 each): no overview encoded again
-    assert report.vectors == {"overview": 30, "reviews": 30}
+    assert report.vectors == {"overview": 30, "reviews": 30, "text": 30}
     third = CountingEncoder(text_encoder)
     build_index(tiny_catalog(), settings, third, None, progress=False)
     assert third.texts == 0

@@ -69,3 +69,17 @@ def test_no_data_and_no_network_says_so_in_one_line(tmp_path: Path, capsys: pyte
         cli.main(["build", "--store", str(tmp_path / "index")])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == cli.NO_DATA
+
+
+def test_search_reads_the_request_and_says_why(built_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert cli.main(["search", "Quentin Tarantino films", "--store", str(built_store), "--json"]) == 0
+    out = capsys.readouterr()
+    rows = json.loads(out.out)
+    assert rows and all("Quentin Tarantino" in r["why"] and r["match"] for r in rows)
+    assert any(line.startswith(f"Only {len(rows)} movies here list Quentin Tarantino") for line in out.err.splitlines())
+    assert cli.main(["search", "90s crime films, not Tarantino", "--store", str(built_store), "--limit", "5"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == ('movies matching "90s crime films, not Tarantino" (Crime, not by or with Quentin '
+                          'Tarantino, from the 1990s):')
+    assert len(printed) == 6 and all("Crime; from 199" in line for line in printed[1:])

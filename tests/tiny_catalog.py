@@ -160,11 +160,51 @@ def tiny_ratings(seed: int = 0, metadata: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
 
 
-def tiny_catalog(poster_dir: Path | None = None, metadata: bool = False) -> Catalog:
+#: who made the tiny movies, with known answers for every family the query parser reads: a director who also acts
+#: once (a person's role comes from the words around the name), a studio with a short name ("Pixel Grove"), two
+#: franchises, keywords, two non-English languages and their countries, and runtimes
+DIRECTORS = {**{m: "Lena Marsh" for m in (1, 2, 3, 4)}, **{m: "Nora Quill" for m in (11, 12, 13)},
+             **{m: "Victor Kade" for m in (21, 22, 23, 24, 25, 26)}}
+CAST = {**{m: ["Iris Vale", "Omar Reyes"] for m in (21, 22, 23, 29)}, 27: ["Lena Marsh", "Omar Reyes"],
+        **{m: ["Kit Hollis"] for m in (11, 14, 15)}}
+COMPANIES = {**{m: ["Pixel Grove Animation Studios"] for m in range(1, 7)},
+             **{m: ["Walt Disney Pictures"] for m in range(7, 11)}, **{m: ["Dread House Films"] for m in range(11, 21)},
+             **{m: ["Vaultline Pictures"] for m in range(21, 31)}}
+COLLECTIONS = {21: "The Vault Job Collection", 22: "The Vault Job Collection", 23: "The Vault Job Collection",
+               1: "Toy Box Collection", 2: "Toy Box Collection"}
+KEYWORDS = {**{m: ["heist", "double cross"] for m in (21, 23, 25, 27, 29)}, **{m: ["heist"] for m in (22, 24, 26)},
+            **{m: ["haunted house", "ghost"] for m in (11, 16, 17)}, **{m: ["friendship"] for m in (1, 3, 6)}}
+LANGUAGES = {14: "ja", 15: "ja", 16: "ja", 8: "fr", 9: "fr"}
+COUNTRIES = {"ja": ["JP"], "fr": ["FR"], "en": ["US"]}
+
+
+def runtime_of(movie_id: int) -> int:
+    """Every tiny movie's runtime in minutes: 70 to 149."""
+    return 70 + movie_id * 37 % 80
+
+
+def add_credits(movies: dict[int, Movie]) -> dict[int, Movie]:
+    """Directors, cast, companies, franchises, keywords, languages, countries and runtimes for the tiny movies."""
+    for mid, movie in movies.items():
+        movie.directors = [DIRECTORS.get(mid, "Sam Ortiz")]
+        movie.cast = list(CAST.get(mid, []))
+        movie.companies = list(COMPANIES[mid])
+        movie.collection = COLLECTIONS.get(mid)
+        movie.keywords = list(KEYWORDS.get(mid, []))
+        movie.original_language = LANGUAGES.get(mid, "en")
+        movie.countries = list(COUNTRIES[movie.original_language])
+        movie.runtime = runtime_of(mid)
+    return movies
+
+
+def tiny_catalog(poster_dir: Path | None = None, metadata: bool = False, credits: bool = False) -> Catalog:
     """The whole tiny catalog; with ``poster_dir``, flat-colour posters are written there; ``metadata``: see the
-    module's docstring."""
+    module's docstring; ``credits``: the people, studios, franchises, keywords, languages and runtimes above (the
+    query parser's known answers)."""
     ratings = tiny_ratings(metadata=metadata)
     movies = tiny_movies(poster_dir, metadata)
+    if credits:
+        add_credits(movies)
     stats = ratings.groupby("movie_id")["rating"].agg(["count", "mean"])
     for mid, row in stats.iterrows():
         movies[int(mid)].rating_count = int(row["count"])
@@ -173,13 +213,13 @@ def tiny_catalog(poster_dir: Path | None = None, metadata: bool = False) -> Cata
     return Catalog(movies=movies, ratings=ratings, tags=tags)
 
 
-def tiny_payloads() -> dict[int, dict[str, Any]]:
+def tiny_payloads(credits: bool = False) -> dict[int, dict[str, Any]]:
     """The tiny catalog's payloads as the index stores them, every review sentence quotable."""
     from index.build import movie_payload
     from recommender.evidence import split_sentences
 
     out = {}
-    for movie in tiny_catalog().movies.values():
+    for movie in tiny_catalog(credits=credits).movies.values():
         payload = movie_payload(movie, ["overview"])
         payload["review_sentences"] = [s for r in movie.reviews for s in split_sentences(r)]
         payload["review_quotes"] = [{"text": s, "rating": 9.0, "positive": 0.9} for s in payload["review_sentences"]]

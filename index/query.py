@@ -1,0 +1,924 @@
+"""What a request asks for: the one query-understanding parser behind the chat, ``Recommender.search``,
+``recommend(steer=...)`` and ``cinefuse search``.
+
+A :class:`Vocabulary` is built once from the index's payloads: every director, actor, writer, production company,
+franchise (collection), keyword, user tag, language and country the catalog knows, with the short names people use
+("Pixar", "Ghibli", "Nolan", "Bond films", "Star Wars"). :func:`parse_query` finds them in a message, with decades
+and year ranges, runtimes, negations ("no horror", "not Tarantino") and references ("like Toy Story but darker").
+What names a hard attribute (a person, a studio, a franchise, a genre, a period, a language, a runtime) becomes a
+filter; a topic ("heist movies") becomes a boost; the rest is the semantic query for the dense and BM25 vectors.
+
+Parsing is linear in the message: one pass over its words tries at most ``MAX_NAME_WORDS`` word spans per word in
+hash tables, the regular expressions are linear, and fuzzy matching (rapidfuzz) runs on at most
+``MAX_FUZZY_LOOKUPS`` unknown stretches per message.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left, bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rapidfuzz import fuzz, process
+
+from index.store import Boost, FieldMatch, Filters
+from index.titles import TitleIndex
+
+Kind = Literal["director", "actor", "writer", "person", "company", "collection", "genre", "keyword", "language",
+               "country", "decade"]
+
+#: the words people use for a genre, mapped to MovieLens' genre names
+GENRE_WORDS = {
+    "action": "Action", "adventure": "Adventure", "adventures": "Adventure", "animation": "Animation",
+    "animated": "Animation", "cartoons": "Animation", "cartoon": "Animation", "anime": "Animation",
+    "children": "Children", "childrens": "Children", "kids": "Children", "kid": "Children", "family": "Children",
+    "comedy": "Comedy", "comedies": "Comedy", "funny": "Comedy", "crime": "Crime", "documentary": "Documentary",
+    "documentaries": "Documentary", "docs": "Documentary", "drama": "Drama", "dramas": "Drama",
+    "fantasy": "Fantasy", "film noir": "Film-Noir", "noir": "Film-Noir", "horror": "Horror", "scary": "Horror",
+    "slasher": "Horror", "slashers": "Horror", "imax": "IMAX", "musical": "Musical", "musicals": "Musical",
+    "mystery": "Mystery", "mysteries": "Mystery", "romance": "Romance", "romantic": "Romance",
+    "romances": "Romance", "romcom": "Romance", "romcoms": "Romance", "rom com": "Romance", "rom coms": "Romance",
+    "sci fi": "Sci-Fi", "scifi": "Sci-Fi", "science fiction": "Sci-Fi", "thriller": "Thriller",
+    "thrillers": "Thriller", "war": "War", "western": "Western", "westerns": "Western",
+}
+#: genre words that also have everyday meanings ("a family that moves..."): a genre only next to a film word
+WEAK_GENRE_WORDS = {"family", "kids", "kid", "children", "childrens", "war", "crime", "docs", "mystery", "musical",
+                    "adventure", "drama", "action", "fantasy"}
+#: words that make the word before them a kind of film ("heist movies", "French films", "Bond films")
+FILM_WORDS = {"movie", "movies", "film", "films", "flick", "flicks", "picture", "pictures", "ones", "stuff", "cinema",
+              "titles", "features", "classics", "comedies", "dramas", "thrillers", "cartoons", "documentaries",
+              "animation", "anime", "westerns", "musicals", "romcoms", "horror", "comedy", "drama", "thriller",
+              "romances", "mysteries", "adventures", "fantasy", "action", "scifi"}
+FRANCHISE_WORDS = {"franchise", "series", "saga", "collection", "trilogy", "sequels", "films", "movies"}
+NEGATIONS = {"no", "not", "without", "except", "excluding", "minus", "avoid", "skip", "exclude", "never", "nothing",
+             "none", "non", "isnt", "arent", "dont", "but"}
+DIRECTOR_CUES = {"directed", "director", "directors", "by", "filmmaker"}
+ACTOR_CUES = {"starring", "stars", "star", "with", "featuring", "feat", "actor", "actress", "played", "acted",
+              "cast"}
+WRITER_CUES = {"written", "writer", "screenplay", "scripted", "penned"}
+TOPIC_CUES = {"about", "involving", "featuring", "with", "on", "regarding", "concerning", "themed"}
+#: words that carry no meaning for the semantic query once the entities are taken out
+FILLER = {"movie", "movies", "film", "films", "flick", "flicks", "picture", "pictures", "cinema", "show", "me",
+          "give", "find", "recommend", "suggest", "some", "something", "anything", "any", "please", "i", "want",
+          "would", "like", "to", "watch", "see", "the", "a", "an", "from", "by", "directed", "starring", "with",
+          "featuring", "in", "of", "and", "or", "made", "about", "that", "are", "is", "ones", "one", "stuff", "for",
+          "tonight", "good", "great", "best", "top", "all", "every", "only", "just", "more", "other", "franchise",
+          "series", "saga", "collection", "studio", "studios", "s", "d", "im", "can", "you", "could", "we", "do",
+          "get", "list", "lists", "what", "which", "there", "set", "era", "decade", "years",
+          "produced", "production", "company", "language", "spoken", "country", "countries", "written", "writer",
+          "director", "actor", "actress", "but", "not", "no", "without", "except", "love", "loved", "enjoy", "liked",
+          "really", "also", "too", "fan", "fans", "am", "have", "has", "own", "them", "it", "those", "these"}
+#: words left out of company and franchise names when people shorten them ("Pixar Animation Studios" is "Pixar")
+COMPANY_SUFFIXES = {"pictures", "picture", "studios", "studio", "films", "film", "productions", "production",
+                    "entertainment", "company", "corporation", "corp", "inc", "ltd", "llc", "group", "international",
+                    "distribution", "animation", "feature", "features", "the", "co", "motion", "media", "cinema",
+                    "classics", "releasing", "filmproduktion", "television", "tv", "home", "video", "limited"}
+#: how people name a country's films when the adjective is not a language's name
+DEMONYMS = {"american": "US", "british": "GB", "english": "GB", "scottish": "GB", "welsh": "GB", "australian": "AU",
+            "canadian": "CA", "irish": "IE", "mexican": "MX", "indian": "IN", "bollywood": "IN", "brazilian": "BR",
+            "argentinian": "AR", "argentine": "AR", "kiwi": "NZ", "belgian": "BE", "swiss": "CH",
+            "austrian": "AT", "iranian": "IR", "israeli": "IL", "south african": "ZA", "taiwanese": "TW",
+            "hong kong": "HK", "new zealand": "NZ", "hollywood": "US", "soviet": "RU", "czech": "CZ",
+            "chilean": "CL", "colombian": "CO", "cuban": "CU", "egyptian": "EG", "filipino": "PH", "icelandic": "IS",
+            "nigerian": "NG", "senegalese": "SN", "thai": "TH", "vietnamese": "VN", "yugoslav": "RS"}
+DECADE_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
+                "seventies": 1970, "eighties": 1980, "nineties": 1990}
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "an": 1, "a": 1}
+#: the longest name (in words) looked up at each word, and the most fuzzy look-ups one message gets
+MAX_NAME_WORDS = 8
+MAX_FUZZY_LOOKUPS = 12
+#: how far after "like" a referenced title may reach
+MAX_TITLE_CHARS = 160
+FUZZY_CUTOFF = 88.0
+#: how many years back "recent" reaches from the newest movie in the catalog; what "old" or "classic" means
+RECENT_YEARS = 5
+CLASSIC_BEFORE = 1980
+SHORT_MINUTES = 90
+KEYWORD_BOOST, MENTION_BOOST = 1.0, 0.5
+
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_PRIORITY = {"person": 0, "collection": 1, "company": 2, "genre": 3, "language": 4, "country": 5, "keyword": 6}
+
+
+def normalize(text: str) -> str:
+    """Lowercase, accents and apostrophes dropped, words split on anything else: the form names are looked up in.
+
+    Example:
+        >>> normalize("Amélie's  Sci-Fi")
+        'amelies sci fi'
+    """
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    folded = re.sub(r"['’]", "", folded)
+    return " ".join(re.findall(r"[a-z0-9]+", folded))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One thing the catalog knows by a name: a person, a company, a franchise, a genre, a keyword...
+
+    ``values`` are the exact payload values a filter matches (a short name like "Disney" stands for several
+    companies); ``weak`` names are common words ("family", "Bond") that count only next to a film word.
+    """
+
+    kind: str
+    values: tuple[str, ...]
+    label: str
+    count: int
+    weak: bool = False
+    roles: tuple[tuple[str, int], ...] = ()  # a person's credits: ("director", 9), ("actor", 2)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """Something a message named, where, and whether it was negated ("not Tarantino").
+
+    Example:
+        >>> Entity("director", ("Christopher Nolan",), "Christopher Nolan", (0, 17)).describe()
+        'directed by Christopher Nolan'
+    """
+
+    kind: str
+    values: tuple[str | int, ...]
+    label: str
+    span: tuple[int, int]
+    negated: bool = False
+    count: int = 0
+
+    def field(self) -> FieldMatch:
+        """The payload condition this entity stands for."""
+        keys = {"director": ("directors",), "actor": ("cast",), "writer": ("writers",),
+                "person": ("directors", "cast", "writers"), "company": ("companies",),
+                "collection": ("collection",), "genre": ("genres",), "keyword": ("keywords", "tag_keys"),
+                "language": ("original_language",), "country": ("countries",), "decade": ("decade",)}[self.kind]
+        return FieldMatch(keys, tuple(self.values))
+
+    def describe(self) -> str:
+        """How the constraint reads in a sentence: "directed by X", "from Pixar", "in the 1990s"."""
+        text = {"director": f"directed by {self.label}", "actor": f"starring {self.label}",
+                "person": f"by or with {self.label}",
+                "writer": f"written by {self.label}", "company": f"from {self.label}",
+                "collection": f"in the {self.label} franchise", "genre": f"{self.label}",
+                "keyword": f"about {self.label}", "language": f"in {self.label}",
+                "country": f"made in {self.label}", "decade": f"from the {self.label}"}[self.kind]
+        if not self.negated:
+            return text
+        return {"genre": f"no {self.label}", "keyword": f"not about {self.label}"}.get(self.kind, f"not {text}")
+
+
+@dataclass
+class ParsedQuery:
+    """What one request asks for: named entities (filters or boosts), year and runtime ranges, referenced movies,
+    and the semantic rest.
+
+    Example:
+        >>> q = ParsedQuery("90s comedies", semantic="", year_min=1990, year_max=1999)
+        >>> q.filters().year_max, q.constrained()
+        (1999, True)
+    """
+
+    text: str
+    semantic: str = ""
+    entities: list[Entity] = field(default_factory=list)
+    year_min: int | None = None
+    year_max: int | None = None
+    years_label: str | None = None
+    runtime_min: int | None = None
+    runtime_max: int | None = None
+    runtime_label: str | None = None
+    references: list[int] = field(default_factory=list)  # movieIds the request is "like"
+    reference_titles: list[str] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)  # "did you mean" titles for a title nobody has
+    unknown_names: list[str] = field(default_factory=list)  # "Christopher Nolan" where nobody here has that name
+
+    def filters(self) -> Filters:
+        """The hard constraints as store filters (topics are boosts, not filters: see :meth:`boosts`)."""
+        hard = [e for e in self.entities if e.kind != "keyword"]
+        return Filters(year_min=self.year_min, year_max=self.year_max, runtime_min=self.runtime_min,
+                       runtime_max=self.runtime_max, match=[e.field() for e in hard if not e.negated],
+                       exclude=[e.field() for e in hard if e.negated], exclude_ids=list(self.references))
+
+    def boosts(self) -> list[Boost]:
+        """Topics ("heist movies") as score bonuses: a movie whose keywords or tags name it first, then one whose
+        title or overview mentions it; negated topics ("no zombies") are filters instead."""
+        out: list[Boost] = []
+        for e in self.entities:
+            if e.kind == "keyword" and not e.negated:
+                out.append(Boost(e.field(), KEYWORD_BOOST))
+                out.append(Boost(FieldMatch(("title", "overview"), (e.label,)), MENTION_BOOST))
+        return out
+
+    def topic_filter(self) -> Filters | None:
+        """Movies that name any of the topics (the candidates the boosts need), or None without topics."""
+        topics = [e.label for e in self.entities if e.kind == "keyword" and not e.negated]
+        if not topics:
+            return None
+        return Filters(match=[FieldMatch(("keywords", "tag_keys", "title", "overview"), tuple(topics))])
+
+    def negated_topics(self) -> list[FieldMatch]:
+        return [e.field() for e in self.entities if e.kind == "keyword" and e.negated]
+
+    def constrained(self) -> bool:
+        """Whether anything here is a hard constraint (what "only N movies here..." is about)."""
+        return bool([e for e in self.entities if e.kind != "keyword"] or self.year_min is not None
+                    or self.year_max is not None or self.runtime_min is not None or self.runtime_max is not None)
+
+    def understood(self) -> bool:
+        """Whether the parser found anything beyond free text."""
+        return bool(self.entities or self.references or self.constrained())
+
+    def describe(self) -> str:
+        """The constraints in words: "directed by Christopher Nolan, from the 1990s, under 90 minutes".
+
+        Example:
+            >>> ParsedQuery("x", year_min=1990, year_max=1999, years_label="1990s").describe()
+            'from the 1990s'
+        """
+        parts = [e.describe() for e in self.entities if e.kind != "keyword"]
+        if self.years_label:
+            parts.append(self.years_label if self.years_label.startswith(("before", "after", "since", "from",
+                                                                            "between", "in "))
+                         else f"from the {self.years_label}")
+        if self.runtime_label:
+            parts.append(self.runtime_label)
+        return ", ".join(parts)
+
+
+class Vocabulary:
+    """Every name the catalog knows, normalised for lookup: people (with their credits as director, actor and
+    writer), companies and their short names, franchises, genres, keywords and user tags, languages, countries,
+    plus the titles (for "like X" and "did you mean").
+
+    Example:
+        >>> v = Vocabulary.from_payloads({1: {"title": "Toy Story", "year": 1995, "genres": ["Animation"],
+        ...     "companies": ["Pixar Animation Studios"], "directors": ["John Lasseter"]}})
+        >>> [e.kind for e in v.lookup("pixar")], v.newest_year
+        (['company'], 1995)
+    """
+
+    def __init__(self, entries: Mapping[str, list[Entry]], titles: TitleIndex, newest_year: int,
+                 common_words: set[str]) -> None:
+        self._entries = dict(entries)
+        self.titles = titles
+        self.newest_year = newest_year
+        self.common_words = common_words
+        name_words: dict[str, set[str]] = defaultdict(set)
+        for key, found in self._entries.items():
+            if any(e.kind in ("person", "company", "collection") for e in found):
+                for word in key.split():
+                    if len(word) >= 4 and not word.isdigit():
+                        name_words[word[:1]].add(word)
+        self.known_words = common_words | {w for key in self._entries for w in key.split()}
+        self._name_words = {letter: sorted(words) for letter, words in name_words.items()}
+
+    def lookup(self, key: str) -> list[Entry]:
+        """The entries a normalised name stands for (several where a name is ambiguous)."""
+        return self._entries.get(key, [])
+
+    def correct(self, word: str) -> str | None:
+        """The word of a person's, company's or franchise's name closest to a misspelt word, or None: compared
+        only with name words of the same first letter, so a look-up stays cheap.
+
+        Example:
+            >>> v = Vocabulary.from_payloads({1: {"title": "Heat", "directors": ["Christopher Nolan"]}})
+            >>> v.correct("cristopher")
+            'christopher'
+        """
+        words = self._name_words.get(word[:1])
+        if not words:
+            return None
+        found = process.extractOne(word, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        return None if found is None else str(found[0])
+
+    @classmethod
+    def from_payloads(cls, payloads: Mapping[int, Mapping[str, Any]]) -> Vocabulary:
+        credits: dict[str, Counter[str]] = defaultdict(Counter)
+        display: dict[str, str] = {}
+        companies: Counter[str] = Counter()
+        collections: Counter[str] = Counter()
+        keywords: Counter[str] = Counter()
+        languages: Counter[str] = Counter()
+        countries: Counter[str] = Counter()
+        lower_words: Counter[str] = Counter()
+        years = []
+        for p in payloads.values():
+            for role, key in (("director", "directors"), ("actor", "cast"), ("writer", "writers")):
+                for name in p.get(key) or []:
+                    norm = normalize(name)
+                    if norm:
+                        credits[norm][role] += 1
+                        display.setdefault(norm, name)
+            companies.update(p.get("companies") or [])
+            if p.get("collection"):
+                collections[p["collection"]] += 1
+            keywords.update({k.casefold() for k in (p.get("keywords") or [])} | set(p.get("tag_keys") or []))
+            if p.get("original_language"):
+                languages[p["original_language"]] += 1
+            countries.update(p.get("countries") or [])
+            if p.get("year"):
+                years.append(int(p["year"]))
+            for text in (p.get("overview"), p.get("tagline")):
+                if text:
+                    lower_words.update(w for w in re.findall(r"\b[a-z]+\b", text))  # used in lowercase: a common word
+        common = ({w for w, n in lower_words.items() if n >= 3} | FILLER | set(FILM_WORDS)
+                  | {w for g in GENRE_WORDS for w in g.split()})
+        entries: dict[str, list[Entry]] = defaultdict(list)
+        titles = TitleIndex(payloads)
+        title_keys = {k for k in titles.keys}
+
+        for norm, roles in credits.items():
+            ordered = tuple(sorted(roles.items(), key=lambda rc: (-rc[1], rc[0])))
+            entries[norm].append(Entry("person", (display[norm],), display[norm], sum(roles.values()),
+                                       roles=ordered))
+        _add_surnames(entries, credits, display, common)
+        _add_places(entries, languages, countries)
+        places = {key for key, found in entries.items() if any(e.kind in ("language", "country") for e in found)}
+        reserved = places | set(GENRE_WORDS)  # "Horror Inc." is not what "horror films" means, nor "(Russian)"
+        _add_companies(entries, companies, common | places, title_keys, reserved)
+        _add_collections(entries, collections, common, reserved)
+        for word, genre in GENRE_WORDS.items():
+            entries[word].append(Entry("genre", (genre,), genre, 0, weak=word in WEAK_GENRE_WORDS))
+        for word, n in keywords.items():
+            norm = normalize(word)
+            if n >= 2 and norm and not norm.isdigit() and len(norm) >= 3 and norm not in GENRE_WORDS:
+                entries[norm].append(Entry("keyword", (word,), word, n, weak=" " not in norm))
+        return cls(entries, titles, max(years) if years else 2020, common)
+
+
+def _add_surnames(entries: dict[str, list[Entry]], credits: Mapping[str, Counter[str]], display: Mapping[str, str],
+                  common: set[str]) -> None:
+    """"Nolan" for Christopher Nolan, "Tarantino" for Quentin Tarantino: a surname stands for the person whose
+    credits dwarf everyone else's of that name (three times as many, at least four), and is not a common word."""
+    by_surname: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for norm, roles in credits.items():
+        words = norm.split()
+        if len(words) >= 2:
+            by_surname[words[-1]].append((sum(roles.values()), norm))
+    for surname, people in by_surname.items():
+        if len(surname) < 4 or surname in common or surname in entries:
+            continue
+        people.sort(reverse=True)
+        best, runner_up = people[0][0], (people[1][0] if len(people) > 1 else 0)
+        if best >= 4 and best >= 3 * runner_up:
+            norm = people[0][1]
+            roles = credits[norm]
+            entries[surname].append(Entry("person", (display[norm],), display[norm], best,
+                                          roles=tuple(sorted(roles.items(), key=lambda rc: (-rc[1], rc[0])))))
+
+
+def _core(words: list[str], drop: set[str]) -> list[str]:
+    core = [w for w in words if w not in drop]
+    return core or words
+
+
+def _add_companies(entries: dict[str, list[Entry]], companies: Counter[str], common: set[str],
+                   title_keys: set[str], reserved: set[str]) -> None:
+    """Each company by its name, its name without "Pictures", "Studios"... ("Pixar", "Studio Ghibli" -> "Ghibli"),
+    and by each distinctive word of that ("Disney" stands for every Disney company)."""
+    by_alias: dict[str, set[str]] = defaultdict(set)
+    for name in companies:
+        words = normalize(name).split()
+        if not words:
+            continue
+        by_alias[" ".join(words)].add(name)
+        core = _core(words, COMPANY_SUFFIXES)
+        by_alias[" ".join(core)].add(name)
+        for word in set(core):
+            if len(word) >= 4 and word not in common and not word.isdigit():
+                by_alias[word].add(name)
+            elif word in common and len(core) == 1:
+                by_alias[word].add(name)  # "Disney", "Pixar": the whole short name, common word or not
+    for alias, names in by_alias.items():
+        if alias in reserved:
+            continue
+        total = sum(companies[n] for n in names)
+        single_word_alias = " " not in alias
+        if single_word_alias and (alias in title_keys or total < 2 or alias in common) and not any(
+                _core(normalize(n).split(), COMPANY_SUFFIXES) == [alias] for n in names):
+            continue
+        entries[alias].append(Entry("company", tuple(sorted(names)), _company_label(alias, names, companies), total,
+                                    weak=alias in common))
+
+
+def _company_label(alias: str, names: set[str], counts: Counter[str]) -> str:
+    if len(names) == 1:
+        return next(iter(names))
+    exact = [n for n in names if normalize(n) == alias]
+    return exact[0] if exact else " ".join(w.capitalize() for w in alias.split())
+
+
+def _add_collections(entries: dict[str, list[Entry]], collections: Counter[str], common: set[str],
+                     reserved: set[str]) -> None:
+    """Franchises by name ("James Bond Collection"), without "Collection" ("James Bond", "Star Wars"), by the part
+    before a colon ("Star Trek" for every Star Trek collection) and by a distinctive last word ("Bond", which
+    counts only before a word like "films" or "franchise")."""
+    by_alias: dict[str, set[str]] = defaultdict(set)
+    weak: set[str] = set()
+    for name in collections:
+        words = normalize(name).split()
+        if not words:
+            continue
+        by_alias[" ".join(words)].add(name)
+        named = [w for w in words if w != "collection"]  # "Friday the 13th", "Planet of the Apes Original"
+        by_alias[" ".join(named[1:] if named[:1] == ["the"] and len(named) > 1 else named)].add(name)
+        core = _core([w for w in words if w not in ("collection", "the", "original", "series")], set())
+        by_alias[" ".join(core)].add(name)
+        if ":" in name:
+            head = normalize(name.split(":")[0]).split()
+            if head and head[0] != "the":
+                by_alias[" ".join(head)].add(name)
+        if len(core) >= 2 and len(core[-1]) >= 4 and not core[-1].isdigit():
+            by_alias[core[-1]].add(name)
+            weak.add(core[-1])
+    for alias, names in by_alias.items():
+        if alias in reserved:
+            continue
+        if alias in weak and len(names) > 1:
+            continue  # "Street" would mean several franchises: no short name
+        total = sum(collections[n] for n in names)
+        label = (next(iter(names)).replace(" Collection", "") if len(names) == 1
+                 else " ".join(w.capitalize() for w in alias.split()))
+        is_weak = alias in weak or (" " not in alias and alias in common)
+        entries[alias].append(Entry("collection", tuple(sorted(names)), label, total, weak=is_weak))
+
+
+def _add_places(entries: dict[str, list[Entry]], languages: Counter[str], countries: Counter[str]) -> None:
+    import langcodes
+
+    for code, n in languages.items():
+        try:
+            name = langcodes.Language.get(code).display_name()
+        except (ValueError, LookupError):
+            continue
+        if name and "unknown" not in name.lower():
+            entries[normalize(name)].append(Entry("language", (code,), name, n, weak=True))
+    for code, n in countries.items():
+        try:
+            name = langcodes.Language.get(f"und-{code}").territory_name()
+        except (ValueError, LookupError):
+            continue
+        if name and "unknown" not in name.lower():
+            name = re.sub(r"\s+SAR China$", "", name)
+            entries[normalize(name)].append(Entry("country", (code,), name, n))
+    names = {code: e.label for es in entries.values() for e in es if e.kind == "country" for code in e.values}
+    for word, code in DEMONYMS.items():
+        if code in countries and not any(e.kind == "language" for e in entries.get(word, [])):
+            entries[word].append(Entry("country", (code,), names.get(code, code), countries[code], weak=True))
+    entries["foreign"].append(Entry("language", ("en",), "English", languages.get("en", 0), weak=True))
+    if "uk" not in entries and "GB" in countries:
+        entries["uk"].append(Entry("country", ("GB",), names.get("GB", "GB"), countries["GB"]))
+    if "usa" not in entries and "US" in countries:
+        entries["usa"].append(Entry("country", ("US",), names.get("US", "US"), countries["US"]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parsing
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Token:
+    norm: str
+    start: int
+    end: int
+    raw: str
+
+
+_YEAR_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b(?:between|from)\s+(?P<a>1[89]\d\d|20\d\d)\s+(?:and|to|until|till|-)\s+(?P<b>1[89]\d\d|20\d\d)\b",
+                re.I), "range"),
+    (re.compile(r"\b(?P<a>1[89]\d\d|20\d\d)\s*(?:-|–|to)\s*(?P<b>1[89]\d\d|20\d\d)\b", re.I), "range"),
+    (re.compile(r"\b(?:before|pre|earlier\s+than|older\s+than|prior\s+to)[\s-]+(?P<a>1[89]\d\d|20\d\d)\b", re.I),
+     "before"),
+    (re.compile(r"\b(?:until|till|up\s+to|through)\s+(?P<a>1[89]\d\d|20\d\d)\b", re.I), "until"),
+    (re.compile(r"\b(?:after|post|later\s+than|newer\s+than)[\s-]+(?P<a>1[89]\d\d|20\d\d)\b", re.I), "after"),
+    (re.compile(r"\b(?:since|from)\s+(?P<a>1[89]\d\d|20\d\d)\s*(?:on(?:wards?)?|or\s+later|and\s+later|\+)", re.I),
+     "since"),
+    (re.compile(r"\bsince\s+(?P<a>1[89]\d\d|20\d\d)\b", re.I), "since"),
+    (re.compile(r"\b(?P<a>1[89]\d\d|20\d\d)\s+(?:or|and)\s+(?:later|newer|after)\b", re.I), "since"),
+    (re.compile(r"\b(?P<a>1[89]\d\d|20\d\d)\s+(?:or|and)\s+(?:earlier|older|before)\b", re.I), "until"),
+    (re.compile(r"\b(?P<part>early|mid|late)[\s-]+(?:(?:the\s+)?(?:19|20)?(?P<d>\d)0['’]?s|(?P<w>twenties|thirties|"
+                r"forties|fifties|sixties|seventies|eighties|nineties))\b", re.I), "part"),
+    (re.compile(r"(?<![\w'’])['’]?(?P<c>19|20)?(?P<d>\d)0['’]?s\b", re.I), "decade"),
+    (re.compile(r"\b(?P<w>twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties)\b", re.I), "decade"),
+    (re.compile(r"\b(?:in|from|of|year)\s+(?P<a>1[89]\d\d|20\d\d)\b", re.I), "year"),
+    (re.compile(r"\b(?P<a>1[89]\d\d|20\d\d)\s+(?:movies|films|releases)\b", re.I), "year"),
+    (re.compile(r"\b(?:recent|recently|latest|newest|new\s+releases?)\b", re.I), "recent"),
+    (re.compile(r"\b(?:old|older|classic|vintage)\s+(?:movies|films|ones|hollywood|stuff|pictures)\b|\bclassics\b",
+                re.I), "classic"),
+]
+_UNIT = r"(?P<unit>minutes?|mins?|m|hours?|hrs?|h)\b"
+_AMOUNT = r"(?P<n>\d{1,3}(?:\.\d)?|one|two|three|four|an|a)(?P<half>\s+and\s+a\s+half)?"
+_RUNTIME_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"\b(?:(?P<strict>under|less\s+than|shorter\s+than|below)|at\s+most|no\s+(?:more|longer)\s+than|"
+                rf"max(?:imum)?|up\s+to|within|not\s+over)\s+{_AMOUNT}[\s-]*{_UNIT}", re.I), "max"),
+    (re.compile(rf"\b(?:(?P<strict>over|more\s+than|longer\s+than|above)|at\s+least|min(?:imum)?)\s+{_AMOUNT}"
+                rf"[\s-]*{_UNIT}", re.I), "min"),
+    (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}\s+(?:or|and)\s+(?:less|shorter|under)\b", re.I), "max"),
+    (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}\s+(?:or|and)\s+(?:more|longer|over)\b", re.I), "min"),
+    (re.compile(r"\b(?:short|quick)\s+(?:movies|films|ones|watch(?:es)?)\b", re.I), "short"),
+]
+_LIKE = re.compile(r"\b(?:(?<!\bi\s)(?<!\bwe\s)(?<!\bthey\s)(?<!\byou\s)(?<!\bwould\s)(?<!\bd\s)like|similar\s+to|"
+                   r"reminds?\s+me\s+of|in\s+the\s+(?:style|vein|spirit)\s+of|the\s+same\s+as|along\s+the\s+lines\s+of|"
+                   r"such\s+as|as\s+good\s+as)\s+", re.I)
+_REFERENCE_END = re.compile(r"\s*(?:[.,;:!?()]|\b(?:but|and|or|with|without|from|by|starring|that|which|who|only|"
+                            r"except|in|except|before|after|since|under|over|no|not)\b)", re.I)
+
+
+def parse_query(text: str, vocab: Vocabulary) -> ParsedQuery:
+    """Read a request into a :class:`ParsedQuery`, recognising names against the catalog's vocabularies.
+
+    Example:
+        >>> v = Vocabulary.from_payloads({
+        ...     1: {"title": "Toy Story", "year": 1995, "genres": ["Animation"], "companies": ["Pixar"]},
+        ...     2: {"title": "Inception", "year": 2010, "directors": ["Christopher Nolan"]}})
+        >>> q = parse_query("Pixar movies from the 90s, not Christopher Nolan", v)
+        >>> [(e.kind, e.label, e.negated) for e in q.entities], q.year_min, q.year_max
+        ([('company', 'Pixar', False), ('director', 'Christopher Nolan', True)], 1990, 1999)
+        >>> q = parse_query("like Toy Story but darker", v)
+        >>> q.references, q.semantic
+        ([1], 'darker')
+    """
+    query = ParsedQuery(text=text)
+    tokens = [_Token(normalize(m.group()), m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+    tokens = [t for t in tokens if t.norm]
+    for t in tokens:  # "Nolan's films": the possessive belongs to the name
+        if t.norm.endswith("s") and re.search(r"['’]s$", t.raw, re.I):
+            t.norm = t.norm[:-1]
+    starts = [t.start for t in tokens]
+    used = [False] * len(tokens)
+
+    def claim(start: int, end: int) -> None:
+        for i in range(bisect_left(starts, start), bisect_right(starts, end - 1)):
+            if tokens[i].end <= end:
+                used[i] = True
+
+    _references(text, tokens, starts, used, query, vocab, claim)
+    _years(text, query, vocab, claim, used, tokens, starts)
+    _runtimes(text, query, claim)
+    topical = _entities(tokens, used, query, vocab)
+    rest = [t for i, t in enumerate(tokens) if not used[i] or topical[i]]
+    meaningful = [t for t in rest if t.norm not in FILLER]
+    if meaningful:
+        first = rest.index(meaningful[0])
+        last = rest.index(meaningful[-1])
+        query.semantic = " ".join(t.raw for t in rest[first:last + 1] if t.norm not in ("but",)).strip()
+    if (not query.understood() and query.semantic and len(meaningful) <= 6
+            and any(_unknown(t.norm, vocab) for t in meaningful)):
+        query.suggestions = _did_you_mean(text, vocab)
+    query.unknown_names = _unknown_names(tokens, used, vocab)
+    return query
+
+
+def _unknown_names(tokens: list[_Token], used: list[bool], vocab: Vocabulary) -> list[str]:
+    """Runs of two or more capitalised words left over, one of them a word the catalog never uses: a name (a
+    person, a studio) nobody here has, which the answer should own up to rather than match by meaning."""
+    out: list[str] = []
+    run: list[_Token] = []
+    long_words = [t for t in tokens if len(t.raw) >= 4]
+    if len(long_words) >= 3 and all(t.raw[:1].isupper() for t in long_words):
+        return out  # "A Heist That Goes Wrong": a title-cased message says nothing about names
+    for i, t in enumerate([*tokens, None]):
+        if t is not None and not used[i] and t.raw[:1].isupper() and t.norm not in FILLER:
+            run.append(t)
+            continue
+        if len(run) >= 2 and any(_unknown(r.norm, vocab) for r in run):
+            name = " ".join(r.raw for r in run)
+            if not vocab.titles.exact(name):
+                out.append(name)
+        run = []
+    return out
+
+
+def _references(text: str, tokens: list[_Token], starts: list[int], used: list[bool], query: ParsedQuery,
+                vocab: Vocabulary, claim: Any) -> None:
+    """"like Toy Story", "similar to Heat": the longest exact title after the cue, else a close title."""
+    fuzzy_left = 3
+    for cue in _LIKE.finditer(text):
+        begin = cue.end()
+        first = bisect_left(starts, begin)
+        if first >= len(tokens):
+            continue
+        stop = _REFERENCE_END.search(text, begin, begin + MAX_TITLE_CHARS)  # bounded: linear in the message
+        limit = stop.start() if stop else min(len(text), begin + MAX_TITLE_CHARS)
+        last = bisect_right(starts, max(limit - 1, begin))
+        found = None
+        for j in range(min(last, first + 12), first, -1):
+            phrase = text[tokens[first].start:tokens[j - 1].end]
+            if tokens[first].norm in ("a", "an") and not tokens[first].raw[:1].isupper():
+                break  # "like a heist": a kind of film, not the title "Heist"
+            ids = vocab.titles.exact(phrase)
+            if ids:
+                found = (ids, j)
+                break
+        if found is None and fuzzy_left > 0 and last > first:
+            fuzzy_left -= 1
+            phrase = text[tokens[first].start:tokens[last - 1].end]
+            if normalize(phrase) not in FILLER and tokens[first].norm not in FILLER:
+                best = _close_titles(phrase, vocab)
+                if best and best[0][1] >= 90:
+                    found = ([best[0][0]], last)
+                elif best and len(phrase) >= 4:
+                    query.suggestions.extend(vocab.titles.display[vocab.titles.ids.index(m)] for m, _ in best)
+        if found is None:
+            continue
+        ids, end = found
+        movie_id = max(ids, key=lambda m: _popularity(vocab, m))
+        if movie_id not in query.references:
+            query.references.append(movie_id)
+            query.reference_titles.append(vocab.titles.display[vocab.titles.ids.index(movie_id)])
+        claim(cue.start(), tokens[end - 1].end)
+
+
+def _popularity(vocab: Vocabulary, movie_id: int) -> int:
+    return vocab.titles.rating_counts.get(movie_id, 0)
+
+
+def _years(text: str, query: ParsedQuery, vocab: Vocabulary, claim: Any, used: list[bool], tokens: list[_Token],
+           starts: list[int]) -> None:
+    def free(m: re.Match[str]) -> bool:
+        i = bisect_left(starts, m.start())
+        return i >= len(tokens) or not used[i]
+
+    for pattern, kind in _YEAR_PATTERNS:
+        for m in pattern.finditer(text):
+            if not free(m):
+                continue
+            lo: int | None
+            hi: int | None
+            if kind == "range":
+                lo, hi = sorted((int(m.group("a")), int(m.group("b"))))
+                label = f"between {lo} and {hi}"
+            elif kind == "before":
+                lo, hi, label = None, int(m.group("a")) - 1, f"before {m.group('a')}"
+            elif kind == "until":
+                lo, hi, label = None, int(m.group("a")), f"before {int(m.group('a')) + 1}"
+            elif kind == "after":
+                lo, hi, label = int(m.group("a")) + 1, None, f"after {m.group('a')}"
+            elif kind == "since":
+                lo, hi, label = int(m.group("a")), None, f"since {m.group('a')}"
+            elif kind in ("decade", "part"):
+                decade = _decade(m)
+                if decade is None:
+                    continue
+                lo, hi, label = decade, decade + 9, f"{decade}s"
+                if kind == "part":
+                    part = m.group("part").lower()
+                    lo, hi = {"early": (decade, decade + 3), "mid": (decade + 3, decade + 6),
+                              "late": (decade + 6, decade + 9)}[part]
+                    label = f"{part} {decade}s"
+                elif _negated_before(text, m.start()):
+                    query.entities.append(Entity("decade", (decade,), f"{decade}s", (m.start(), m.end()), True))
+                    claim(_negation_start(text, m.start()), m.end())
+                    continue
+            elif kind == "year":
+                lo = hi = int(m.group("a"))
+                label = f"in {lo}"
+            elif kind == "recent":
+                lo, hi, label = vocab.newest_year - RECENT_YEARS, None, f"since {vocab.newest_year - RECENT_YEARS}"
+            else:  # classic
+                lo, hi, label = None, CLASSIC_BEFORE - 1, f"before {CLASSIC_BEFORE}"
+            query.year_min = lo if query.year_min is None or lo is None else max(query.year_min, lo)
+            query.year_max = hi if query.year_max is None or hi is None else min(query.year_max, hi)
+            if lo is None and query.year_min is not None and query.year_max is None:
+                query.year_max = hi
+            query.years_label = label if query.years_label is None else f"{query.years_label}, {label}"
+            claim(m.start(), m.end())
+
+
+def _decade(m: re.Match[str]) -> int | None:
+    groups = m.groupdict()
+    if groups.get("w"):
+        return DECADE_WORDS[groups["w"].lower()]
+    digit = int(groups["d"])
+    century = groups.get("c")
+    if century:
+        return int(century) * 100 + digit * 10
+    return 2000 + digit * 10 if digit <= 2 else 1900 + digit * 10
+
+
+def _negated_before(text: str, at: int) -> bool:
+    """Whether a negation leads up to ``at`` within its clause ("no 80s", "not from the 90s"; not "no horror, 90s")."""
+    window = re.split(r"[,.;:!?]", text[max(0, at - 24):at])[-1]
+    before = normalize(window).split()[-3:]
+    return bool(before) and any(w in NEGATIONS - {"but"} for w in before) and "like" not in before
+
+
+def _negation_start(text: str, at: int) -> int:
+    window = text[max(0, at - 24):at]
+    m = re.search(r"\b(?:no|not|without|except|excluding|nothing|avoid|skip)\b[^.;!?]*$", window, re.I)
+    return max(0, at - 24) + m.start() if m else at
+
+
+def _runtimes(text: str, query: ParsedQuery, claim: Any) -> None:
+    for pattern, kind in _RUNTIME_PATTERNS:
+        for m in pattern.finditer(text):
+            if kind == "short":
+                minutes = SHORT_MINUTES
+                kind = "max"
+            else:
+                amount = m.group("n").lower()
+                value = float(NUMBER_WORDS[amount]) if amount in NUMBER_WORDS else float(amount)
+                if m.group("half"):
+                    value += 0.5
+                minutes = int(round(value * 60)) if m.group("unit").lower().startswith("h") else int(value)
+                if m.groupdict().get("strict"):  # "under 90 minutes" leaves out a 90-minute film
+                    minutes += -1 if kind == "max" else 1
+            if kind == "max":
+                query.runtime_max = minutes if query.runtime_max is None else min(query.runtime_max, minutes)
+                query.runtime_label = f"at most {query.runtime_max} minutes"
+            else:
+                query.runtime_min = minutes if query.runtime_min is None else max(query.runtime_min, minutes)
+                query.runtime_label = f"at least {query.runtime_min} minutes"
+            if query.runtime_min is not None and query.runtime_max is not None:
+                query.runtime_label = f"{query.runtime_min} to {query.runtime_max} minutes"
+            claim(m.start(), m.end())
+
+
+def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab: Vocabulary) -> list[bool]:
+    """One left-to-right pass: at each free word, the longest name that the catalog knows and the context allows.
+    Returns which words name a topic: those stay in the semantic query too (a topic is a boost, not a filter)."""
+    n = len(tokens)
+    topical = [False] * n
+    norms = [t.norm for t in tokens]
+    content = [0]  # how many words up to each position carry meaning (not filler, not a film word)
+    for w in norms:
+        content.append(content[-1] + (w not in FILM_WORDS and w not in FILLER))
+    found: set[tuple[str, tuple[str | int, ...]]] = set()
+    fuzzy_left = MAX_FUZZY_LOOKUPS
+    i = 0
+    while i < n:
+        if used[i]:
+            i += 1
+            continue
+        match: tuple[Entry, int] | None = None
+        for length in range(min(MAX_NAME_WORDS, n - i), 0, -1):
+            if any(used[i:i + length]):
+                continue
+            entries = vocab.lookup(" ".join(norms[i:i + length]))
+            if entries:
+                entry = _choose(entries, tokens, norms, i, i + length, used,
+                                content[-1] == content[i + length] - content[i])
+                if entry is not None:
+                    match = (entry, length)
+                    break
+        if match is None and fuzzy_left > 0 and _unknown(norms[i], vocab):
+            fuzzy_left -= 1
+            match = _fuzzy_match(norms, i, used, vocab, tokens)
+        if match is None:
+            i += 1
+            continue
+        entry, length = match
+        begin = _cue_start(norms, i, used)
+        negated = _is_negated(norms, begin, i, used)
+        kind = _role(entry, norms, begin, i) if entry.kind == "person" else entry.kind
+        span = (tokens[i].start, tokens[i + length - 1].end)
+        entity = Entity(kind, entry.values, entry.label, span, negated, entry.count)
+        if (entity.kind, entity.values) not in found:
+            found.add((entity.kind, entity.values))
+            query.entities.append(entity)
+        for j in range(begin, i + length):
+            used[j] = True
+            topical[j] = kind == "keyword" and not negated and j >= i
+        end = i + length
+        while (end < n and not used[end] and norms[end] in FILM_WORDS | FRANCHISE_WORDS
+               and norms[end] not in GENRE_WORDS):
+            used[end] = True
+            end += 1
+        i = end
+    return topical
+
+
+def _context(norms: list[str], used: list[bool], start: int, end: int) -> tuple[list[str], list[str]]:
+    before = [norms[j] for j in range(max(0, start - 3), start)]
+    after = [norms[j] for j in range(end, min(len(norms), end + 2))]
+    return before, after
+
+
+def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start: int, end: int, used: list[bool],
+            whole: bool) -> Entry | None:
+    """The entry this occurrence stands for, or None where its context says it is an ordinary word."""
+    before, after = _context(norms, used, start, end)
+    film_next = bool(after) and after[0] in FILM_WORDS | FRANCHISE_WORDS
+    genre_next = bool(after) and after[0] in GENRE_WORDS
+    franchise_next = bool(after) and after[0] in FRANCHISE_WORDS - {"films", "movies"}
+    negated_or_only = bool(before) and before[-1] in NEGATIONS | {"only", "just"}
+    topic_before = bool(before) and before[-1] in TOPIC_CUES
+    in_before = bool(before) and before[-1] in ("in", "from", "made")
+    capitalised = tokens[start].raw[:1].isupper()
+    competing = any(e.kind in ("genre", "keyword") for e in entries)
+    options = []
+    for e in entries:
+        if e.kind == "keyword":
+            ok = (not e.weak or film_next or topic_before or negated_or_only or whole
+                  or (bool(after) and after[0] == "themed"))
+        elif e.kind == "genre":
+            period_before = start > 0 and used[start - 1] and bool(re.fullmatch(r"\d0s|\d{4}s?", norms[start - 1]))
+            ok = not e.weak or film_next or genre_next or negated_or_only or period_before
+        elif e.kind in ("language", "country") and e.weak:
+            ok = film_next or genre_next or in_before or negated_or_only or (bool(after) and after[0] in (
+                "language", "speaking", "spoken", "dubbed", "subtitled"))
+        elif e.kind == "collection" and e.weak:
+            ok = franchise_next or (film_next and (capitalised or not competing))
+        elif e.kind == "company" and e.weak:
+            ok = film_next or (bool(before) and before[-1] in ("by", "from")) or capitalised
+        elif e.kind == "person":
+            ok = end - start >= 2 or capitalised or film_next or bool(before and before[-1] in
+                                                                    DIRECTOR_CUES | ACTOR_CUES | WRITER_CUES)
+        else:
+            ok = True
+        if ok:
+            options.append(e)
+    if not options:
+        return None
+    best = min(options, key=lambda e: (_PRIORITY.get(e.kind, 9), -e.count))
+    bigger = [e for e in options if e.kind in ("company", "collection") and e.count >= 5 * max(best.count, 1)]
+    return bigger[0] if best.kind == "person" and bigger else best  # "Walt Disney movies": the studio
+
+
+def _unknown(word: str, vocab: Vocabulary) -> bool:
+    return len(word) >= 4 and not word.isdigit() and word not in vocab.known_words
+
+
+def _fuzzy_match(norms: list[str], i: int, used: list[bool], vocab: Vocabulary, tokens: list[_Token]
+                 ) -> tuple[Entry, int] | None:
+    """A misspelt name ("Cristopher Nolan", "Tarantio"): the unknown word is corrected to the closest word of a
+    person's, company's or franchise's name, then the name starting there is looked up as usual."""
+    corrected = vocab.correct(norms[i])
+    if corrected is None:
+        return None
+    words = [corrected, *norms[i + 1:i + MAX_NAME_WORDS]]
+    for length in range(len(words), 0, -1):
+        if any(used[i:i + length]):
+            continue
+        entries = [e for e in vocab.lookup(" ".join(words[:length])) if e.kind in ("person", "company", "collection")]
+        if entries:
+            return min(entries, key=lambda e: (_PRIORITY[e.kind], -e.count)), length
+    return None
+
+
+def _cue_start(norms: list[str], i: int, used: list[bool]) -> int:
+    """Where the words introducing a name begin ("not directed by", "starring", "no"): they go with it."""
+    cues = NEGATIONS | DIRECTOR_CUES | ACTOR_CUES | WRITER_CUES | {"from", "made", "in", "about", "only", "just",
+                                                                   "the", "any", "more", "anything"}
+    begin = i
+    while begin > 0 and i - begin < 4 and not used[begin - 1] and norms[begin - 1] in cues:
+        begin -= 1
+    return begin
+
+
+def _is_negated(norms: list[str], begin: int, i: int, used: list[bool]) -> bool:
+    words = norms[begin:i]
+    if any(w in NEGATIONS - {"but"} for w in words):
+        return True
+    return "but" in words and "not" in words
+
+
+def _role(entry: Entry, norms: list[str], begin: int, i: int) -> str:
+    """Director, actor or writer: what the words before the name say, else the person's most frequent credit."""
+    cue_words = set(norms[max(0, begin - 1):i])
+    if cue_words & WRITER_CUES:
+        return "writer"
+    if cue_words & (ACTOR_CUES - {"with"}) or (cue_words & {"with"} and not cue_words & DIRECTOR_CUES):
+        return "actor"
+    if cue_words & DIRECTOR_CUES:
+        return "director"
+    if not entry.roles:
+        return "director"
+    if len(entry.roles) == 1 or entry.roles[0][1] >= 2 * entry.roles[1][1]:
+        return entry.roles[0][0]
+    return "person"  # "Clint Eastwood movies": as much a director as an actor, so any credit counts
+
+
+def _did_you_mean(text: str, vocab: Vocabulary) -> list[str]:
+    """Close titles for a short request nobody has as a title ("the matirx" -> The Matrix)."""
+    if vocab.titles.exact(text):
+        return []
+    found = _close_titles(text, vocab)
+    if not found or found[0][1] < 80:
+        return []
+    return [vocab.titles.display[vocab.titles.ids.index(m)] for m, _ in found]
+
+
+def _close_titles(text: str, vocab: Vocabulary, cutoff: float = 75.0) -> list[tuple[int, float]]:
+    """Up to three titles within ``cutoff`` (rapidfuzz ratio, 0-100) of ``text``, closest then most rated first."""
+    from index.titles import normalize_title
+
+    found = process.extract(normalize_title(text), vocab.titles.keys, scorer=fuzz.ratio, score_cutoff=cutoff,
+                            limit=3)
+    ranked = sorted(found, key=lambda f: (-f[1], -vocab.titles.rating_counts.get(vocab.titles.ids[f[2]], 0)))
+    return [(vocab.titles.ids[i], float(score)) for _, score, i in ranked]
+
+
+def describe_list(items: Sequence[str]) -> str:
+    """"A", "A and B", "A, B and C".
+
+    Example:
+        >>> describe_list(["Heat", "Alien", "Up"])
+        'Heat, Alien and Up'
+    """
+    names = list(items)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""

@@ -1,0 +1,289 @@
+"""What people ask for: the query parser's known answers on the tiny catalog (people as director or actor,
+studios by their short names, franchises, keywords, genres, decades and year ranges, languages, runtimes,
+negations, references, "did you mean"), searches on a real tiny index that return exactly the movies that satisfy
+the request (or say honestly that few do) and say why each matched, and a property test that parsing work and time
+grow linearly with the message."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from index.build import build_index
+from index.config import Settings
+from index.match import match_sentence
+from index.query import MAX_FUZZY_LOOKUPS, MAX_NAME_WORDS, ParsedQuery, Vocabulary, parse_query
+from index.search import SearchResult, search_request, sparse_encoder_for
+from index.store import VectorStore, open_store, passes
+from tests.tiny_catalog import runtime_of, tiny_catalog, tiny_payloads
+
+PAYLOADS = tiny_payloads(credits=True)
+ALL = set(PAYLOADS)
+HORROR, HEIST, ANIMATION = set(range(11, 21)), set(range(21, 31)), set(range(1, 11))
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocabulary:
+    return Vocabulary.from_payloads(PAYLOADS)
+
+
+def satisfying(query: ParsedQuery) -> set[int]:
+    """The tiny movies that pass a parsed request's filters (the reference, payload by payload)."""
+    return {m for m, p in PAYLOADS.items() if passes(p, query.filters(), m)}
+
+
+def entities(query: ParsedQuery) -> list[tuple[str, str, bool]]:
+    return [(e.kind, e.label, e.negated) for e in query.entities]
+
+
+# --- the parser's known answers, family by family -------------------------------------------------------------
+@pytest.mark.parametrize(("text", "kind", "expected"), [
+    ("films by Lena Marsh", "director", {1, 2, 3, 4}),
+    ("Lena Marsh movies", "director", {1, 2, 3, 4}),
+    ("directed by Victor Kade", "director", {21, 22, 23, 24, 25, 26}),
+    ("Kade movies", "director", {21, 22, 23, 24, 25, 26}),  # a surname alone
+    ("movies starring Lena Marsh", "actor", {27}),  # the same person, as an actor
+    ("Iris Vale films", "actor", {21, 22, 23, 29}),
+    ("Pixel Grove movies", "company", set(range(1, 7))),  # "Pixel Grove Animation Studios" by its short name
+    ("Disney films", "company", set(range(7, 11))),
+    ("Vault Job films", "collection", {21, 22, 23}),
+    ("the Toy Box franchise", "collection", {1, 2}),
+    ("Japanese films", "language", {14, 15, 16}),
+    ("movies from Japan", "country", {14, 15, 16}),
+])
+def test_people_studios_franchises_languages_become_filters(vocab: Vocabulary, text: str, kind: str,
+                                                            expected: set[int]) -> None:
+    q = parse_query(text, vocab)
+    assert [e.kind for e in q.entities] == [kind] and not q.entities[0].negated, entities(q)
+    assert q.semantic == "" and satisfying(q) == expected
+
+
+def test_genres_decades_year_ranges_and_runtimes(vocab: Vocabulary) -> None:
+    q = parse_query("90s horror films", vocab)
+    assert entities(q) == [("genre", "Horror", False)] and (q.year_min, q.year_max) == (1990, 1999)
+    assert satisfying(q) == {m for m in HORROR if 1990 <= PAYLOADS[m]["year"] <= 1999}
+    q = parse_query("comedies before 2000", vocab)
+    assert (q.year_min, q.year_max) == (None, 1999) and satisfying(q) == {m for m in ANIMATION
+                                                                          if PAYLOADS[m]["year"] < 2000}
+    q = parse_query("recent thrillers", vocab)  # "recent": the newest five years of this catalog
+    assert q.year_min == max(p["year"] for p in PAYLOADS.values()) - 5 and q.year_max is None
+    q = parse_query("Victor Kade films from the 2000s", vocab)
+    assert satisfying(q) == {m for m in range(21, 27) if 2000 <= PAYLOADS[m]["year"] <= 2009}
+    q = parse_query("movies under 90 minutes", vocab)
+    assert q.runtime_max == 89 and satisfying(q) == {m for m in ALL if runtime_of(m) < 90}
+    q = parse_query("crime films over 2 hours", vocab)
+    assert q.runtime_min == 121 and satisfying(q) == {m for m in HEIST if runtime_of(m) > 120}
+    q = parse_query("French animation", vocab)
+    assert entities(q) == [("language", "French", False), ("genre", "Animation", False)] and satisfying(q) == {8, 9}
+
+
+def test_negations_exclude(vocab: Vocabulary) -> None:
+    q = parse_query("no horror", vocab)
+    assert entities(q) == [("genre", "Horror", True)] and satisfying(q) == ALL - HORROR
+    q = parse_query("not Victor Kade", vocab)
+    assert entities(q) == [("director", "Victor Kade", True)] and satisfying(q) == ALL - set(range(21, 27))
+    q = parse_query("heist films but not by Victor Kade", vocab)
+    assert entities(q) == [("keyword", "heist", False), ("director", "Victor Kade", True)]
+    assert satisfying(q) == ALL - set(range(21, 27)) and q.semantic == "heist"  # the topic is a boost, not a filter
+    q = parse_query("no 90s movies, no horror", vocab)
+    assert entities(q) == [("decade", "1990s", True), ("genre", "Horror", True)]
+    assert satisfying(q) == {m for m in ALL - HORROR if not 1990 <= PAYLOADS[m]["year"] <= 1999}
+
+
+def test_topics_references_and_did_you_mean(vocab: Vocabulary) -> None:
+    q = parse_query("films about a haunted house", vocab)
+    assert entities(q) == [("keyword", "haunted house", False)] and q.semantic == "haunted house"
+    assert not q.constrained() and [b.weight for b in q.boosts()] == [1.0, 0.5]
+    q = parse_query("like Heist Film 1 but darker", vocab)
+    assert q.references == [21] and q.semantic == "darker" and 21 not in satisfying(q)
+    q = parse_query("Heist Flim 1", vocab)
+    assert q.suggestions[0] == PAYLOADS[21]["display_title"] and not q.understood()
+    q = parse_query("a heist that goes wrong", vocab)  # only words: all of it is the semantic query
+    assert q.semantic == "heist that goes wrong" and not q.constrained()
+
+
+# --- searches on a real tiny index -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VectorStore, Any, Vocabulary]]:
+    from encoders.text import load_text_encoder
+
+    root = tmp_path_factory.mktemp("query-index")
+    settings = Settings(store=str(root / "index"), cache_dir=str(root / "cache"), cf_factors=8)
+    encoder = load_text_encoder(device="cpu")
+    build_index(tiny_catalog(credits=True), settings, encoder, None, progress=False)
+    store = open_store(settings.store)
+    try:
+        yield store, encoder, Vocabulary.from_payloads(store.payloads())
+    finally:
+        store.close()
+
+
+def ask(tiny_index: tuple[VectorStore, Any, Vocabulary], text: str, limit: int = 10) -> SearchResult:
+    store, encoder, vocab = tiny_index
+    return search_request(text, store, encoder, vocab, sparse=sparse_encoder_for(store), limit=limit)
+
+
+def ids(result: SearchResult) -> list[int]:
+    return [h.id for h in result.hits]
+
+
+def test_few_matches_are_all_shown_and_said_honestly(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
+    result = ask(tiny_index, "films by Lena Marsh")
+    assert set(ids(result)) == {1, 2, 3, 4} and result.total == 4  # no unrelated padding
+    assert result.notes == ["Only 4 movies here list Lena Marsh as director (credits are missing for some movies), "
+                            "so that is all I show."]
+    assert all(match_sentence(result.matches[m]) == "Directed by Lena Marsh." for m in ids(result))
+    result = ask(tiny_index, "films by Lena Marsh from the 1980s")
+    assert result.hits == [] and result.total == 0 and result.notes[0].startswith("No movie here matches all of")
+
+
+@pytest.mark.parametrize(("text", "expected", "sentence"), [
+    ("Pixel Grove movies", set(range(1, 7)), "A Pixel Grove Animation Studios film."),
+    ("Vault Job films", {21, 22, 23}, "Part of the Vault Job franchise."),
+    ("Japanese films", {14, 15, 16}, "In Japanese."),
+    ("Iris Vale films", {21, 22, 23, 29}, "Starring Iris Vale."),
+])
+def test_each_family_returns_exactly_what_satisfies_it(tiny_index: tuple[VectorStore, Any, Vocabulary], text: str,
+                                                       expected: set[int], sentence: str) -> None:
+    result = ask(tiny_index, text)
+    assert set(ids(result)) == expected and result.total == len(expected)
+    assert {match_sentence(result.matches[m]) for m in ids(result)} == {sentence}
+
+
+def test_constraints_filter_inside_the_engine_and_topics_lead(tiny_index: tuple[VectorStore, Any, Vocabulary]
+                                                              ) -> None:
+    result = ask(tiny_index, "no horror, a scary night", limit=30)
+    assert ids(result) and not HORROR & set(ids(result)) and result.total == 20
+    result = ask(tiny_index, "movies under 90 minutes", limit=30)
+    assert set(ids(result)) == {m for m in ALL if runtime_of(m) < 90}
+    result = ask(tiny_index, "heist films but not by Victor Kade", limit=5)
+    assert not set(ids(result)) & set(range(21, 27)) and set(ids(result)[:2]) == {27, 29}  # the heist keyword boosts
+    assert "keywords: heist" in match_sentence(result.matches[ids(result)[0]]).lower()
+
+
+def test_references_rank_like_the_movie_and_leave_it_out(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
+    result = ask(tiny_index, "like Heist Film 1 but darker", limit=3)  # darker among the movies like it
+    assert 21 not in ids(result) and set(ids(result)) <= HEIST
+    assert result.matches[ids(result)[0]]["like"] == [PAYLOADS[21]["display_title"]]
+
+
+def test_a_name_nobody_here_has_is_owned_up_to(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
+    result = ask(tiny_index, "Christopher Nolan films")
+    assert result.query.unknown_names == ["Christopher Nolan"]
+    assert result.notes == ["Nobody and nothing here is called “Christopher Nolan” (credits are missing for some "
+                            "movies), so these only match the words."]
+    assert ask(tiny_index, "A Heist That Goes Wrong").query.unknown_names == []  # title case is not a name
+
+
+def test_a_description_without_names_is_searched_by_meaning(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
+    result = ask(tiny_index, "a heist that goes wrong", limit=5)
+    assert result.total is None and len(set(ids(result)) & HEIST) >= 4
+    assert not any("rating" in match_sentence(f) for f in result.matches.values())  # never a popularity line
+
+
+# --- parsing is linear in the message --------------------------------------------------------------------------
+WORDS = ["Lena", "Marsh", "Victor", "Kade", "films", "by", "no", "horror", "not", "90s", "under", "90", "minutes",
+         "like", "Heist", "Film", "1", "but", "darker", "Pixel", "Grove", "Japanese", "zzqx", "blorf", "the", "and",
+         "haunted", "house", "before", "2000", ",", ".", "Toy", "Box", "franchise", "starring", "Iris", "Vale"]
+
+
+def message(n_words: int, seed: int) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(WORDS) for _ in range(n_words))
+
+
+class CountingVocabulary(Vocabulary):
+    """The tiny vocabulary, counting look-ups and fuzzy corrections."""
+
+    lookups = 0
+    corrections = 0
+
+    def lookup(self, key: str) -> list[Any]:
+        self.lookups += 1
+        return super().lookup(key)
+
+    def correct(self, word: str) -> str | None:
+        self.corrections += 1
+        return super().correct(word)
+
+
+def test_parsing_work_grows_linearly_with_the_message() -> None:
+    base = Vocabulary.from_payloads(PAYLOADS)
+    for seed in range(40):
+        vocab = CountingVocabulary(base._entries, base.titles, base.newest_year, base.common_words)
+        text = message(random.Random(seed).randint(1, 400), seed)
+        parse_query(text, vocab)
+        words = len(text.split())
+        assert vocab.lookups <= MAX_NAME_WORDS * words, (seed, vocab.lookups, words)
+        assert vocab.corrections <= MAX_FUZZY_LOOKUPS
+
+
+def test_parsing_time_grows_linearly_with_the_message() -> None:
+    vocab = Vocabulary.from_payloads(PAYLOADS)
+
+    def per_char(n_words: int) -> float:
+        texts = [message(n_words, seed) for seed in range(5)]
+        best = []
+        for text in texts:
+            runs = []
+            for _ in range(3):
+                start = time.perf_counter()
+                parse_query(text, vocab)
+                runs.append(time.perf_counter() - start)
+            best.append(min(runs) / len(text))
+        return sorted(best)[len(best) // 2]
+
+    per_char(50)  # warm up
+    short, long = per_char(50), per_char(400)  # about 250 and 2,000 characters
+    assert long < 4 * short, (short, long)  # quadratic work would make the long message ~8x slower per character
+
+
+@pytest.fixture(scope="module")
+def client_copy(tiny_index: tuple[VectorStore, Any, Vocabulary], tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[VectorStore]:
+    """The tiny index copied into qdrant-client's local mode (the server stand-in): same schema, vectors and
+    payloads, the BM25 vectors re-encoded from the same documents."""
+    from index.sparse import movie_document
+    from index.store import StorePoint
+
+    edge = tiny_index[0]
+    schema = edge.schema()
+    assert schema is not None
+    sparse = sparse_encoder_for(edge)
+    assert sparse is not None
+    payloads = edge.payloads()
+    dense = [n for n, spec in schema.vectors.items() if spec.kind == "dense"]
+    vectors = edge.vectors(sorted(payloads), dense)
+    store = open_store(f"qdrant-local://{tmp_path_factory.mktemp('query-client')}")
+    store.create(schema)
+    store.upsert([StorePoint(m, {**{k: v for k, v in vectors[m].items() if v.any()},
+                                 "text": sparse.embed_documents([movie_document(p)])[0]}, p)
+                  for m, p in payloads.items()])
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("text", ["films by Lena Marsh", "heist films but not by Victor Kade",
+                                  "no horror, a scary night", "Japanese films", "like Heist Film 1 but darker",
+                                  "movies under 90 minutes", "a heist that goes wrong"])
+def test_edge_and_a_server_give_the_same_answers(tiny_index: tuple[VectorStore, Any, Vocabulary],
+                                                 client_copy: VectorStore, text: str) -> None:
+    edge, encoder, vocab = tiny_index
+    on_edge = search_request(text, edge, encoder, vocab, sparse=sparse_encoder_for(edge), limit=5)
+    on_client = search_request(text, client_copy, encoder, vocab, sparse=sparse_encoder_for(client_copy), limit=5)
+    assert on_edge.total == on_client.total and on_edge.notes == on_client.notes
+    if on_edge.query.semantic or on_edge.query.references:
+        assert ids(on_edge) == ids(on_client)
+    else:  # constraints alone list the most-rated first: engines may break ties in rating counts differently
+        def counts(r: SearchResult) -> list[int]:
+            return [int((h.payload or {})["rating_count"]) for h in r.hits]
+
+        assert counts(on_edge) == counts(on_client) == sorted(counts(on_edge), reverse=True)
+        fits = satisfying(on_edge.query)
+        assert set(ids(on_edge)) <= fits and set(ids(on_client)) <= fits
