@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -72,13 +72,29 @@ def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Seq
                                   fans=fans, sentiments=sentiments, reason=r.reason, prepared=prepared)
         if r.query:
             evidence.query = sanitize_text(r.query, 80)
-            evidence.query_matches = query_matches(r.query, payload)
+            parsed = parser_matches(r.match)  # what the query parser matched comes first: it read the names
+            evidence.query_matches = list(dict.fromkeys([*parsed, *query_matches(r.query, payload)]))[:3]
             if r.reason == "search" or not evidence.query_matches:
                 # a line that fits a card; beside a literal match, only one that shares a word of the description
                 evidence.overview_sentence = overview_sentence(r.query, payload, max_chars=120,
                                                                require_match=bool(evidence.query_matches))
         out.append(evidence)
     return out
+
+
+#: the query parser's match facts (index.match) that a card's first sentence can state, as evidence kinds
+_PARSER_KINDS = {"directed by": "director", "starring": "cast", "written by": "writer", "studio": "studio",
+                 "franchise": "franchise", "keywords": "keyword", "genres": "genre"}
+
+
+def parser_matches(match: Mapping[str, Sequence[str]] | None) -> list[tuple[str, str]]:
+    """The query parser's match facts as (evidence kind, value), in the parser's order.
+
+    Example:
+        >>> parser_matches({"written by": ["Quentin Tarantino"], "year": ["1994"], "keywords": ["heist"]})
+        [('writer', 'Quentin Tarantino'), ('keyword', 'heist')]
+    """
+    return [(_PARSER_KINDS[k], str(v)) for k, values in (match or {}).items() if k in _PARSER_KINDS for v in values]
 
 
 def load_explainer(store_location: str | Settings, kind: str = "auto") -> Any:

@@ -126,6 +126,12 @@ FRAMES: dict[str, tuple[str, ...]] = {
                    "For “{query}”: it stars {x}."),
     "match_director": ("It matches “{query}”: {x} directed it.",
                        "For “{query}”: it is directed by {x}."),
+    "match_writer": ("It matches “{query}”: {x} wrote it.",
+                     "For “{query}”: it is written by {x}."),
+    "match_studio": ("It matches “{query}”: it comes from {x}.",
+                     "For “{query}”: it is made by {x}."),
+    "match_franchise": ("It matches “{query}”: it is part of {x}.",
+                        "For “{query}”: it belongs to {x}."),
     "match_overview": ("Its plot summary mentions “{x}”, as your description does.",
                        "For “{query}”: its plot summary mentions “{x}”."),
     "match_meaning": ("It matches “{query}” by meaning rather than exact words.",
@@ -356,8 +362,8 @@ def plan_card(evidence: Evidence, used: Counter[str] | None = None,
         head.append(Fact("gamble", slots, 20.0))
     head += _match_facts(evidence)
     facts = facts_of(evidence)
-    if any(h.kind in ("popular", "gamble") for h in head):
-        facts = [f for f in facts if f.kind != "count"]
+    if any(h.kind in ("popular", "gamble") for h in head) or evidence.reason == "search":
+        facts = [f for f in facts if f.kind != "count"]  # a search card says how it matches, not how popular it is
     if evidence.reason == "popular":
         facts = [f for f in facts if f.kind == "quote" or f.family == "own"]
     chosen: list[Fact] = list(head)
