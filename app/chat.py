@@ -7,7 +7,7 @@ the one query parser, :mod:`index.query`, that search and the API use too.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from index.query import GENRE_WORDS as QUERY_GENRE_WORDS
@@ -264,14 +264,3 @@ def _sentiments(text: str, req: Request, is_title: Callable[[str], bool]) -> str
             kept.append(obj)
         kept.append(after)
     return " ".join(k for k in kept if k.strip())
-
-
-def describe(items: Iterable[str]) -> str:
-    """"A", "A and B", "A, B and C".
-
-    Example:
-        >>> describe(["Heat", "Alien", "Up"])
-        'Heat, Alien and Up'
-    """
-    names = list(items)
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""

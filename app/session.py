@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from app.chat import Request, describe, ordinal, parse_message
+from app.chat import Request, ordinal, parse_message
 from index.errors import CinefuseError, TitleNotFound
+from index.query import describe_list
 from index.store import Filters
 from recommender.api import Recommendation, Recommender
 from recommender.explain import TemplateExplainer
@@ -519,7 +520,7 @@ class ChatService:
                     req.steer = " ".join(x for x in (text if parsed.entities else None, req.steer) if x) or rest
                     continue
             if movie_id is None:
-                hint = f" Did you mean {describe(options[:3])}?" if options else ""
+                hint = f" Did you mean {describe_list(options[:3])}?" if options else ""
                 notes.append(f"I don't know a movie called “{text}”.{hint}")
                 ids = [m for m in (self._resolve(o)[0] for o in options[:3]) if m is not None]
                 if ids:
@@ -528,8 +529,8 @@ class ChatService:
             session.tell(movie_id, liked)
             if self.titles[movie_id] not in said[liked]:
                 said[liked].append(self.titles[movie_id])
-        parts = [f"you liked {describe(said[True])}" if said[True] else "",
-                 f"you disliked {describe(said[False])}" if said[False] else ""]
+        parts = [f"you liked {describe_list(said[True])}" if said[True] else "",
+                 f"you disliked {describe_list(said[False])}" if said[False] else ""]
         if any(parts):
             notes.insert(0, "Noted: " + " and ".join(p for p in parts if p) + ".")
 
@@ -559,16 +560,16 @@ class ChatService:
             if g in session.exclude_genres:
                 session.exclude_genres.remove(g)
         if req.exclude_genres:
-            notes.append(f"Got it: no {describe(req.exclude_genres)}.")
+            notes.append(f"Got it: no {describe_list(req.exclude_genres)}.")
         if req.only_genres:
-            notes.append(f"Only {describe(req.only_genres)} from now on.")
+            notes.append(f"Only {describe_list(req.only_genres)} from now on.")
 
     def _suggest(self, session: Session, text: str, titles: list[str], liked: bool, notes: list[str]) -> Reply:
         """Ask "did you mean ..." and remember the offered titles, so "yes" or "the second" answers it."""
         ids = [m for m in (self._resolve(t)[0] for t in titles[:3]) if m is not None]
         session.pending, session.pending_liked = ids, liked
         names = [self.titles.get(m, str(m)) for m in ids]
-        return Reply(" ".join([*notes, f"I don't know a movie called “{text}”. Did you mean {describe(names)}?"]))
+        return Reply(" ".join([*notes, f"I don't know a movie called “{text}”. Did you mean {describe_list(names)}?"]))
 
     def _accepted(self, message: str, pending: list[int]) -> int | None:
         """Which offered title a reply to "did you mean" accepts: "yes" (the first), "the second", "yes, The
@@ -607,7 +608,7 @@ class ChatService:
             movie_id, options = self._resolve(ref)
             match = [c for c in session.page if c.movie_id == movie_id]
             if not match:
-                hint = f" Did you mean {describe(options[:3])}?" if options else ""
+                hint = f" Did you mean {describe_list(options[:3])}?" if options else ""
                 return f"“{ref}” is not on this page.{hint}"
             card = match[0]
         return f"Why {card.title}? {self._reason(session, card)}"
@@ -634,9 +635,9 @@ class ChatService:
         p = self.rec.payloads.get(movie_id, {})
         directors, cast = list(p.get("directors") or [])[:2], list(p.get("cast") or [])[:2]
         if directors:
-            return f"Directed by {describe(directors)}" + (f", with {describe(cast)}." if cast else ".")
+            return f"Directed by {describe_list(directors)}" + (f", with {describe_list(cast)}." if cast else ".")
         if cast:
-            return f"With {describe(cast)}."
+            return f"With {describe_list(cast)}."
         genres, year = [g.lower() for g in p.get("genres") or []][:2], p.get("year")
         kind = " and ".join(genres)
         return f"{'An' if kind[:1] in 'aeiou' else 'A'} {kind} film from {year}." if genres and year else ""

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -913,12 +913,12 @@ def _close_titles(text: str, vocab: Vocabulary, cutoff: float = 75.0) -> list[tu
     return [(vocab.titles.ids[i], float(score)) for _, score, i in ranked]
 
 
-def describe_list(items: Sequence[str]) -> str:
-    """"A", "A and B", "A, B and C".
+def describe_list(items: Iterable[str], conjunction: str = "and") -> str:
+    """"A", "A and B", "A, B and C" (or "A, B or C").
 
     Example:
-        >>> describe_list(["Heat", "Alien", "Up"])
-        'Heat, Alien and Up'
+        >>> describe_list(["Heat", "Alien", "Up"]), describe_list(["Heat", "Alien"], "or")
+        ('Heat, Alien and Up', 'Heat or Alien')
     """
     names = list(items)
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {conjunction} {names[-1]}" if names else ""

@@ -11,7 +11,7 @@ import numpy as np
 from encoders.base import ImageEncoder, TextEncoder
 from index.errors import InputError, StoreError
 from index.match import MatchFacts, match_facts, thin_note
-from index.query import ParsedQuery, Vocabulary, parse_query
+from index.query import ParsedQuery, Vocabulary, describe_list, parse_query
 from index.sparse import SPARSE_SIGNAL, SparseEncoder, load_sparse_encoder
 from index.store import Filters, FusionMethod, Hit, SignalQuery, VectorStore
 
@@ -261,7 +261,7 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
     if constrained and total is not None and total < limit:
         notes.append(thin_note(parsed, total))
     if parsed.suggestions:
-        notes.append(f"Did you mean {_describe(parsed.suggestions[:3])}?")
+        notes.append(f"Did you mean {describe_list(parsed.suggestions[:3], 'or')}?")
     for name in parsed.unknown_names:
         notes.append(f"Nobody and nothing here is called “{name}” (credits are missing for some movies), so these "
                      "only match the words.")
@@ -272,10 +272,6 @@ def _terms(parsed: ParsedQuery, sparse: SparseEncoder | None) -> frozenset[int]:
     if sparse is None:
         return frozenset()
     return sparse.terms(" ".join([parsed.semantic, *(e.label for e in parsed.entities if e.kind == "keyword")]))
-
-
-def _describe(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 def similar_movies(movie_id: int, store: VectorStore, *, by: By = "fused", filters: Filters | None = None,
