@@ -11,29 +11,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from encoders.text import load_text_encoder
-from index.build import build_index
 from index.config import Settings
-from index.store import open_store
-from recommender.api import Recommender, train_ranker
+from recommender.api import Recommender
 from recommender.content_map import ContentMap, content_features, mapped_factors
 from recommender.experiments import WITHOUT_CONTENT, evaluate_new_people, items_with_training_tags, write_report
 from recommender.fusion import FEATURES, FusionModel, History, ItemTable
 from recommender.interactions import Interactions
 from recommender.metadata import metadata_scores, tfidf_rows
 from recommender.profile import Interaction
-from tests.tiny_catalog import NO_METADATA, SAME_DIRECTOR, SEQUEL, director_of, group_of, tiny_catalog
+from tests.tiny_catalog import NO_METADATA, SAME_DIRECTOR, SEQUEL, build_tiny_index, director_of, group_of, tiny_catalog
 
 
 @pytest.fixture(scope="module")
 def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    root = tmp_path_factory.mktemp("tiny-metadata")
-    settings = Settings(store=str(root / "index"), cache_dir=str(root / "cache"), cf_factors=128)
-    catalog = tiny_catalog(metadata=True)
-    build_index(catalog, settings, load_text_encoder(device="cpu"), None, progress=False)
-    with open_store(settings.store) as store:
-        train_ranker(catalog.ratings, store, settings)
-    return settings
+    return build_tiny_index(tmp_path_factory.mktemp("tiny-metadata"), tiny_catalog(metadata=True))
 
 
 @pytest.fixture(scope="module")

@@ -8,28 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from encoders.text import load_text_encoder
-from index.build import build_index
 from index.config import Settings
-from index.store import Filters, open_store
-from recommender.api import Recommender, mmr, train_ranker
+from index.store import Filters
+from recommender.api import Recommender, mmr
 from recommender.evaluate import evaluate_model, split_protocol
 from recommender.fusion import FEATURES, FusionModel, History, ItemTable, reciprocal_rank_fusion
 from recommender.profile import Interaction, interaction_weights, profile_vector, recency_weights
-from tests.tiny_catalog import group_of, tiny_catalog
+from tests.tiny_catalog import build_tiny_index, group_of, tiny_catalog
 
 DAY = 86400.0
 
 
 @pytest.fixture(scope="module")
 def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    root = tmp_path_factory.mktemp("tiny")
-    settings = Settings(store=str(root / "index"), cache_dir=str(root / "cache"), cf_factors=128)
-    catalog = tiny_catalog()
-    build_index(catalog, settings, load_text_encoder(device="cpu"), None, progress=False)
-    with open_store(settings.store) as store:
-        train_ranker(catalog.ratings, store, settings)
-    return settings
+    return build_tiny_index(tmp_path_factory.mktemp("tiny"), tiny_catalog())
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from index.catalog import Catalog
+from index.config import Settings
 from index.movie import Movie
 
 GROUPS: dict[str, dict[str, list[str]]] = {
@@ -225,3 +226,17 @@ def tiny_payloads(credits: bool = False) -> dict[int, dict[str, Any]]:
         payload["review_quotes"] = [{"text": s, "rating": 9.0, "positive": 0.9} for s in payload["review_sentences"]]
         out[movie.movie_id] = payload
     return out
+
+
+def build_tiny_index(root: Path, catalog: Catalog) -> Settings:
+    """A real index of ``catalog`` under ``root`` (MiniLM vectors, Qdrant Edge, trained ranker); its Settings."""
+    from encoders.text import load_text_encoder
+    from index.build import build_index
+    from index.store import open_store
+    from recommender.api import train_ranker
+
+    settings = Settings(store=str(root / "index"), cache_dir=str(root / "cache"), cf_factors=128)
+    build_index(catalog, settings, load_text_encoder(device="cpu"), None, progress=False)
+    with open_store(settings.store) as store:
+        train_ranker(catalog.ratings, store, settings)
+    return settings
