@@ -252,15 +252,20 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
         except Exception as err:  # noqa: BLE001
             return views.card_grid([], empty=friendly(err)), profile_view(session), session
 
-    def rows_page(session: Session, request: gr.Request) -> str:
+    def rows_view(session: Session) -> str:
         try:
-            sid = session_id(request)
-            session = service.resume(sid, session)
             found = service.rows(session)
         except Exception as err:  # noqa: BLE001
             return views.row_strips({}, friendly(err))
         note = "" if session.history else "Tell the chat what you like to get your own rows; until then:"
         return views.row_strips(found, note)
+
+    def rows_page(session: Session, request: gr.Request) -> str:
+        try:
+            session = service.resume(session_id(request), session)
+        except Exception as err:  # noqa: BLE001
+            return views.row_strips({}, friendly(err))
+        return rows_view(session)
 
     def tile_click(evt: gr.EventData, messages: Messages | None, session: Session, request: gr.Request,
                    refresh: bool) -> tuple[Any, ...]:
@@ -277,7 +282,7 @@ def build_app(service: ChatService, *, eval_root: str | Path | None = None) -> g
             final, reply = (said, page_view(session, cards, False), profile_view(session), session), step
         service.save(sid, session)
         gr.Info(reply.text if reply is not None else str(final[0][-1]["content"]))
-        return (*final, rows_page(session, request) if refresh else gr.skip())
+        return (*final, rows_view(session) if refresh else gr.skip())  # the session is already current
 
     def row_click(evt: gr.EventData, messages: Messages | None, session: Session, request: gr.Request
                   ) -> tuple[Any, ...]:
