@@ -16,6 +16,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from encoders.errors import SettingsError
+
 logger = logging.getLogger(__name__)
 
 ImageInput = str | Path | Image.Image
@@ -89,8 +91,6 @@ def pick_device(preference: str = "auto") -> str:
         True
     """
     import torch  # here, not at module level, so that importing cinefuse stays fast
-
-    from index.errors import SettingsError
 
     wanted = preference.strip().lower()
     if wanted == "auto":

@@ -22,7 +22,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from encoders.base import ImageInput, l2_normalize, pick_device
-from index.errors import ModelNotAvailable
+from encoders.errors import ModelNotAvailable
 
 if TYPE_CHECKING:  # torch and open_clip load on first use, so that importing cinefuse stays fast
     import torch
@@ -151,7 +151,7 @@ def load_image_encoder(model: str = DEFAULT_IMAGE_MODEL, pretrained: str | None 
     is untrained but deterministic (seeded with :data:`UNTRAINED_SEED`; its name says so): for tests only.
     With ``None`` otherwise, posters are simply off. A tag whose download fails logs one warning and gives
     ``None``. An unknown architecture or tag, or a missing or unloadable checkpoint file, raises
-    :class:`~index.errors.ModelNotAvailable`.
+    :class:`~encoders.errors.ModelNotAvailable`.
 
     Example:
         >>> encoder = load_image_encoder("ViT-B-32", "laion2b_s34b_b79k")  # doctest: +SKIP

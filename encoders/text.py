@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from encoders.base import l2_normalize, pick_device
-from index.errors import ModelNotAvailable
+from encoders.errors import ModelNotAvailable
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def load_text_encoder(name_or_path: str = DEFAULT_TEXT_MODEL, device: str = "aut
     """Load a text encoder by sentence-transformers name or local folder (the facade cinefuse uses).
 
     ``"all-MiniLM-L6-v2"`` (the default) loads the offline packaged copy; another name downloads where a
-    network exists; a path loads that folder. Raises :class:`~index.errors.ModelNotAvailable` where the
+    network exists; a path loads that folder. Raises :class:`~encoders.errors.ModelNotAvailable` where the
     model can be neither found nor downloaded.
 
     Example:

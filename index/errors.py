@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from encoders.errors import CinefuseError, ModelNotAvailable, SettingsError
 
-class CinefuseError(Exception):
-    """Base of every error cinefuse raises on purpose."""
+__all__ = ["CatalogError", "CinefuseError", "FetchError", "InputError", "ModelNotAvailable", "SettingsError",
+           "StoreError", "TitleNotFound"]
 
 
 class CatalogError(CinefuseError):
@@ -25,10 +26,6 @@ class CatalogError(CinefuseError):
         self.field = field
 
 
-class SettingsError(CinefuseError, ValueError):
-    """A setting (TOML file, CINEFUSE_* variable or flag) has a value that cannot be used."""
-
-
 class InputError(CinefuseError, ValueError):
     """An argument given to the Python API or the command line cannot be used (a rating of 6, ``k=0``...).
 
@@ -40,10 +37,6 @@ class InputError(CinefuseError, ValueError):
 
 class StoreError(CinefuseError):
     """The vector store cannot be opened, is locked, or holds vectors from other models."""
-
-
-class ModelNotAvailable(CinefuseError):
-    """A model's weights cannot be found locally nor downloaded."""
 
 
 class FetchError(CinefuseError):
