@@ -11,15 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from app.data import find_data
 from index.config import DEFAULT_HOME, Settings
 from index.errors import CatalogError, CinefuseError, InputError, TitleNotFound
 from index.store import Filters, Hit
 
 log = logging.getLogger("cinefuse")
-
-NO_DATA = ("cinefuse: no data: pass --data DIR (a folder with ml-latest-small/, tmdb/, reviews/, posters/, "
-           "e.g. ../shared/data), or run with internet access so MovieLens can be fetched")
-
 
 def parse_years(text: str | None) -> tuple[int | None, int | None]:
     """``"1995"``, ``"1990-1999"``, ``"1990-"`` or ``"-1999"`` as (min, max).
@@ -54,27 +51,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                          allow_untrained_image_model=getattr(args, "allow_untrained_image_model", None) or None,
                          device=getattr(args, "device", None),
                          skip_bad_rows=getattr(args, "skip_bad_rows", None) or None)
-
-
-def find_data(data: str | None, settings: Settings) -> Path:
-    """The data folder: ``--data``, else a MovieLens release fetched earlier, else fetched now."""
-    if data:
-        path = Path(data).expanduser()
-        if not path.is_dir():
-            raise CinefuseError(f"--data {data}: no such folder")
-        return path
-    fetched = DEFAULT_HOME / "data"
-    if (fetched / "ml-latest-small" / "ratings.csv").exists():
-        return fetched
-    from index.errors import FetchError
-    from index.fetch import fetch_movielens
-
-    try:
-        fetch_movielens("ml-latest-small", fetched, base_url=settings.movielens_url)
-    except FetchError:
-        print(NO_DATA, file=sys.stderr)
-        raise SystemExit(2) from None
-    return fetched
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ def _explainer_folder(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def _catalog_payloads(data: str | None, settings: Settings) -> tuple[Any, dict[int, dict[str, Any]]]:
-    from app.cli import find_data
+    from app.data import find_data
     from index.catalog import catalog_from_data_dir
     from recommender.explain_train import catalog_payloads
 

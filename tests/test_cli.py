@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app import cli
+from app import cli, data
+from app.data import NO_DATA
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict]:
@@ -63,12 +64,12 @@ def test_missing_index_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_no_data_and_no_network_says_so_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "DEFAULT_HOME", tmp_path)
+    monkeypatch.setattr(data, "DEFAULT_HOME", tmp_path)
     monkeypatch.setenv("CINEFUSE_MOVIELENS_URL", "http://127.0.0.1:9/movielens")  # nothing listens there
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["build", "--store", str(tmp_path / "index")])
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == cli.NO_DATA
+    assert capsys.readouterr().err.strip().splitlines()[-1] == NO_DATA
 
 
 def test_search_reads_the_request_and_says_why(built_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
