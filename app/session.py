@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from app.chat import Request, ordinal, parse_message
 from index.errors import CinefuseError, TitleNotFound
@@ -25,9 +25,6 @@ from index.store import Filters
 from recommender.api import Recommendation, Recommender
 from recommender.explain import TemplateExplainer
 from recommender.profile import Interaction
-
-if TYPE_CHECKING:
-    from app.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +185,32 @@ class Reply:
     turn: str | None = None  # a button's action in the person's words ("More like Heat (1995)"), for the chat log
 
 
+class SessionStore(Protocol):
+    """Keeps sessions by key. ``resume`` returns the newest copy (the caller's own when nothing newer is kept)."""
+
+    shared: bool
+
+    def resume(self, key: str, local: Session) -> Session: ...
+    def save(self, key: str, session: Session) -> None: ...
+
+
+class MemorySessions:
+    """Sessions of one process (Gradio's own per-session state holds them): nothing to share, nothing to load.
+
+    Example:
+        >>> s = Session(); MemorySessions().resume("k", s) is s
+        True
+    """
+
+    shared = False
+
+    def resume(self, key: str, local: Session) -> Session:
+        return local
+
+    def save(self, key: str, session: Session) -> None:
+        session.revision += 1
+
+
 class ChatService:
     """Turns chat messages and thumbs into recommendations for a :class:`Session`, over one shared
     :class:`Recommender`. Safe to share between sessions and threads: all state lives in the sessions.
@@ -200,7 +223,6 @@ class ChatService:
     def __init__(self, rec: Recommender, *, page_size: int = 8, explainer: ExplainerKind = "auto",
                  media_dir: str | Path | None = None, explain_budget_s: float | None = 6.0,
                  explain_wait_s: float = 2.0, sessions: SessionStore | None = None) -> None:
-        from app.sessions import MemorySessions
         from recommender.explain_service import load_explainer
 
         self.rec = rec

@@ -13,9 +13,9 @@ import json
 import time
 import uuid
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any
 
-from app.session import Card, Session
+from app.session import Card, MemorySessions, Session, SessionStore
 from index.config import Settings
 from index.errors import CinefuseError
 from index.store import CLIENT_LOCAL, qdrant_client
@@ -24,14 +24,8 @@ from recommender.profile import Interaction
 #: sessions nobody touched for this long are dropped from a shared store when a process starts
 DEFAULT_TTL_DAYS = 30.0
 
-
-class SessionStore(Protocol):
-    """Keeps sessions by key. ``resume`` returns the newest copy (the caller's own when nothing newer is kept)."""
-
-    shared: bool
-
-    def resume(self, key: str, local: Session) -> Session: ...
-    def save(self, key: str, session: Session) -> None: ...
+__all__ = ["MemorySessions", "QdrantSessions", "SessionStore", "open_sessions", "session_from_dict",
+           "session_to_dict"]
 
 
 def session_to_dict(session: Session) -> dict[str, Any]:
@@ -67,23 +61,6 @@ def session_from_dict(data: dict[str, Any]) -> Session:
     session._clock = float(data.get("clock", 0.0))
     session.revision = int(data.get("revision", 0))
     return session
-
-
-class MemorySessions:
-    """Sessions of one process (Gradio's own per-session state holds them): nothing to share, nothing to load.
-
-    Example:
-        >>> s = Session(); MemorySessions().resume("k", s) is s
-        True
-    """
-
-    shared = False
-
-    def resume(self, key: str, local: Session) -> Session:
-        return local
-
-    def save(self, key: str, session: Session) -> None:
-        session.revision += 1
 
 
 class QdrantSessions:
