@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csr_matrix
 
 from index.build import failpoint
 from index.config import Settings, artifact_dir
@@ -36,7 +37,7 @@ from index.store import Filters, Hit, SignalQuery, VectorStore, open_store, pass
 from index.titles import TitleIndex
 from recommender.collaborative import single_threaded
 from recommender.fusion import CONTENT_SIGNALS, FEATURES, FusionModel, History, ItemTable
-from recommender.interactions import Interactions
+from recommender.interactions import Interactions, loved_from_confidence
 from recommender.profile import Interaction, interaction_weights
 
 log = logging.getLogger(__name__)
@@ -308,8 +309,7 @@ class Recommender:
         self._vocabulary: Vocabulary | None = None
         self._sparse: Any = sparse_encoder_for(store)
         self.explainer: Any = None
-        self._loved: Any = None  # people x movies "loved" matrix, built on the first explanation
-        self._fans: Any = None  # how many people loved each movie (column sums of ``_loved``)
+        self._loved: tuple[csr_matrix, np.ndarray] | None = None  # built on the first explanation
 
     @classmethod
     def open(cls, store: str | os.PathLike[str] | VectorStore = "runs/index", *, settings: Settings | None = None
@@ -351,6 +351,20 @@ class Recommender:
         model.items = ItemTable.from_store(vs, item_ids=None)
         return cls(vs, model, settings)
 
+    @property
+    def column_of(self) -> Mapping[int, int]:
+        """Each rated movie's column in the ranker's matrices, by movie id."""
+        return self._col_of
+
+    def loved(self) -> tuple[csr_matrix, np.ndarray]:
+        """Who loved what: the people x movies 0/1 matrix of ratings of 4 or more (columns as :attr:`column_of`)
+        and how many people loved each movie, built on the first call (explanations' "people who loved X")."""
+        if self._loved is None:
+            assert self.model.inter is not None
+            loved = loved_from_confidence(self.model.inter.matrix)
+            self._loved = loved, np.asarray(loved.sum(axis=0)).ravel()
+        return self._loved
+
     def close(self) -> None:
         self.store.close()
 
@@ -365,7 +379,7 @@ class Recommender:
         """A MovieLens user's ratings as a history (the users the ranker was trained with)."""
         if isinstance(user_id, bool | np.bool_) or not isinstance(user_id, int | np.integer):
             raise InputError(f"user_id must be a MovieLens userId (a whole number), got {user_id!r}")
-        h = self.model._histories.get(int(user_id))
+        h = self.model.histories.get(int(user_id))
         if h is None:
             raise CinefuseError(f"user {user_id} has no ratings in this index")
         return h.interactions()
@@ -378,7 +392,7 @@ class Recommender:
             >>> # rec.ratings().groupby("user_id").size().describe()
         """
         frames = [pd.DataFrame({"user_id": user, "movie_id": h.movie_ids, "rating": h.ratings,
-                                "timestamp": h.timestamps}) for user, h in self.model._histories.items()]
+                                "timestamp": h.timestamps}) for user, h in self.model.histories.items()]
         if not frames:
             return pd.DataFrame({"user_id": pd.Series(dtype=np.int64), "movie_id": pd.Series(dtype=np.int64),
                                  "rating": pd.Series(dtype=np.float32), "timestamp": pd.Series(dtype=np.float64)})
@@ -443,7 +457,7 @@ class Recommender:
             cand = self._candidates(weights, user, {int(m) for m in h.movie_ids}, filters, text)
             # the collaborative models' own top picks (item-kNN and EASE have no vectors in the store): the
             # ranker was trained to rerank exactly these, so scoring sees the pool evaluation measured
-            extra = self._columns[self.model._candidate_columns(feats, h)]
+            extra = self._columns[self.model.candidate_columns(feats, h)]
             flt = filters or Filters()
             keep = [int(m) for m in extra if flt.is_empty() or passes(self.payloads.get(int(m), {}), flt, int(m))]
             cand = np.union1d(cand, np.array(keep, dtype=np.int64))
@@ -495,7 +509,7 @@ class Recommender:
         hits = self.store.search_batch(queries, limit=self.model.candidates, filters=flt) if queries else []
         ids = {h.id for res in hits for h in res}
         if filters is None or filters.is_empty():  # the ranker may also lift well-liked movies no query reached
-            ids |= {int(m) for m in self._columns[np.argsort(-self.model._popularity)[:30]]} - seen
+            ids |= {int(m) for m in self._columns[np.argsort(-self.model.popularity)[:30]]} - seen
         return np.array(sorted(i for i in ids if i in self._col_of), dtype=np.int64)
 
     def _text_match(self, query: np.ndarray, cand: np.ndarray) -> np.ndarray:
@@ -540,7 +554,7 @@ class Recommender:
         cols = self._cols(cand)
         if len(cols) == 0:
             return None
-        popularity = self.model._popularity[cols]
+        popularity = self.model.popularity[cols]
         content = feats[cols][:, 2:5]
         content = np.where(np.isnan(content), -np.inf, content).max(axis=1)
         ok = (popularity <= np.quantile(popularity, 0.5)) & np.isfinite(content) & ~np.isin(cand, list(taken))
@@ -625,7 +639,7 @@ class Recommender:
         take("Trending now", trending)
         if items and len(cand):
             cols = self._cols(cand)
-            popularity = self.model._popularity[cols]
+            popularity = self.model.popularity[cols]
             gems = np.flatnonzero((popularity <= np.quantile(popularity, 0.3)) & ~np.isin(cand, list(used)))
             gems = gems[np.argsort(-scores[gems])][:k]
             take("Hidden gems", [self._recommendation(int(cand[i]), float(scores[i]), feats) for i in gems])

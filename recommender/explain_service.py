@@ -6,9 +6,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from scipy.sparse import csr_matrix
-
 from recommender.evidence import (
     Evidence,
     build_evidence,
@@ -26,22 +23,6 @@ if TYPE_CHECKING:
     from index.config import Settings
     from recommender.api import Recommendation, Recommender
 
-#: the ALS confidence of a 4-star rating (1 + 4 * 4/5): at or above it, a person "loved" the movie
-LOVED_CONFIDENCE = 1 + 4 * 4 / 5
-
-
-def loved_from_confidence(matrix: csr_matrix, threshold: float = LOVED_CONFIDENCE) -> csr_matrix:
-    """The users x items 0/1 matrix of "loved" (rated 4 or more) from the ranker's confidence matrix.
-
-    Example:
-        >>> loved_from_confidence(csr_matrix(np.array([[4.2, 2.0]]))).toarray().tolist()
-        [[1.0, 0.0]]
-    """
-    loved = csr_matrix(matrix >= threshold - 1e-6, dtype=np.float32)
-    loved.eliminate_zeros()
-    return loved
-
-
 def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Sequence[Interaction]) -> list[Evidence]:
     """One :class:`Evidence` per recommendation: anchors from the liked history per signal, shared features,
     relevant review quotes, how many people loved both (and each liked movie at all), the pick's own rating
@@ -56,17 +37,14 @@ def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Seq
     hist = [(rec.payloads[m], w) for m, w in weights.items() if m in rec.payloads]
     signals = [s for s in rec.signals if s != "poster" or "poster" in rec.items.vectors]
     vectors = rec.store.vectors([r.movie_id for r in recs] + liked, signals) if liked else {}
-    if rec._loved is None and liked:
-        assert rec.model.inter is not None
-        rec._loved = loved_from_confidence(rec.model.inter.matrix)
-        rec._fans = np.asarray(rec._loved.sum(axis=0)).ravel()
-    fans = {m: int(rec._fans[rec._col_of[m]]) for m in liked if m in rec._col_of} if liked else {}
+    loved, fan_counts = rec.loved() if liked else (None, None)
+    fans = {m: int(fan_counts[rec.column_of[m]]) for m in liked if m in rec.column_of} if liked else {}
     history_vectors = {m: vectors.get(m, {}) for m in liked}
     prepared = prepare_history(hist, history_vectors)  # once per page: a history can hold thousands of films
     out = []
     for r in recs:
         payload = rec.payloads.get(r.movie_id, {"movie_id": r.movie_id, "title": r.title})
-        co = co_like_counts(rec._loved, rec._col_of, liked, r.movie_id) if liked else {}
+        co = co_like_counts(loved, rec.column_of, liked, r.movie_id) if liked else {}
         evidence = build_evidence(payload, hist, vectors.get(r.movie_id, {}), history_vectors,
                                   co_likes=co, contributions={k: max(v, 0.0) for k, v in r.contributions.items()},
                                   fans=fans, sentiments=sentiments, reason=r.reason, prepared=prepared)

@@ -445,6 +445,16 @@ class FusionModel:
         self._mapped: np.ndarray | None = None  # each fitted column's content-mapped ALS factors
         self._item_vectors = np.zeros((0, 0), dtype=np.float32)  # what the cf score reads: ALS factors + mapped
 
+    @property
+    def popularity(self) -> np.ndarray:
+        """Each fitted column's log(1 + number of ratings), in the column order of :attr:`inter`."""
+        return self._popularity
+
+    @property
+    def histories(self) -> Mapping[int, History]:
+        """The histories the model was fitted on, by MovieLens user id."""
+        return self._histories
+
     # ----- fitting --------------------------------------------------------------------------------------
     def fit_frame(self, train_df: pd.DataFrame, inter: Interactions) -> None:
         """Train the ranker on validation splits of ``train_df``, then refit the base models on all of it."""
@@ -571,14 +581,14 @@ class FusionModel:
             weights = interaction_weights(history.interactions(), self.half_life_days)
             raw = self.raw_scores(history, weights=weights)  # shared by the warm and the pseudo-cold rows
             feats = self.features(history, weights=weights, raw=raw)
-            cand = self._candidate_columns(feats, history)
+            cand = self.candidate_columns(feats, history)
             cand = cand[~hidden[cand] & self._cf_known[cand]]  # the warm ranker only ever sees rated movies
             warm_x.append(feats[cand])
             warm_y.append(np.array([c in truth for c in cand], dtype=np.int8))
             masked = self.features(history, hide_cf=hidden, weights=weights, raw=raw)
             for name, columns in MODALITIES.items():
                 masked[np.ix_(dropped[name] & hidden, columns)] = np.nan
-            cold = np.intersect1d(np.flatnonzero(hidden & self._cf_known), self._candidate_columns(masked, history))
+            cold = np.intersect1d(np.flatnonzero(hidden & self._cf_known), self.candidate_columns(masked, history))
             cold_x.append(masked[cold])
             cold_y.append(np.array([c in truth for c in cold], dtype=np.int8))
         return warm_x, warm_y, cold_x, cold_y
@@ -711,9 +721,10 @@ class FusionModel:
         row.sum_duplicates()  # a movie rated twice counts as the sum, as a COO-built row did
         return row
 
-    def _candidate_columns(self, feats: np.ndarray, history: History) -> np.ndarray:
-        """Each collaborative model's top :attr:`candidates`, plus, among movies with no collaborative
-        evidence, each content signal's top :data:`COLD_CANDIDATES` (content alone where nothing is collaborative)."""
+    def candidate_columns(self, feats: np.ndarray, history: History) -> np.ndarray:
+        """The columns worth ranking for ``history`` given its :meth:`features`: each collaborative model's top
+        :attr:`candidates`, plus, among movies with no collaborative evidence, each content signal's top
+        :data:`COLD_CANDIDATES` (content alone where nothing is collaborative)."""
         seen = np.zeros(feats.shape[0], dtype=bool)
         seen[self._seen_columns(history)] = True
         pool: list[np.ndarray] = []
@@ -743,7 +754,7 @@ class FusionModel:
     def score_history(self, history: History) -> np.ndarray:
         """A score for every column of the fitted item set (-inf outside the candidates, and for seen movies)."""
         feats = self.features(history)
-        cand = self._candidate_columns(feats, history)
+        cand = self.candidate_columns(feats, history)
         scores = np.full(feats.shape[0], -np.inf, dtype=np.float32)
         if len(cand):
             scores[cand] = self.rank_columns(feats, cand)

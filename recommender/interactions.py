@@ -55,6 +55,22 @@ def rating_weights(ratings: np.ndarray, weighting: Weighting = "confidence", alp
     raise ValueError(f"unknown weighting {weighting!r}; use 'binary', 'rating' or 'confidence'")
 
 
+#: the ALS confidence of a 4-star rating (1 + 4 * 4/5): at or above it, a person "loved" the movie
+LOVED_CONFIDENCE = 1 + 4 * 4 / MAX_RATING
+
+
+def loved_from_confidence(matrix: csr_matrix, threshold: float = LOVED_CONFIDENCE) -> csr_matrix:
+    """The users x items 0/1 matrix of "loved" (rated 4 or more) from the ranker's confidence matrix.
+
+    Example:
+        >>> loved_from_confidence(csr_matrix(np.array([[4.2, 2.0]]))).toarray().tolist()
+        [[1.0, 0.0]]
+    """
+    loved = csr_matrix(matrix >= threshold - 1e-6, dtype=np.float32)
+    loved.eliminate_zeros()
+    return loved
+
+
 @dataclass(frozen=True)
 class Interactions:
     """A CSR user x item matrix of interaction weights, with the maps between ids and row/column indices.
