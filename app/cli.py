@@ -257,7 +257,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from index.catalog import find_movielens_dir
     from index.sources import load_movielens
     from recommender.experiments import cold_start_recall, evaluate_new_people, evaluate_protocol, write_report
-    from recommender.fusion import ItemTable
+    from recommender.ranking.fusion import ItemTable
 
     settings = settings_from_args(args)
     store = _open(settings)

@@ -24,7 +24,7 @@ from index.query import describe_list
 from index.store import Filters
 from recommender.api import Recommendation, Recommender
 from recommender.explain import TemplateExplainer
-from recommender.profile import Interaction
+from recommender.ranking.profile import Interaction
 
 log = logging.getLogger(__name__)
 

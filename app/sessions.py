@@ -19,7 +19,7 @@ from app.session import Card, MemorySessions, Session, SessionStore
 from index.config import Settings
 from index.errors import CinefuseError
 from index.store import CLIENT_LOCAL, qdrant_client
-from recommender.profile import Interaction
+from recommender.ranking.profile import Interaction
 
 #: sessions nobody touched for this long are dropped from a shared store when a process starts
 DEFAULT_TTL_DAYS = 30.0

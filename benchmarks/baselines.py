@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from recommender.collaborative import ALSModel, BiasedMF, CollaborativeModel, EASEModel, ItemKNNModel
 from recommender.evaluate import SplitProtocol, evaluate_model, run_baselines, split_protocol, to_markdown
-from recommender.interactions import Weighting
 from recommender.metrics import mae, rmse
-from recommender.splits import split_latest
+from recommender.ranking.collaborative import ALSModel, BiasedMF, CollaborativeModel, EASEModel, ItemKNNModel
+from recommender.ranking.interactions import Weighting
+from recommender.ranking.splits import split_latest
 
 DATA = Path(os.environ.get("CINEFUSE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 COLUMNS = ["ndcg@10", "recall@20", "map@10", "precision@10", "recall@10", "hit_rate@10",

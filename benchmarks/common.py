@@ -9,7 +9,7 @@ from typing import Any
 
 
 def items_and_ratings(store: str, data: str) -> tuple[Any, Any]:
-    """The index's :class:`~recommender.fusion.ItemTable` (read from a copy, so the store's lock stays free for
+    """The index's :class:`~recommender.ranking.fusion.ItemTable` (read from a copy, so the store's lock stays free for
     other work) and the ratings frame of the MovieLens release under ``data``.
 
     Example:
@@ -18,7 +18,7 @@ def items_and_ratings(store: str, data: str) -> tuple[Any, Any]:
     from index.catalog import find_movielens_dir
     from index.sources import load_movielens
     from index.store import open_store
-    from recommender.fusion import ItemTable
+    from recommender.ranking.fusion import ItemTable
 
     work = Path(tempfile.mkdtemp(prefix="cinefuse-bench-"))
     try:

@@ -1,4 +1,4 @@
-"""Choose the content-to-collaborative map (recommender/content_map.py) on a validation split nested inside the
+"""Choose the content-to-collaborative map (recommender/ranking/content_map.py) on a validation split nested inside the
 cold-start experiment's training data, never on its held-out movies: 10% of the training movies with content are
 hidden (seed 7), ALS learns from the rest, each map learns content -> ALS factors on the rated movies, and each
 validation person ranks the hidden movies by their folded-in vector times the mapped factors (Recall@20, as
@@ -74,13 +74,13 @@ def main() -> None:
     from benchmarks.common import items_and_ratings
     from index.catalog import find_movielens_dir
     from index.sources import load_movielens
-    from recommender.collaborative import ALSModel, top_n
-    from recommender.content_map import ContentMap, mapped_factors
     from recommender.experiments import items_with_training_tags
-    from recommender.fusion import CONTENT_SIGNALS
-    from recommender.interactions import Interactions
     from recommender.metrics import recall_at_k
-    from recommender.splits import split_cold_items
+    from recommender.ranking.collaborative import ALSModel, top_n
+    from recommender.ranking.content_map import ContentMap, mapped_factors
+    from recommender.ranking.fusion import CONTENT_SIGNALS
+    from recommender.ranking.interactions import Interactions
+    from recommender.ranking.splits import split_cold_items
 
     items, ratings = items_and_ratings(args.store, args.data)
     tags = load_movielens(find_movielens_dir(args.data)).tags
@@ -171,8 +171,8 @@ def main() -> None:
 
 
 def _block_columns(items: object) -> dict[str, np.ndarray]:
-    """The content-feature columns of each block, in :func:`~recommender.content_map.content_features` order."""
-    from recommender.content_map import TOKEN_DIMENSIONS, YEAR_BINS
+    """The content-feature columns of each block, in :func:`~recommender.ranking.content_map.content_features` order."""
+    from recommender.ranking.content_map import TOKEN_DIMENSIONS, YEAR_BINS
 
     sizes = [("embeddings", sum(v.shape[1] for v in items.vectors.values())),  # type: ignore[attr-defined]
              ("genres and year", items.genres.shape[1] + len(YEAR_BINS)),  # type: ignore[attr-defined]

@@ -25,8 +25,8 @@ def main() -> None:
 
     from benchmarks.common import items_and_ratings
     from recommender.evaluate import BASELINES, evaluate_model, split_protocol
-    from recommender.fusion import FusionModel
-    from recommender.splits import split_latest
+    from recommender.ranking.fusion import FusionModel
+    from recommender.ranking.splits import split_latest
 
     items, ratings = items_and_ratings(args.store, args.data)
     train, _ = split_protocol(ratings, "A")

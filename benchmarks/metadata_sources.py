@@ -37,8 +37,8 @@ def main() -> None:
     from index.config import Settings
     from recommender.evaluate import rank_test_users, split_protocol
     from recommender.experiments import cold_start_recall, model_factories
-    from recommender.fusion import ItemTable
     from recommender.metrics import ndcg_at_k, paired_difference
+    from recommender.ranking.fusion import ItemTable
 
     settings = Settings.load()
     data = Path(args.data)

@@ -16,8 +16,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recommender.api import Recommender  # noqa: E402
-from recommender.collaborative import single_threaded_blas  # noqa: E402
-from recommender.profile import Interaction  # noqa: E402
+from recommender.ranking.collaborative import single_threaded_blas  # noqa: E402
+from recommender.ranking.profile import Interaction  # noqa: E402
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

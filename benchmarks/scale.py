@@ -102,7 +102,7 @@ def _ratings(data: Path) -> Any:
 
 def _items(data: Path) -> Any:
     from index.sources import load_movielens
-    from recommender.fusion import ItemTable
+    from recommender.ranking.fusion import ItemTable
 
     movies = load_movielens(data).movies
     payloads = {int(m): {"genres": g, "year": None if y is None or y != y else int(y)}
@@ -120,7 +120,7 @@ def stage_ingest(data: Path, work: Path, args: argparse.Namespace) -> dict[str, 
 
 def _model_stage(weighting: str, make: Callable[[], Any]) -> Callable[[Path, Path, argparse.Namespace], dict[str, Any]]:
     def run(data: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
-        from recommender.interactions import Interactions
+        from recommender.ranking.interactions import Interactions
 
         ratings = _ratings(data)
         _reset_peak()
@@ -140,8 +140,8 @@ def _model_stage(weighting: str, make: Callable[[], Any]) -> Callable[[Path, Pat
 
 
 def stage_ranker(data: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from recommender.fusion import FusionModel
-    from recommender.interactions import Interactions
+    from recommender.ranking.fusion import FusionModel
+    from recommender.ranking.interactions import Interactions
 
     ratings, items = _ratings(data), _items(data)
     _reset_peak()
@@ -239,10 +239,10 @@ def stage_quality(data: Path, work: Path, args: argparse.Namespace) -> dict[str,
 
 RUNNERS: dict[str, Callable[[Path, Path, argparse.Namespace], dict[str, Any]]] = {
     "ingest": stage_ingest,
-    "als": _model_stage("confidence", lambda: __import__("recommender.collaborative").collaborative.ALSModel()),
-    "knn": _model_stage("rating", lambda: __import__("recommender.collaborative").collaborative.ItemKNNModel()),
-    "ease": _model_stage("binary", lambda: __import__("recommender.collaborative").collaborative.EASEModel(
-        l2=100.0, max_items=__import__("recommender.collaborative").collaborative.EASE_MAX_ITEMS)),
+    "als": _model_stage("confidence", lambda: __import__("recommender.ranking.collaborative").collaborative.ALSModel()),
+    "knn": _model_stage("rating", lambda: __import__("recommender.ranking.collaborative").collaborative.ItemKNNModel()),
+    "ease": _model_stage("binary", lambda: __import__("recommender.ranking.collaborative").collaborative.EASEModel(
+        l2=100.0, max_items=__import__("recommender.ranking.collaborative").collaborative.EASE_MAX_ITEMS)),
     "ranker": stage_ranker,
     "store": stage_store,
     "build": stage_build,

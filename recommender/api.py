@@ -35,10 +35,10 @@ from index.search import (
 )
 from index.store import Filters, Hit, SignalQuery, VectorStore, open_store, passes
 from index.titles import TitleIndex
-from recommender.collaborative import single_threaded
-from recommender.fusion import CONTENT_SIGNALS, FEATURES, FusionModel, History, ItemTable
-from recommender.interactions import Interactions, loved_from_confidence
-from recommender.profile import Interaction, interaction_weights
+from recommender.ranking.collaborative import single_threaded
+from recommender.ranking.fusion import CONTENT_SIGNALS, FEATURES, FusionModel, History, ItemTable
+from recommender.ranking.interactions import Interactions, loved_from_confidence
+from recommender.ranking.profile import Interaction, interaction_weights
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,25 @@ class Recommendation:
     def from_payload(cls, movie_id: int, payload: Mapping[str, Any], score: float, **extra: Any) -> Recommendation:
         return cls(movie_id, payload.get("display_title") or payload.get("title", str(movie_id)), payload.get("year"),
                    list(payload.get("genres") or []), float(score), poster=payload.get("poster"), **extra)
+
+
+#: where the classes of a ranker.pkl pickled before ``recommender.ranking`` existed live now
+MOVED_MODULES = {f"recommender.{name}": f"recommender.ranking.{name}" for name in
+                 ("collaborative", "content_map", "fusion", "interactions", "metadata", "profile", "splits")}
+
+
+class RankerUnpickler(pickle.Unpickler):
+    """Reads a ranker.pkl, including one an earlier cinefuse wrote under the old module names, so an index
+    built before the move keeps serving.
+
+    Example:
+        >>> import io
+        >>> RankerUnpickler(io.BytesIO()).find_class("recommender.fusion", "FusionModel") is FusionModel
+        True
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(MOVED_MODULES.get(module, module), name)
 
 
 def ranker_path(settings: Settings) -> Path:
@@ -341,7 +360,7 @@ class Recommender:
                              "differs from the one the index records): point --artifacts at the folder the last "
                              "build of this index wrote, or build the index again")
         with open(path, "rb") as fh:
-            model: FusionModel = pickle.load(fh)  # noqa: S301 - our own file, written by train_ranker
+            model: FusionModel = RankerUnpickler(fh).load()  # our own file, written by train_ranker
         trained_on = len(getattr(model, "use", ()))
         if trained_on != len(FEATURES):
             vs.close()

@@ -21,16 +21,6 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from recommender.collaborative import (
-    EASE_MAX_ITEMS,
-    ALSModel,
-    CollaborativeModel,
-    EASEModel,
-    ItemKNNModel,
-    PopularityModel,
-    top_n,
-)
-from recommender.interactions import Interactions, Weighting
 from recommender.metrics import (
     catalog_coverage,
     hit_rate_at_k,
@@ -42,7 +32,17 @@ from recommender.metrics import (
     recall_at_k,
     serendipity,
 )
-from recommender.splits import split_latest, split_random
+from recommender.ranking.collaborative import (
+    EASE_MAX_ITEMS,
+    ALSModel,
+    CollaborativeModel,
+    EASEModel,
+    ItemKNNModel,
+    PopularityModel,
+    top_n,
+)
+from recommender.ranking.interactions import Interactions, Weighting
+from recommender.ranking.splits import split_latest, split_random
 
 log = logging.getLogger(__name__)
 

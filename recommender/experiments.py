@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix, vstack
 
-from recommender.collaborative import BiasedMF, CollaborativeModel, top_n
 from recommender.evaluate import (
     BASELINES,
     FrameModel,
@@ -25,10 +24,19 @@ from recommender.evaluate import (
     split_protocol,
     to_markdown,
 )
-from recommender.fusion import CONTENT_FEATURES, CONTENT_SIGNALS, FEATURES, FusionModel, History, ItemTable, histories
-from recommender.interactions import Interactions, Weighting
 from recommender.metrics import mae, mean_interval, ndcg_at_k, paired_difference, recall_at_k, rmse
-from recommender.splits import reveal_liked, split_cold_items, split_new_people
+from recommender.ranking.collaborative import BiasedMF, CollaborativeModel, top_n
+from recommender.ranking.fusion import (
+    CONTENT_FEATURES,
+    CONTENT_SIGNALS,
+    FEATURES,
+    FusionModel,
+    History,
+    ItemTable,
+    histories,
+)
+from recommender.ranking.interactions import Interactions, Weighting
+from recommender.ranking.splits import reveal_liked, split_cold_items, split_new_people
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from recommender.evidence import (
     query_matches,
     sanitize_text,
 )
-from recommender.profile import Interaction, interaction_weights
+from recommender.ranking.profile import Interaction, interaction_weights
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 from scipy.sparse import csr_array, csr_matrix
 
-from recommender.collaborative import (
+from recommender.evaluate import BASELINES, evaluate_model, run_baselines, to_markdown
+from recommender.metrics import mae, rmse
+from recommender.ranking.collaborative import (
     ALSModel,
     BiasedMF,
     CollaborativeModel,
@@ -23,10 +25,8 @@ from recommender.collaborative import (
     RecommenderBase,
     top_n,
 )
-from recommender.evaluate import BASELINES, evaluate_model, run_baselines, to_markdown
-from recommender.interactions import Interactions
-from recommender.metrics import mae, rmse
-from recommender.splits import split_random
+from recommender.ranking.interactions import Interactions
+from recommender.ranking.splits import split_random
 
 # Two clusters: users 0-9 like items 0-7 (cluster A); users 10-23 like items 8-15 (cluster B).
 # B has more users, so B items are the most *popular*: only a personalised model puts A first for A users.
@@ -345,7 +345,8 @@ def test_biased_mf_rmse_on_real_data(ratings: pd.DataFrame) -> None:
     assert error < 0.90
 
 
-@pytest.mark.parametrize("module", ["recommender.collaborative", "recommender.interactions", "recommender.evaluate"])
+@pytest.mark.parametrize("module", ["recommender.ranking.collaborative", "recommender.ranking.interactions",
+                                    "recommender.evaluate"])
 def test_docstring_examples(module: str) -> None:
     import doctest
     import importlib

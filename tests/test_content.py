@@ -13,12 +13,12 @@ import pytest
 
 from index.config import Settings
 from recommender.api import Recommender
-from recommender.content_map import ContentMap, content_features, mapped_factors
 from recommender.experiments import WITHOUT_CONTENT, evaluate_new_people, items_with_training_tags, write_report
-from recommender.fusion import FEATURES, FusionModel, History, ItemTable
-from recommender.interactions import Interactions
-from recommender.metadata import metadata_scores, tfidf_rows
-from recommender.profile import Interaction
+from recommender.ranking.content_map import ContentMap, content_features, mapped_factors
+from recommender.ranking.fusion import FEATURES, FusionModel, History, ItemTable
+from recommender.ranking.interactions import Interactions
+from recommender.ranking.metadata import metadata_scores, tfidf_rows
+from recommender.ranking.profile import Interaction
 from tests.tiny_catalog import NO_METADATA, SAME_DIRECTOR, SEQUEL, build_tiny_index, director_of, group_of, tiny_catalog
 
 

@@ -7,8 +7,8 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from recommender.fusion import FEATURES, MONOTONE, FusionModel, ItemTable, log_ranks
-from recommender.interactions import Interactions
+from recommender.ranking.fusion import FEATURES, MONOTONE, FusionModel, ItemTable, log_ranks
+from recommender.ranking.interactions import Interactions
 
 
 def test_log_ranks_skip_absent_and_excluded_movies() -> None:

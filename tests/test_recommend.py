@@ -12,8 +12,8 @@ from index.config import Settings
 from index.store import Filters
 from recommender.api import Recommender, mmr
 from recommender.evaluate import evaluate_model, split_protocol
-from recommender.fusion import FEATURES, FusionModel, History, ItemTable, reciprocal_rank_fusion
-from recommender.profile import Interaction, interaction_weights, profile_vector, recency_weights
+from recommender.ranking.fusion import FEATURES, FusionModel, History, ItemTable, reciprocal_rank_fusion
+from recommender.ranking.profile import Interaction, interaction_weights, profile_vector, recency_weights
 from tests.tiny_catalog import build_tiny_index, group_of, tiny_catalog
 
 DAY = 86400.0

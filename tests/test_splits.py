@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recommender.splits import reveal_liked, split_cold_items, split_latest, split_new_people, split_random
+from recommender.ranking.splits import reveal_liked, split_cold_items, split_latest, split_new_people, split_random
 
 
 def _toy(n_users: int = 30, seed: int = 0) -> pd.DataFrame:
@@ -196,6 +196,6 @@ class TestNewPeople:
 def test_docstring_examples() -> None:
     import doctest
 
-    import recommender.splits
+    import recommender.ranking.splits
 
-    assert doctest.testmod(recommender.splits, raise_on_error=False).failed == 0
+    assert doctest.testmod(recommender.ranking.splits, raise_on_error=False).failed == 0

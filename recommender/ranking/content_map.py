@@ -21,7 +21,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 if TYPE_CHECKING:
-    from recommender.fusion import ItemTable
+    from recommender.ranking.fusion import ItemTable
 
 MapKind = Literal["ridge", "ridge_cv", "mlp", "knn"]
 #: the ridge penalties ``ridge_cv`` chooses among by leave-one-out error on the rated movies (efficient GCV)
@@ -40,7 +40,7 @@ def content_features(items: ItemTable, token_dimensions: int = TOKEN_DIMENSIONS)
     whether the movie has it.
 
     Example:
-        >>> from recommender.fusion import ItemTable
+        >>> from recommender.ranking.fusion import ItemTable
         >>> t = ItemTable.from_payloads({1: {"genres": ["Crime"], "year": 1995}, 2: {"genres": ["Crime"]}}, {})
         >>> content_features(t).shape
         (2, 31)

@@ -28,12 +28,12 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from index.store import rrf_term
-from recommender.collaborative import EASE_MAX_ITEMS, ALSModel, EASEModel, ItemKNNModel
-from recommender.content_map import ContentMap, content_features, mapped_factors
-from recommender.interactions import Interactions
-from recommender.metadata import METADATA_FIELDS, METADATA_GROUPS, field_tokens, metadata_scores, tfidf_rows
-from recommender.profile import DEFAULT_HALF_LIFE_DAYS, Interaction, interaction_weights, profile_vector
-from recommender.splits import reveal_liked, split_latest, split_new_people, split_random
+from recommender.ranking.collaborative import EASE_MAX_ITEMS, ALSModel, EASEModel, ItemKNNModel
+from recommender.ranking.content_map import ContentMap, content_features, mapped_factors
+from recommender.ranking.interactions import Interactions
+from recommender.ranking.metadata import METADATA_FIELDS, METADATA_GROUPS, field_tokens, metadata_scores, tfidf_rows
+from recommender.ranking.profile import DEFAULT_HALF_LIFE_DAYS, Interaction, interaction_weights, profile_vector
+from recommender.ranking.splits import reveal_liked, split_latest, split_new_people, split_random
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def log_ranks(scores: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarr
 @dataclass
 class ItemTable:
     """Every movie's content, as dense arrays in one column order (zero rows where a signal is missing), and its
-    metadata tokens per field (:data:`~recommender.metadata.METADATA_FIELDS`; empty lists where unknown).
+    metadata tokens per field (:data:`~recommender.ranking.metadata.METADATA_FIELDS`; empty lists where unknown).
 
     Example:
         >>> t = ItemTable.from_payloads({7: {"genres": ["Horror"], "year": 1999, "directors": ["John Carpenter"]}}, {})
@@ -239,7 +239,7 @@ class ItemTable:
                          tokens, self.index, self._has, self._genre_norms)
 
     def metadata(self, group: str) -> csr_matrix:
-        """Movies x tokens TF-IDF rows of one :data:`~recommender.metadata.METADATA_GROUPS` group (cached)."""
+        """Movies x tokens TF-IDF rows of one :data:`~recommender.ranking.metadata.METADATA_GROUPS` group (cached)."""
         cached = self._metadata.get(group)
         if cached is None:
             fields = METADATA_GROUPS[group]
@@ -249,7 +249,8 @@ class ItemTable:
         return cached
 
     def content(self) -> np.ndarray:
-        """What the content-to-collaborative map reads (:func:`~recommender.content_map.content_features`, cached)."""
+        """What the content-to-collaborative map reads (:func:`~recommender.ranking.content_map.content_features`,
+        cached)."""
         if self._content is None:
             self._content = content_features(self)
         return self._content
@@ -364,7 +365,7 @@ class Fold:
 def few_shot_histories(held: pd.DataFrame, seed: int, sizes: Sequence[int] = FEW_SHOT_SIZES
                        ) -> tuple[dict[tuple[int, int], History], pd.DataFrame]:
     """Protocol C's view of held-out people, as the ranker learns from it: for each person and each size n, a
-    history of n of their liked movies (:func:`~recommender.splits.reveal_liked`, nested across n), keyed
+    history of n of their liked movies (:func:`~recommender.ranking.splits.reveal_liked`, nested across n), keyed
     ``(person, n)``, and the frame of what each ``(person, n)`` history left to find (column ``history_key``).
 
     Example:
@@ -397,7 +398,7 @@ class FusionModel:
     ``seed``): about 120 candidate rows each, so 1,000 people give some 120k rows whatever the catalogue, and
     training time stops growing with the number of people. :attr:`training_summary` says what was sampled.
 
-    ``content_map`` maps each movie's content into the ALS space (:mod:`recommender.content_map`; None: no
+    ``content_map`` maps each movie's content into the ALS space (:mod:`recommender.ranking.content_map`; None: no
     ``content_cf`` feature). ``few_shot_folds`` adds that many protocol-C folds (people of the training data held
     out and shown as 1, 3, 5 and 10 liked movies) to the protocol's own, so the ranker also learns what a
     history of a few films is worth; under ``validation="C"`` every fold is one.
@@ -595,7 +596,7 @@ class FusionModel:
 
     def cf_vectors(self) -> dict[int, np.ndarray]:
         """Each movie's vector in the collaborative space, by movieId: the factors the content map gives it
-        (:mod:`recommender.content_map`) where nobody rated it, so a new movie is found by the same ``cf`` query
+        (:mod:`recommender.ranking.content_map`) where nobody rated it, so a new movie is found by the same ``cf`` query
         as the others, else its ALS factors, shrunk towards the mapped ones while it has few ratings (the vectors
         the ``cf`` feature scores).
 

@@ -1,6 +1,6 @@
 """Collaborative-filtering models behind one small interface, in the style of `implicit`.
 
-Every model takes a CSR user x item matrix (see :class:`recommender.interactions.Interactions`):
+Every model takes a CSR user x item matrix (see :class:`recommender.ranking.interactions.Interactions`):
 
 * ``fit(user_items, show_progress=False)`` learns from the training rows;
 * ``score(user_items)`` scores every item for each given *history row* (dense float32,

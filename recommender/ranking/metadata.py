@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from recommender.profile import DISLIKE_WEIGHT
+from recommender.ranking.profile import DISLIKE_WEIGHT
 
 #: payload field -> token prefix; how many entries of a list field count (billing order: the leads)
 METADATA_FIELDS: dict[str, tuple[str, int]] = {
@@ -88,7 +88,7 @@ def metadata_profile(rows: csr_matrix, weights: Mapping[int, float],
                      dislike_weight: float = DISLIKE_WEIGHT) -> np.ndarray | None:
     """A person's metadata query, dense over the tokens: the weighted mean of liked movies' rows minus
     ``dislike_weight`` times that of disliked ones (``weights``: row -> signed weight, as
-    :func:`~recommender.profile.profile_vector` takes), L2-normalised; None when no weighted movie has a token.
+    :func:`~recommender.ranking.profile.profile_vector` takes), L2-normalised; None when no weighted movie has a token.
 
     Example:
         >>> rows = csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32))
