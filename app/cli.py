@@ -256,7 +256,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from index.catalog import find_movielens_dir
     from index.sources import load_movielens
-    from recommender.experiments import cold_start_recall, evaluate_new_people, evaluate_protocol, write_report
+    from recommender.evaluation.experiments import (
+        cold_start_recall,
+        evaluate_new_people,
+        evaluate_protocol,
+        write_report,
+    )
     from recommender.ranking.fusion import ItemTable
 
     settings = settings_from_args(args)

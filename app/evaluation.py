@@ -52,7 +52,7 @@ def quick_evaluation(rec: Recommender, out_dir: Path, *, users: int = QUICK_USER
     Example:
         >>> # quick_evaluation(Recommender.open("runs/index"), Path("runs/quick-eval"), progress=print)
     """
-    from recommender.experiments import evaluate_protocol, model_factories, write_report
+    from recommender.evaluation.experiments import evaluate_protocol, model_factories, write_report
 
     sample = sample_users(rec.ratings(), users, seed)
     if sample.empty:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from recommender.evaluate import SplitProtocol, evaluate_model, run_baselines, split_protocol, to_markdown
-from recommender.metrics import mae, rmse
+from recommender.evaluation.metrics import mae, rmse
+from recommender.evaluation.protocol import SplitProtocol, evaluate_model, run_baselines, split_protocol, to_markdown
 from recommender.ranking.collaborative import ALSModel, BiasedMF, CollaborativeModel, EASEModel, ItemKNNModel
 from recommender.ranking.interactions import Weighting
 from recommender.ranking.splits import split_latest

@@ -74,8 +74,8 @@ def main() -> None:
     from benchmarks.common import items_and_ratings
     from index.catalog import find_movielens_dir
     from index.sources import load_movielens
-    from recommender.experiments import items_with_training_tags
-    from recommender.metrics import recall_at_k
+    from recommender.evaluation.experiments import items_with_training_tags
+    from recommender.evaluation.metrics import recall_at_k
     from recommender.ranking.collaborative import ALSModel, top_n
     from recommender.ranking.content_map import ContentMap, mapped_factors
     from recommender.ranking.fusion import CONTENT_SIGNALS

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index.sources import load_movielens  # noqa: E402
-from recommender.evaluate import evaluate_model, split_protocol  # noqa: E402
+from recommender.evaluation.protocol import evaluate_model, split_protocol  # noqa: E402
 from recommender.ranking.collaborative import ALSModel, EASEModel, ItemKNNModel, RecommenderBase  # noqa: E402
 from recommender.ranking.splits import split_latest  # noqa: E402
 

@@ -24,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from benchmarks.common import items_and_ratings
-    from recommender.evaluate import BASELINES, evaluate_model, split_protocol
+    from recommender.evaluation.protocol import BASELINES, evaluate_model, split_protocol
     from recommender.ranking.fusion import FusionModel
     from recommender.ranking.splits import split_latest
 

@@ -35,9 +35,9 @@ def main() -> None:
     from index.cache import EmbeddingCache
     from index.catalog import build_catalog, catalog_from_data_dir, detect_metadata_files, find_movielens_dir
     from index.config import Settings
-    from recommender.evaluate import rank_test_users, split_protocol
-    from recommender.experiments import cold_start_recall, model_factories
-    from recommender.metrics import ndcg_at_k, paired_difference
+    from recommender.evaluation.experiments import cold_start_recall, model_factories
+    from recommender.evaluation.metrics import ndcg_at_k, paired_difference
+    from recommender.evaluation.protocol import rank_test_users, split_protocol
     from recommender.ranking.fusion import ItemTable
 
     settings = Settings.load()

@@ -56,7 +56,7 @@ from index.query import COMPANY_SUFFIXES, Vocabulary, normalize, parse_query  # 
 from index.search import search_request, search_text, sparse_encoder_for  # noqa: E402
 from index.sparse import SPARSE_SIGNAL, Bm25Encoder, average_length, movie_document  # noqa: E402
 from index.store import StorePoint, StoreSchema, open_store  # noqa: E402
-from recommender.metrics import ndcg_at_k, paired_difference  # noqa: E402
+from recommender.evaluation.metrics import ndcg_at_k, paired_difference  # noqa: E402
 
 SYSTEMS = ("dense", "bm25s", "hybrid", "parser+hybrid")
 #: ablations of the full system, in the same run: without the BM25 vector, fused by DBSF instead of RRF, and

@@ -218,7 +218,7 @@ def stage_qdrant(data: Path, work: Path, args: argparse.Namespace) -> dict[str, 
 
 
 def stage_quality(data: Path, work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from recommender.experiments import evaluate_protocol
+    from recommender.evaluation.experiments import evaluate_protocol
 
     ratings, items = _ratings(data), _items(data)
     out: dict[str, Any] = {"seconds": 0.0, "note": f"{args.eval_users:,} sampled test people (seed 42)"}

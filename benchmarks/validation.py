@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 def designs() -> dict[str, dict[str, Any]]:
     """The fusion designs compared: name -> keyword arguments of FusionModel (on top of the protocol's own)."""
-    from recommender.experiments import NO_CONTENT
+    from recommender.evaluation.experiments import NO_CONTENT
     from recommender.ranking.fusion import FEATURES, METADATA_FEATURES
 
     def without(*names: str) -> tuple[str, ...]:
@@ -68,9 +68,9 @@ def main() -> None:
     from benchmarks.common import items_and_ratings
     from index.catalog import find_movielens_dir
     from index.sources import load_movielens
-    from recommender.evaluate import BASELINES, rank_test_users, ranking_metrics, split_protocol
-    from recommender.experiments import cold_start_recall, evaluate_new_people, items_with_training_tags
-    from recommender.metrics import ndcg_at_k, paired_difference
+    from recommender.evaluation.experiments import cold_start_recall, evaluate_new_people, items_with_training_tags
+    from recommender.evaluation.metrics import ndcg_at_k, paired_difference
+    from recommender.evaluation.protocol import BASELINES, rank_test_users, ranking_metrics, split_protocol
     from recommender.ranking.fusion import CONTENT_SIGNALS, FusionModel
     from recommender.ranking.splits import split_cold_items, split_latest, split_new_people, split_random
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy.sparse import csr_array, csr_matrix
 
-from recommender.evaluate import BASELINES, evaluate_model, run_baselines, to_markdown
-from recommender.metrics import mae, rmse
+from recommender.evaluation.metrics import mae, rmse
+from recommender.evaluation.protocol import BASELINES, evaluate_model, run_baselines, to_markdown
 from recommender.ranking.collaborative import (
     ALSModel,
     BiasedMF,
@@ -346,7 +346,7 @@ def test_biased_mf_rmse_on_real_data(ratings: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("module", ["recommender.ranking.collaborative", "recommender.ranking.interactions",
-                                    "recommender.evaluate"])
+                                    "recommender.evaluation.protocol"])
 def test_docstring_examples(module: str) -> None:
     import doctest
     import importlib

@@ -13,7 +13,12 @@ import pytest
 
 from index.config import Settings
 from recommender.api import Recommender
-from recommender.experiments import WITHOUT_CONTENT, evaluate_new_people, items_with_training_tags, write_report
+from recommender.evaluation.experiments import (
+    WITHOUT_CONTENT,
+    evaluate_new_people,
+    items_with_training_tags,
+    write_report,
+)
 from recommender.ranking.content_map import ContentMap, content_features, mapped_factors
 from recommender.ranking.fusion import FEATURES, FusionModel, History, ItemTable
 from recommender.ranking.interactions import Interactions

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from recommender.metrics import (
+from recommender.evaluation.metrics import (
     MetricResult,
     catalog_coverage,
     hit_rate_at_k,
@@ -184,9 +184,9 @@ def test_metrics_agree_with_naive_reference_on_random_lists() -> None:
 def test_docstring_examples() -> None:
     import doctest
 
-    import recommender.metrics
+    import recommender.evaluation.metrics
 
-    assert doctest.testmod(recommender.metrics, raise_on_error=False).failed == 0
+    assert doctest.testmod(recommender.evaluation.metrics, raise_on_error=False).failed == 0
 
 
 def test_paired_difference_interval_covers_a_known_shift() -> None:

@@ -11,7 +11,7 @@ import pytest
 from index.config import Settings
 from index.store import Filters
 from recommender.api import Recommender, mmr
-from recommender.evaluate import evaluate_model, split_protocol
+from recommender.evaluation.protocol import evaluate_model, split_protocol
 from recommender.ranking.fusion import FEATURES, FusionModel, History, ItemTable, reciprocal_rank_fusion
 from recommender.ranking.profile import Interaction, interaction_weights, profile_vector, recency_weights
 from tests.tiny_catalog import build_tiny_index, group_of, tiny_catalog
@@ -150,7 +150,7 @@ def test_recommendations_come_with_checked_explanations(rec: Recommender) -> Non
 def test_evaluation_report_says_whether_a_gap_beats_the_luck_of_the_split(shared_data: Path, tmp_path: Path) -> None:
     import json
 
-    from recommender.experiments import evaluate_protocol, write_report
+    from recommender.evaluation.experiments import evaluate_protocol, write_report
 
     ratings = pd.read_csv(shared_data / "ml-latest-small" / "ratings.csv").rename(
         columns={"userId": "user_id", "movieId": "movie_id"})

@@ -14,8 +14,8 @@ from scipy.sparse import csr_matrix
 
 from benchmarks.synth import HALF_STARS_FROM, generate
 from index.sources import load_movielens
-from recommender.evaluate import evaluate_model, rank_test_users, split_protocol
-from recommender.metrics import ndcg_at_k
+from recommender.evaluation.metrics import ndcg_at_k
+from recommender.evaluation.protocol import evaluate_model, rank_test_users, split_protocol
 from recommender.ranking.collaborative import EASEModel, ItemKNNModel, PopularityModel, most_rated_columns
 from recommender.ranking.interactions import Interactions
 
@@ -162,7 +162,7 @@ def test_sampled_evaluation_ranks_the_same_seeded_people(ratings: pd.DataFrame) 
 def test_fusion_uses_ease_on_most_rated_movies_above_the_limit(ratings: pd.DataFrame,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     import recommender.ranking.fusion as fusion
-    from recommender.experiments import evaluate_protocol
+    from recommender.evaluation.experiments import evaluate_protocol
 
     movies = np.sort(ratings["movie_id"].unique())
     items = fusion.ItemTable.from_payloads({int(m): {"genres": ["Drama"], "year": 2000} for m in movies}, {})

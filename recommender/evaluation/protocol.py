@@ -1,5 +1,5 @@
 """The offline evaluation harness: fit a collaborative model on a training frame, rank every unseen
-movie for each test user, and score the lists with :mod:`recommender.metrics`.
+movie for each test user, and score the lists with :mod:`recommender.evaluation.metrics`.
 
 Relevance is binary: every movie a user rated in the test frame is relevant to them (the
 Microsoft Recommenders convention), unless ``relevance_threshold`` keeps only ratings at or
@@ -21,7 +21,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from recommender.metrics import (
+from recommender.evaluation.metrics import (
     catalog_coverage,
     hit_rate_at_k,
     intra_list_diversity,
@@ -97,7 +97,7 @@ def evaluate_model(
     ``weighting``/``alpha``; each test user's training row is scored in batches as one dense
     users x items matrix, their training items are excluded, and the best ``max(k, recall_k)``
     are kept. Returns ``ndcg@k, recall@recall_k, map@k, precision@k, recall@k, hit_rate@k``
-    (means over test users, :mod:`recommender.metrics` definitions), ``coverage@k`` (distinct
+    (means over test users, :mod:`recommender.evaluation.metrics` definitions), ``coverage@k`` (distinct
     movies recommended / item set), ``novelty@k`` (bits, popularity from training),
     ``serendipity@k`` (hits that training popularity's own top-k would not have made),
     ``diversity@k`` when ``item_vectors`` (movie id -> vector) are given, and ``users``,

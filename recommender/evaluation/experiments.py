@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix, vstack
 
-from recommender.evaluate import (
+from recommender.evaluation.metrics import mae, mean_interval, ndcg_at_k, paired_difference, recall_at_k, rmse
+from recommender.evaluation.protocol import (
     BASELINES,
     FrameModel,
     SplitProtocol,
@@ -24,7 +25,6 @@ from recommender.evaluate import (
     split_protocol,
     to_markdown,
 )
-from recommender.metrics import mae, mean_interval, ndcg_at_k, paired_difference, recall_at_k, rmse
 from recommender.ranking.collaborative import BiasedMF, CollaborativeModel, top_n
 from recommender.ranking.fusion import (
     CONTENT_FEATURES,
@@ -88,8 +88,9 @@ def evaluate_protocol(ratings: pd.DataFrame, items: ItemTable, protocol: SplitPr
     not in test.
 
     ``sample_users`` ranks a seeded sample of that many test users (the same people for every model; see
-    :func:`~recommender.evaluate.rank_test_users`). ``frame.attrs["intervals"]`` holds each model's nDCG@10 with
-    its 95% bootstrap interval over the users ranked, ``frame.attrs["paired"]`` the fusion's gap to each baseline.
+    :func:`~recommender.evaluation.protocol.rank_test_users`). ``frame.attrs["intervals"]`` holds each model's
+    nDCG@10 with its 95% bootstrap interval over the users ranked, ``frame.attrs["paired"]`` the fusion's gap to
+    each baseline.
 
     Example:
         >>> # evaluate_protocol(ratings, items, "A").loc["fusion (trained ranker)", "ndcg@10"]
