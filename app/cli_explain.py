@@ -1,7 +1,7 @@
 """The explanation commands: ``cinefuse train-explainer`` and ``cinefuse evaluate-explanations``.
 
 ``register(subparsers)`` adds both to the ``cinefuse`` parser. Each command prints its result (a summary or a
-markdown table, or JSON with ``--json``); the work is done by :mod:`recommender.explain_train`.
+markdown table, or JSON with ``--json``); the work is done by :mod:`recommender.explain.train`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _explainer_folder(args: argparse.Namespace, settings: Settings) -> Path:
-    from recommender.explain import explainer_dir
+    from recommender.explain.lm import explainer_dir
 
     return Path(args.explainer).expanduser() if args.explainer else explainer_dir(settings)
 
@@ -39,7 +39,7 @@ def _explainer_folder(args: argparse.Namespace, settings: Settings) -> Path:
 def _catalog_payloads(data: str | None, settings: Settings) -> tuple[Any, dict[int, dict[str, Any]]]:
     from app.data import find_data
     from index.catalog import catalog_from_data_dir
-    from recommender.explain_train import catalog_payloads
+    from recommender.explain.train import catalog_payloads
 
     catalog = catalog_from_data_dir(find_data(data, settings), skip_bad_rows=settings.skip_bad_rows)
     return catalog, catalog_payloads(catalog)
@@ -47,7 +47,7 @@ def _catalog_payloads(data: str | None, settings: Settings) -> tuple[Any, dict[i
 
 def _store_vectors(settings: Settings, ids: list[int]) -> dict[int, dict[str, Any]] | None:
     from index.store import open_store
-    from recommender.explain_train import vectors_from_store
+    from recommender.explain.train import vectors_from_store
 
     local = not settings.store.startswith(("http://", "https://"))
     if local and not (Path(settings.store).expanduser() / "cinefuse.json").exists():
@@ -76,8 +76,8 @@ def cmd_train_explainer(args: argparse.Namespace) -> int:
         >>> # cinefuse train-explainer --data ../shared/data --store runs/index --steps 300
     """
     _quiet_openmp()
-    from recommender.explain import Vocabulary
-    from recommender.explain_train import build_corpus, save_corpus, train_lora
+    from recommender.explain.lm import Vocabulary
+    from recommender.explain.train import build_corpus, save_corpus, train_lora
 
     settings = _settings(args)
     _set_threads(args.threads)
@@ -115,8 +115,8 @@ def cmd_evaluate_explanations(args: argparse.Namespace) -> int:
         >>> # cinefuse evaluate-explanations --store runs/index --limit 100 [--json]
     """
     _quiet_openmp()
-    from recommender.explain import LMExplainer, TemplateExplainer, Vocabulary
-    from recommender.explain_train import (
+    from recommender.explain.lm import LMExplainer, TemplateExplainer, Vocabulary
+    from recommender.explain.train import (
         build_corpus,
         evaluate_explainers,
         load_corpus,

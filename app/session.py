@@ -23,7 +23,7 @@ from index.errors import CinefuseError, TitleNotFound
 from index.query import describe_list
 from index.store import Filters
 from recommender.api import Recommendation, Recommender
-from recommender.explain import TemplateExplainer
+from recommender.explain.lm import TemplateExplainer
 from recommender.ranking.profile import Interaction
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class ChatService:
     def __init__(self, rec: Recommender, *, page_size: int = 8, explainer: ExplainerKind = "auto",
                  media_dir: str | Path | None = None, explain_budget_s: float | None = 6.0,
                  explain_wait_s: float = 2.0, sessions: SessionStore | None = None) -> None:
-        from recommender.explain_service import load_explainer
+        from recommender.explain.service import load_explainer
 
         self.rec = rec
         self.sessions: SessionStore = sessions or MemorySessions()
@@ -428,7 +428,7 @@ class ChatService:
         """
         if not recs:
             return
-        from recommender.explain_service import page_evidence
+        from recommender.explain.service import page_evidence
 
         history = list(session.history.values())
         cards = session.page
@@ -458,7 +458,7 @@ class ChatService:
         Example:
             >>> # list(svc.rows(session))  ->  ['Top picks for you', 'Because you liked Heat (1995)', ...]
         """
-        from recommender.explain_service import page_evidence
+        from recommender.explain.service import page_evidence
 
         history = list(session.history.values())
         flt = session.filters()
@@ -638,7 +638,7 @@ class ChatService:
     def _reason(self, session: Session, card: Card) -> str:
         if card.explanation:
             return card.explanation
-        from recommender.explain_service import page_evidence
+        from recommender.explain.service import page_evidence
 
         rec = Recommendation.from_payload(card.movie_id, self.rec.payloads.get(card.movie_id, {}), 0.0,
                                           reason=card.reason)

@@ -22,9 +22,9 @@ from typing import Any  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recommender.evidence import Evidence  # noqa: E402
-from recommender.explain import LMExplainer, TemplateExplainer, Vocabulary, explainer_dir  # noqa: E402
-from recommender.explain_train import load_corpus  # noqa: E402
+from recommender.explain.evidence import Evidence  # noqa: E402
+from recommender.explain.lm import LMExplainer, TemplateExplainer, Vocabulary, explainer_dir  # noqa: E402
+from recommender.explain.train import load_corpus  # noqa: E402
 
 
 def measure(explainer: Any, pages: list[list[Evidence]]) -> dict[str, float]:

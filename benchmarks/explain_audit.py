@@ -693,7 +693,7 @@ def perplexities(texts: Sequence[str], batch_size: int = 16) -> list[float]:
     """Each text's perplexity under SmolLM2-135M-Instruct as a plain text continuation (no chat template)."""
     import torch
 
-    from recommender.explain import load_base_model
+    from recommender.explain.lm import load_base_model
 
     model, tokenizer = load_base_model()
     tokenizer.padding_side = "right"
@@ -885,7 +885,7 @@ def generate(args: argparse.Namespace) -> None:
     specs = page_specs(ratings, movies)[:: args.every][: args.pages]
     rec = Recommender.open(args.store)
     if args.explainer != "auto":
-        from recommender.explain_service import load_explainer
+        from recommender.explain.service import load_explainer
 
         rec.explainer = load_explainer(rec.settings, args.explainer)
         if args.free_text:  # the previous design: the model writes from the facts, a checker filters

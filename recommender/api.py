@@ -765,7 +765,7 @@ class Recommender:
     # ----- explanations ---------------------------------------------------------------------------------
     def explain(self, recs: list[Recommendation], history: list[Interaction]) -> list[Recommendation]:
         """Fill ``explanation`` (and ``evidence``) on each recommendation; templates unless a model is loaded."""
-        from recommender.explain_service import explain_page
+        from recommender.explain.service import explain_page
 
         return explain_page(self, recs, history)
 

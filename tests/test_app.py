@@ -68,8 +68,8 @@ def test_the_app_and_the_python_api_show_the_same_explanations(service: ChatServ
 def test_the_language_model_streams_explanations_and_yields_to_templates_when_busy(service: ChatService) -> None:
     """With a language model, the page comes first and explanations stream in (the base SmolLM2 here: the
     subset index has no fine-tuned adapter); a page that cannot get the busy model gets templates."""
-    from recommender.explain import TemplateExplainer
-    from recommender.explain_service import load_explainer
+    from recommender.explain.lm import TemplateExplainer
+    from recommender.explain.service import load_explainer
 
     template = service.rec.explainer
     service.rec.explainer = load_explainer(str(service.rec.settings.store), "model")
@@ -93,7 +93,7 @@ def test_the_language_model_streams_explanations_and_yields_to_templates_when_bu
             assert len(list(service.explanations(session, busy.explain))) == len(busy.explain)
         evidence = [c.explanation for c in session.page]
         assert (service.stats - before - written)["template (model busy)"] == len(busy.explain)
-        from recommender.explain_service import page_evidence
+        from recommender.explain.service import page_evidence
 
         assert evidence == TemplateExplainer().explain(page_evidence(service.rec, busy.explain,
                                                                      list(session.history.values())))

@@ -10,7 +10,7 @@ import pytest
 MODULES = ["index.movie", "index.merge", "index.sources.codes",
            "index.store", "index.cache", "index.titles", "index.config", "index.errors",
            "index.build", "recommender.ranking.profile", "recommender.ranking.fusion", "recommender.api",
-           "recommender.explain_service", "app.cli", "app.chat", "app.session", "app.ui",
+           "recommender.explain.service", "app.cli", "app.chat", "app.session", "app.ui",
            "app.views", "app.evaluation", "app.sessions"]
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import recommender.evidence as evidence_module
-from recommender.evidence import (
+import recommender.explain.evidence as evidence_module
+from recommender.explain.evidence import (
     Evidence,
     build_evidence,
     co_like_counts,

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 import app.cli_explain as cli_explain_module
-import recommender.explain as explain_module
-import recommender.explain_train as explain_train_module
-from recommender.evidence import Evidence, build_evidence
-from recommender.explain import (
+import recommender.explain.lm as explain_module
+import recommender.explain.train as explain_train_module
+from recommender.explain.evidence import Evidence, build_evidence
+from recommender.explain.lm import (
     Explainer,
     LMExplainer,
     TemplateExplainer,
@@ -25,7 +25,7 @@ from recommender.explain import (
     check_explanation,
     prompt_for,
 )
-from recommender.explain_train import (
+from recommender.explain.train import (
     bleu4,
     build_corpus,
     catalog_payloads,

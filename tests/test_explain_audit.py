@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from recommender.evidence import Anchor, Evidence, SharedFeature
-from recommender.templates import TemplateExplainer
+from recommender.explain.evidence import Anchor, Evidence, SharedFeature
+from recommender.explain.templates import TemplateExplainer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not (DATA / "ml-latest-small" / "movies.csv").exists():
@@ -154,7 +154,7 @@ def test_the_templates_pass_the_audit_on_real_facts(truth: Any, heat_page: tuple
 
 
 def audit_module_colike(anchor: int, count: int, fans: int) -> Any:
-    from recommender.evidence import CoLike
+    from recommender.explain.evidence import CoLike
 
     return CoLike(anchor, "Heat (1995)", count, fans)
 

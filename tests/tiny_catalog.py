@@ -217,7 +217,7 @@ def tiny_catalog(poster_dir: Path | None = None, metadata: bool = False, credits
 def tiny_payloads(credits: bool = False) -> dict[int, dict[str, Any]]:
     """The tiny catalog's payloads as the index stores them, every review sentence quotable."""
     from index.build import movie_payload
-    from recommender.evidence import split_sentences
+    from recommender.explain.evidence import split_sentences
 
     out = {}
     for movie in tiny_catalog(credits=credits).movies.values():

@@ -1,6 +1,6 @@
 """Teach SmolLM2 to explain recommendations: a corpus from real ratings and reviews, LoRA training, metrics.
 
-The corpus pairs :func:`~recommender.explain.prompt_for` (evidence in) with a reference sentence (out) for
+The corpus pairs :func:`~recommender.explain.lm.prompt_for` (evidence in) with a reference sentence (out) for
 real users' liked movies. References are written from the same evidence and its real review sentences, with
 varied wording, and each one passes the checker, so the model is only ever taught true sentences. Held-out
 movies (a stable hash of the movie id) never appear in training.
@@ -29,14 +29,14 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from recommender.evidence import (
+from recommender.explain.evidence import (
     Evidence,
     build_evidence,
     co_like_counts,
     loved_matrix,
     split_sentences,
 )
-from recommender.explain import (
+from recommender.explain.lm import (
     CLAIM_PROBLEMS,
     Explainer,
     Vocabulary,
@@ -45,7 +45,7 @@ from recommender.explain import (
     evidence_items_mentioned,
     load_base_model,
 )
-from recommender.templates import FRAMES, plan_card, realise
+from recommender.explain.templates import FRAMES, plan_card, realise
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +103,11 @@ def catalog_payloads(catalog: Any, max_review_sentences: int = 40) -> dict[int, 
 
 
 def write_reference(evidence: Evidence, rng: np.random.Generator) -> str:
-    """A reference explanation: the template realisation of the evidence (:mod:`recommender.templates`) with its
+    """A reference explanation: the template realisation of the evidence (:mod:`recommender.explain.templates`) with its
     frames drawn at random, so every target is true by construction and the wording varies.
 
     Example:
-        >>> from recommender.evidence import Anchor
+        >>> from recommender.explain.evidence import Anchor
         >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"},
         ...              anchors=[Anchor(6, "Heat (1995)", 1.0, {"overview": 0.8}, 0.8, "overview")])
         >>> "Heat (1995)" in write_reference(e, np.random.default_rng(0))
@@ -170,7 +170,7 @@ def build_corpus(payloads: Mapping[int, Mapping[str, Any]], ratings: pd.DataFram
         >>> sorted(corpus[0])  # doctest: +SKIP
         ['evidence', 'movie_id', 'prompt', 'reference', 'references', 'split', 'user_id']
     """
-    from recommender.explain import prompt_for
+    from recommender.explain.lm import prompt_for
 
     rng = np.random.default_rng(seed)
     vocabulary = vocabulary or Vocabulary.from_payloads(payloads.values())
@@ -318,7 +318,7 @@ def train_lora(corpus: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike[s
 
     train = [e for e in corpus if e.get("split", "train") == "train"]
     if not train:
-        from recommender.explain import ExplainerError
+        from recommender.explain.lm import ExplainerError
 
         raise ExplainerError("the explanation corpus has no training examples: build it from more users")
     torch.manual_seed(seed)
@@ -525,7 +525,7 @@ def score_explanations(texts: Sequence[str], examples: Sequence[Mapping[str, Any
     """Every metric of a list of explanations against the examples' evidence and references.
 
     Example:
-        >>> from recommender.evidence import Anchor
+        >>> from recommender.explain.evidence import Anchor
         >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"})
         >>> ex = [{"evidence": e.to_dict(), "references": ["Because you loved Heat (1995), try it."]}]
         >>> score_explanations(["Because you loved Heat (1995), try it."], ex, None)["bleu4"]
@@ -548,7 +548,7 @@ def evaluate_explainers(examples: Sequence[Mapping[str, Any]], explainers: Mappi
     per page.
 
     Example:
-        >>> from recommender.explain import TemplateExplainer
+        >>> from recommender.explain.lm import TemplateExplainer
         >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"})
         >>> ex = [{"evidence": e.to_dict(), "references": ["It ranks well for your taste."]}]
         >>> evaluate_explainers(ex, {"template": TemplateExplainer()}, None)[["stage", "bleu4"]].values.tolist()

@@ -1,4 +1,4 @@
-"""One or two sentences on why a movie was recommended, grounded in its :class:`~recommender.evidence.Evidence`.
+"""One or two sentences on why a movie was recommended, grounded in its :class:`~recommender.explain.evidence.Evidence`.
 
 Two explainers share one interface (:class:`Explainer`): :class:`TemplateExplainer` (fluent, varied, true by
 construction) and :class:`LMExplainer` (SmolLM2-135M-Instruct, the base model or with a LoRA adapter trained by
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from index.errors import CinefuseError
-from recommender.evidence import (
+from recommender.explain.evidence import (
     Anchor,
     Evidence,
     SharedFeature,
@@ -39,7 +39,7 @@ from recommender.evidence import (
     looks_like_instruction,
     sanitize_text,
 )
-from recommender.templates import FRAMES, TemplateExplainer, natural_genre, with_article
+from recommender.explain.templates import FRAMES, TemplateExplainer, natural_genre, with_article
 
 if TYPE_CHECKING:
     import torch
@@ -635,7 +635,7 @@ def focus_of(evidence: Evidence) -> tuple[int, str, str] | None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Templates (recommender.templates): realised from evidence slots only
+# Templates (recommender.explain.templates): realised from evidence slots only
 # --------------------------------------------------------------------------------------------------------------
 
 # the template words themselves must never read as a catalog title or keyword

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from recommender.evidence import (
+from recommender.explain.evidence import (
     Evidence,
     build_evidence,
     co_like_counts,
@@ -85,7 +85,7 @@ def load_explainer(store_location: str | Settings, kind: str = "auto") -> Any:
         >>> type(load_explainer("/nonexistent", "auto")).__name__
         'TemplateExplainer'
     """
-    from recommender.explain import LMExplainer, TemplateExplainer, explainer_dir
+    from recommender.explain.lm import LMExplainer, TemplateExplainer, explainer_dir
 
     if kind in ("auto", "template"):
         return TemplateExplainer()

@@ -1,5 +1,5 @@
 """Explanations realised from evidence: every title, name, number, label and quote is copied from an
-:class:`~recommender.evidence.Evidence` slot, so the text cannot state what the evidence does not hold.
+:class:`~recommender.explain.evidence.Evidence` slot, so the text cannot state what the evidence does not hold.
 
 An explanation is a plan (which facts, in what order: :func:`facts_of`, :func:`plan_card`) realised by filling
 frames. Each fact kind has several grammatical frames that take any value (keywords and tags are quoted labels, so
@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from recommender.evidence import Evidence, SharedFeature
+from recommender.explain.evidence import Evidence, SharedFeature
 
 __all__ = ["FRAMES", "Fact", "TemplateExplainer", "facts_of", "natural_genre", "plan_card", "realise_page",
            "with_article"]
@@ -266,7 +266,7 @@ def facts_of(evidence: Evidence) -> list[Fact]:
     """Everything the evidence lets an explanation say, most worth citing first.
 
     Example:
-        >>> from recommender.evidence import SharedFeature
+        >>> from recommender.explain.evidence import SharedFeature
         >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"}, stance={6: "loved"},
         ...              shared=[SharedFeature("director", "John Frankenheimer", (6,))])
         >>> [f.kind for f in facts_of(e)]
@@ -457,7 +457,7 @@ class TemplateExplainer:
     across a page, the same for the same page wherever it is shown.
 
     Example:
-        >>> from recommender.evidence import SharedFeature
+        >>> from recommender.explain.evidence import SharedFeature
         >>> e = Evidence(movie_id=9, title="Ronin (1998)", history_titles={6: "Heat (1995)"}, stance={6: "loved"},
         ...              shared=[SharedFeature("cast", "Robert De Niro", (6,))])
         >>> TemplateExplainer().explain([e])[0]
