@@ -9,7 +9,7 @@ import os
 import pickle
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +20,7 @@ from scipy.sparse import csr_matrix
 from index.build import failpoint
 from index.config import Settings, artifact_dir
 from index.errors import CinefuseError, InputError, StoreError, TitleNotFound
-from index.match import MatchFacts, match_sentence
+from index.match import match_sentence
 from index.query import ParsedQuery, Vocabulary, parse_query
 from index.search import (
     By,
@@ -39,58 +39,15 @@ from recommender.ranking.collaborative import single_threaded
 from recommender.ranking.fusion import CONTENT_SIGNALS, FEATURES, FusionModel, History, ItemTable
 from recommender.ranking.interactions import Interactions, loved_from_confidence
 from recommender.ranking.profile import Interaction, interaction_weights
+from recommender.ranking.recommendation import Answer, Recommendation
+
+__all__ = ["Answer", "Recommendation", "Recommender"]
 
 log = logging.getLogger(__name__)
 
 RANKER_FILE = "ranker.pkl"
 MIN_STARS, MAX_STARS = 0.5, 5.0
 HistoryInput = Sequence[Interaction] | Mapping[str | int, float | bool] | Sequence[str | int] | None
-
-
-@dataclass
-class Answer:
-    """A search's movies, what the parser understood, how many movies satisfy the request's constraints (None
-    without constraints), and notes for the person ("Only 9 movies here list Christopher Nolan as director...").
-
-    Example:
-        >>> Answer([], ParsedQuery("x"), None).notes
-        []
-    """
-
-    recommendations: list[Recommendation]
-    query: ParsedQuery
-    total: int | None
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Recommendation:
-    """One recommended movie, with why it ranked (per-signal contributions, z-scores for this person).
-
-    Example:
-        >>> Recommendation(1, "Toy Story (1995)", 1995, ["Animation"], 0.9).title
-        'Toy Story (1995)'
-    """
-
-    movie_id: int
-    title: str
-    year: int | None
-    genres: list[str]
-    score: float
-    contributions: dict[str, float] = field(default_factory=dict)
-    poster: str | None = None
-    explanation: str | None = None
-    reason: Literal["ranked", "exploration", "popular", "similar", "search"] = "ranked"
-    evidence: Any = None
-    query: str | None = None  # the description a search or steered page matched
-    #: for a search: what in the movie answers the request ({"directed by": ["Christopher Nolan"], "keywords":
-    #: ["heist"]}); ``match_sentence`` turns it into the card's line
-    match: MatchFacts | None = None
-
-    @classmethod
-    def from_payload(cls, movie_id: int, payload: Mapping[str, Any], score: float, **extra: Any) -> Recommendation:
-        return cls(movie_id, payload.get("display_title") or payload.get("title", str(movie_id)), payload.get("year"),
-                   list(payload.get("genres") or []), float(score), poster=payload.get("poster"), **extra)
 
 
 #: where the classes of a ranker.pkl pickled before ``recommender.ranking`` existed live now

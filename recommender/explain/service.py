@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from recommender.explain.evidence import (
     Evidence,
@@ -16,14 +16,38 @@ from recommender.explain.evidence import (
     sanitize_text,
 )
 from recommender.ranking.profile import Interaction, interaction_weights
+from recommender.ranking.recommendation import Recommendation
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from index.config import Settings
-    from recommender.api import Recommendation, Recommender
+    import numpy as np
+    from scipy.sparse import csr_matrix
 
-def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Sequence[Interaction]) -> list[Evidence]:
+    from index.config import Settings
+    from index.store import VectorStore
+    from recommender.ranking.fusion import FusionModel, ItemTable
+
+
+class Explainable(Protocol):
+    """What explaining a page needs from a recommender (:class:`recommender.api.Recommender` is one): the
+    movies' payloads and vectors, the fitted model, who loved what, the settings and the explainer to use."""
+
+    payloads: dict[int, dict[str, Any]]
+    signals: list[str]
+    items: ItemTable
+    store: VectorStore
+    model: FusionModel
+    settings: Settings
+    explainer: Any
+
+    @property
+    def column_of(self) -> Mapping[int, int]: ...
+
+    def loved(self) -> tuple[csr_matrix, np.ndarray]: ...
+
+
+def page_evidence(rec: Explainable, recs: Sequence[Recommendation], history: Sequence[Interaction]) -> list[Evidence]:
     """One :class:`Evidence` per recommendation: anchors from the liked history per signal, shared features,
     relevant review quotes, how many people loved both (and each liked movie at all), the pick's own rating
     count, why it is on the page (``reason``) and, for a search or a steered page, what matches the description.
@@ -37,14 +61,16 @@ def page_evidence(rec: Recommender, recs: Sequence[Recommendation], history: Seq
     hist = [(rec.payloads[m], w) for m, w in weights.items() if m in rec.payloads]
     signals = [s for s in rec.signals if s != "poster" or "poster" in rec.items.vectors]
     vectors = rec.store.vectors([r.movie_id for r in recs] + liked, signals) if liked else {}
-    loved, fan_counts = rec.loved() if liked else (None, None)
-    fans = {m: int(fan_counts[rec.column_of[m]]) for m in liked if m in rec.column_of} if liked else {}
+    loved, fans = None, {}
+    if liked:
+        loved, fan_counts = rec.loved()
+        fans = {m: int(fan_counts[rec.column_of[m]]) for m in liked if m in rec.column_of}
     history_vectors = {m: vectors.get(m, {}) for m in liked}
     prepared = prepare_history(hist, history_vectors)  # once per page: a history can hold thousands of films
     out = []
     for r in recs:
         payload = rec.payloads.get(r.movie_id, {"movie_id": r.movie_id, "title": r.title})
-        co = co_like_counts(loved, rec.column_of, liked, r.movie_id) if liked else {}
+        co = co_like_counts(loved, rec.column_of, liked, r.movie_id) if loved is not None else {}
         evidence = build_evidence(payload, hist, vectors.get(r.movie_id, {}), history_vectors,
                                   co_likes=co, contributions={k: max(v, 0.0) for k, v in r.contributions.items()},
                                   fans=fans, sentiments=sentiments, reason=r.reason, prepared=prepared)
@@ -97,7 +123,7 @@ def load_explainer(store_location: str | Settings, kind: str = "auto") -> Any:
     return LMExplainer.load(folder)
 
 
-def explain_page(rec: Recommender, recs: list[Recommendation], history: Sequence[Interaction]
+def explain_page(rec: Explainable, recs: list[Recommendation], history: Sequence[Interaction]
                  ) -> list[Recommendation]:
     """Fill each recommendation's ``evidence`` and ``explanation``, whatever put it on the page (ranked,
     exploration, popular, search): one call to the explainer for the whole page, so the app and the API show the
