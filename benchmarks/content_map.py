@@ -171,8 +171,8 @@ def main() -> None:
 
 
 def _block_columns(items: object) -> dict[str, np.ndarray]:
-    """The content-feature columns of each block, in :func:`~recommender.ranking.content_map.content_features` order."""
-    from recommender.ranking.content_map import TOKEN_DIMENSIONS, YEAR_BINS
+    """The content-feature columns of each block, in :func:`~recommender.ranking.tables.content_features` order."""
+    from recommender.ranking.tables import TOKEN_DIMENSIONS, YEAR_BINS
 
     sizes = [("embeddings", sum(v.shape[1] for v in items.vectors.values())),  # type: ignore[attr-defined]
              ("genres and year", items.genres.shape[1] + len(YEAR_BINS)),  # type: ignore[attr-defined]

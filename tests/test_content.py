@@ -19,11 +19,12 @@ from recommender.evaluation.experiments import (
     items_with_training_tags,
     write_report,
 )
-from recommender.ranking.content_map import ContentMap, content_features, mapped_factors
+from recommender.ranking.content_map import ContentMap, mapped_factors
 from recommender.ranking.fusion import FEATURES, FusionModel, History, ItemTable
 from recommender.ranking.interactions import Interactions
 from recommender.ranking.metadata import metadata_scores, tfidf_rows
 from recommender.ranking.profile import Interaction
+from recommender.ranking.tables import content_features
 from tests.tiny_catalog import NO_METADATA, SAME_DIRECTOR, SEQUEL, build_tiny_index, director_of, group_of, tiny_catalog
 
 

@@ -15,64 +15,15 @@ scikit-learn's MLP and better than the nearest rated neighbours' mean, at a frac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
-from scipy.sparse import csr_matrix
 
-if TYPE_CHECKING:
-    from recommender.ranking.fusion import ItemTable
+from recommender.ranking.tables import unit_rows
 
 MapKind = Literal["ridge", "ridge_cv", "mlp", "knn"]
 #: the ridge penalties ``ridge_cv`` chooses among by leave-one-out error on the rated movies (efficient GCV)
 ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
-#: release periods the map tells apart (a one-hot of the five-year bin)
-YEAR_BINS = np.arange(1900, 2031, 5)
-#: the metadata tokens enter as this many latent dimensions (truncated SVD of their TF-IDF rows), so every map
-#: works on one dense matrix of about a thousand columns whatever the catalogue's vocabulary
-TOKEN_DIMENSIONS = 256
-
-
-def content_features(items: ItemTable, token_dimensions: int = TOKEN_DIMENSIONS) -> np.ndarray:
-    """Movies x features (rows in ``items`` order, float32): each embedding signal, genres, the release period
-    and the metadata tokens (their TF-IDF rows reduced to ``token_dimensions`` by truncated SVD), each block
-    L2-normalised per movie (a zero block where the movie lacks it), plus one 0/1 column per block saying
-    whether the movie has it.
-
-    Example:
-        >>> from recommender.ranking.fusion import ItemTable
-        >>> t = ItemTable.from_payloads({1: {"genres": ["Crime"], "year": 1995}, 2: {"genres": ["Crime"]}}, {})
-        >>> content_features(t).shape
-        (2, 31)
-    """
-    n = len(items.item_ids)
-    blocks: list[np.ndarray] = [items.vectors[signal] for signal in sorted(items.vectors)]
-    blocks.append(items.genres)
-    year = np.zeros((n, len(YEAR_BINS)), dtype=np.float32)
-    known = np.isfinite(items.year)
-    year[np.flatnonzero(known), np.clip(np.searchsorted(YEAR_BINS, items.year[known], side="right") - 1, 0,
-                                        len(YEAR_BINS) - 1)] = 1.0
-    blocks.append(year)
-    blocks.append(_latent_tokens(items.metadata("content"), token_dimensions))
-    blocks = [_unit_rows(np.asarray(b, dtype=np.float32)) for b in blocks]
-    present = np.column_stack([np.any(b != 0, axis=1) for b in blocks]).astype(np.float32)
-    return np.hstack([*blocks, present]).astype(np.float32)
-
-
-def _latent_tokens(tokens: csr_matrix, dimensions: int) -> np.ndarray:
-    """The TF-IDF token rows in ``dimensions`` latent dimensions (all of them when there are fewer tokens)."""
-    if tokens.shape[1] <= dimensions or tokens.shape[0] <= dimensions:
-        return tokens.toarray()
-    from sklearn.decomposition import TruncatedSVD
-
-    return TruncatedSVD(dimensions, random_state=0).fit_transform(tokens).astype(np.float32)
-
-
-def _unit_rows(m: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
-    return np.divide(m, norms, out=np.zeros_like(m), where=norms > 0)
-
-
 @dataclass
 class ContentMap:
     """A regression from content features to collaborative factors.
@@ -114,7 +65,7 @@ class ContentMap:
                                        early_stopping=True, random_state=self.seed)
             self._model.fit(x, y)
         elif self.kind == "knn":
-            self._x = _unit_rows(np.asarray(x, dtype=np.float32))
+            self._x = unit_rows(np.asarray(x, dtype=np.float32))
             self._y = np.asarray(y, dtype=np.float32)
         else:
             raise ValueError(f"unknown content map kind {self.kind!r}; use 'ridge', 'mlp' or 'knn'")
@@ -122,7 +73,7 @@ class ContentMap:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.kind == "knn":
-            sims = _unit_rows(np.asarray(x, dtype=np.float32)) @ self._x.T
+            sims = unit_rows(np.asarray(x, dtype=np.float32)) @ self._x.T
             k = min(self.neighbours, sims.shape[1])
             top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             w = np.clip(np.take_along_axis(sims, top, axis=1), 0, None)
