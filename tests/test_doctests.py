@@ -9,7 +9,8 @@ import pytest
 
 MODULES = ["index.movie", "index.merge", "index.sources.codes",
            "index.store", "index.cache", "index.titles", "index.config", "index.errors",
-           "index.build", "recommender.ranking.profile", "recommender.ranking.fusion", "recommender.api",
+           "index.build", "recommender.ranking.profile", "recommender.ranking.fusion", "recommender.ranking.tables",
+           "recommender.ranking.recommendation", "encoders.errors", "app.data", "recommender.api",
            "recommender.explain.service", "app.cli", "app.chat", "app.session", "app.ui",
            "app.views", "app.evaluation", "app.sessions"]
 
