@@ -99,9 +99,9 @@ def load_tags(data: Path) -> pd.DataFrame:
 def indexed_payloads(payloads: Mapping[int, dict[str, Any]], tags: pd.DataFrame) -> dict[int, dict[str, Any]]:
     """The payloads with only the indexed half of the tag assignments (most used first, as the build orders)."""
     from index.build import PAYLOAD_LIMITS
-    from index.catalog import _distinct_tags
+    from index.catalog import distinct_tags
 
-    kept = _distinct_tags(tags[~tags.held_out][["user_id", "movie_id", "tag", "timestamp"]])
+    kept = distinct_tags(tags[~tags.held_out][["user_id", "movie_id", "tag", "timestamp"]])
     out = {}
     for mid, p in payloads.items():
         own = kept.get(mid, [])[:PAYLOAD_LIMITS["tags"]]
