@@ -78,3 +78,14 @@ def test_no_import_cycles() -> None:
         tuple(graphlib.TopologicalSorter(edges).static_order())
     except graphlib.CycleError as err:
         pytest.fail(f"import cycle: {' -> '.join(err.args[1])}")
+
+
+def test_the_wheel_ships_every_package() -> None:
+    import tomllib
+
+    from setuptools import find_packages
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    shipped = set(find_packages(str(ROOT), include=include))
+    on_disk = {_module_name(p) for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py")}
+    assert on_disk <= shipped, f"not in the wheel: {sorted(on_disk - shipped)}"
