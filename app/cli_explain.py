@@ -76,7 +76,7 @@ def cmd_train_explainer(args: argparse.Namespace) -> int:
         >>> # cinefuse train-explainer --data ../shared/data --store runs/index --steps 300
     """
     _quiet_openmp()
-    from recommender.explain.lm import Vocabulary
+    from recommender.explain.checker import Vocabulary
     from recommender.explain.train import build_corpus, save_corpus, train_lora
 
     settings = _settings(args)
@@ -115,7 +115,8 @@ def cmd_evaluate_explanations(args: argparse.Namespace) -> int:
         >>> # cinefuse evaluate-explanations --store runs/index --limit 100 [--json]
     """
     _quiet_openmp()
-    from recommender.explain.lm import LMExplainer, TemplateExplainer, Vocabulary
+    from recommender.explain.checker import Vocabulary
+    from recommender.explain.lm import LMExplainer, TemplateExplainer
     from recommender.explain.train import (
         build_corpus,
         evaluate_explainers,

@@ -22,8 +22,9 @@ from typing import Any  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from recommender.explain.checker import Vocabulary
 from recommender.explain.evidence import Evidence  # noqa: E402
-from recommender.explain.lm import LMExplainer, TemplateExplainer, Vocabulary, explainer_dir  # noqa: E402
+from recommender.explain.lm import LMExplainer, TemplateExplainer, explainer_dir  # noqa: E402
 from recommender.explain.train import load_corpus  # noqa: E402
 
 

@@ -14,17 +14,12 @@ import pandas as pd
 import pytest
 
 import app.cli_explain as cli_explain_module
+import recommender.explain.checker as checker_module
 import recommender.explain.lm as explain_module
 import recommender.explain.train as explain_train_module
+from recommender.explain.checker import Vocabulary, check_explanation
 from recommender.explain.evidence import Evidence, build_evidence
-from recommender.explain.lm import (
-    Explainer,
-    LMExplainer,
-    TemplateExplainer,
-    Vocabulary,
-    check_explanation,
-    prompt_for,
-)
+from recommender.explain.lm import Explainer, LMExplainer, TemplateExplainer, prompt_for
 from recommender.explain.train import (
     bleu4,
     build_corpus,
@@ -268,7 +263,7 @@ def test_evaluation_table_for_templates(tiny_corpus: list[dict[str, Any]], vocab
 
 
 def test_docstring_examples() -> None:
-    for module in (explain_module, explain_train_module, cli_explain_module):
+    for module in (explain_module, checker_module, explain_train_module, cli_explain_module):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
 
 

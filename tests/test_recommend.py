@@ -135,7 +135,7 @@ def test_harness_end_to_end_on_a_real_subset(shared_data: Path) -> None:
 
 
 def test_recommendations_come_with_checked_explanations(rec: Recommender) -> None:
-    from recommender.explain.lm import Vocabulary, check_explanation
+    from recommender.explain.checker import Vocabulary, check_explanation
 
     out = rec.recommend({1: 5.0, 2: 5.0, 21: 1.0}, k=4, explain=True)
     vocabulary = Vocabulary.from_payloads(rec.payloads.values())

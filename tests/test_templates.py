@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
+from recommender.explain.checker import check_explanation
 from recommender.explain.evidence import Evidence, SharedFeature
-from recommender.explain.lm import check_explanation
 from recommender.explain.templates import TemplateExplainer, plan_card, realise_page
 
 
@@ -74,7 +74,7 @@ def test_every_card_type_says_why_it_is_there() -> None:
 def test_a_rewrite_may_reword_but_not_restate() -> None:
     """The model's rewrite of a template sentence is kept only when it says the same facts: the audit's one
     model-written card (a director credited to the liked film, then word salad) is refused."""
-    from recommender.explain.lm import rewrite_problems
+    from recommender.explain.checker import rewrite_problems
 
     gump = Evidence(movie_id=1, title="Fandango (1985)", history_titles={356: "Forrest Gump (1994)"},
                     stance={356: "loved"}, genres=["Drama", "War"], shared=[SharedFeature("genre", "War", (356,))],

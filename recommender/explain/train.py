@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from recommender.explain.checker import CLAIM_PROBLEMS, Vocabulary, check_explanation, evidence_items_mentioned
 from recommender.explain.evidence import (
     Evidence,
     build_evidence,
@@ -36,15 +37,7 @@ from recommender.explain.evidence import (
     loved_matrix,
     split_sentences,
 )
-from recommender.explain.lm import (
-    CLAIM_PROBLEMS,
-    Explainer,
-    Vocabulary,
-    chat_messages,
-    check_explanation,
-    evidence_items_mentioned,
-    load_base_model,
-)
+from recommender.explain.lm import Explainer, chat_messages, load_base_model
 from recommender.explain.templates import FRAMES, plan_card, realise
 
 log = logging.getLogger(__name__)
