@@ -30,10 +30,10 @@ def measure(rec: Recommender, requests: int = 200, history: int = 20, seed: int 
     """Seconds per top-10 recommendation for ``requests`` new people (real people's ratings replayed as new
     histories of ``history`` ratings), through cinefuse and through implicit's recalculate_user path."""
     rng = np.random.default_rng(seed)
-    users = rng.choice(sorted(rec.model._histories), size=requests)
+    users = rng.choice(sorted(rec.model.histories), size=requests)
     histories = []
     for u in users:  # real people's ratings, replayed as brand-new histories
-        h = rec.model._histories[int(u)]
+        h = rec.model.histories[int(u)]
         take = rng.permutation(len(h.movie_ids))[:history]
         histories.append([Interaction(int(h.movie_ids[i]), rating=float(h.ratings[i]), timestamp=float(h.timestamps[i]))
                           for i in take])

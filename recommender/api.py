@@ -429,7 +429,7 @@ class Recommender:
             h = History.from_interactions(items)
             weights = interaction_weights(items, self.model.half_life_days)
             user = self.model.user_vector(h)
-            feats = self.model.features(h, cf_vector=user, weights=weights)
+            feats = self.model.features(h, cf_vector=user, weights=weights, ranks=False)
             cand = self._candidates(weights, user, {int(m) for m in h.movie_ids}, filters, text)
             # the collaborative models' own top picks (item-kNN and EASE have no vectors in the store): the
             # ranker was trained to rerank exactly these, so scoring sees the pool evaluation measured
@@ -437,6 +437,7 @@ class Recommender:
             flt = filters or Filters()
             keep = [int(m) for m in extra if flt.is_empty() or passes(self.payloads.get(int(m), {}), flt, int(m))]
             cand = np.union1d(cand, np.array(keep, dtype=np.int64))
+            self.model.add_ranks(feats, self._cols(cand), h)
             return feats, cand, self._rank(feats, cand)
 
     def _page(self, feats: np.ndarray, cand: np.ndarray, scores: np.ndarray, k: int, diversity: float | None,

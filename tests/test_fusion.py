@@ -7,7 +7,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from recommender.ranking.fusion import FEATURES, MONOTONE, FusionModel, ItemTable, log_ranks
+from recommender.ranking.fusion import FEATURES, MONOTONE, RANKED, FusionModel, ItemTable, log_ranks, log_ranks_at
 from recommender.ranking.interactions import Interactions
 
 
@@ -15,6 +15,16 @@ def test_log_ranks_skip_absent_and_excluded_movies() -> None:
     ranks = log_ranks(np.array([0.9, np.nan, 0.1, 0.5]), exclude=np.array([True, False, False, False]))
     assert np.isnan(ranks[[0, 1]]).all()
     assert ranks[3] == 0.0 and ranks[2] > ranks[3]
+
+
+def test_ranks_of_some_rows_equal_ranks_of_all() -> None:
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 40, 500).astype(np.float32)  # many ties
+    scores[rng.choice(500, 60, replace=False)] = np.nan
+    exclude = rng.random(500) < 0.1
+    rows = np.sort(rng.choice(500, 80, replace=False))
+    np.testing.assert_array_equal(log_ranks_at(scores, rows, exclude), log_ranks(scores, exclude)[rows])
+    assert np.isnan(log_ranks_at(np.full(3, np.nan, np.float32), np.arange(3))).all()
 
 
 def test_collaborative_columns_are_monotone() -> None:
@@ -34,7 +44,16 @@ def test_trained_fusion_scores_unrated_movies_by_content() -> None:
     ratings = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
     model = FusionModel(items, ranker="gbdt", candidates=10)
     model.fit_frame(ratings, Interactions.from_ratings(ratings, item_ids=np.arange(n_movies)))
-    scores = model.score_history(model._histories[0])
+    scores = model.score_history(model.histories[0])
+    for user in (0, 1, 2):  # the request path ranks only the candidates: the same features, the same scores
+        history = model.histories[user]
+        full = model.features(history)
+        lazy = model.features(history, ranks=False)
+        cand = model.candidate_columns(lazy, history)
+        model.add_ranks(lazy, cand, history)
+        np.testing.assert_array_equal(lazy[cand], full[cand])
+        assert np.isnan(lazy[:, [FEATURES.index(r) for r in RANKED.values()]]).sum() > 0
+        np.testing.assert_array_equal(model.rank_columns(lazy, cand), model.rank_columns(full, cand))
     unrated = np.arange(50, n_movies)
     assert np.isfinite(scores[unrated]).any()  # movies nobody rated still reach the pool
     best_unrated = unrated[np.argmax(scores[unrated])]

@@ -191,6 +191,33 @@ def standardize_columns(scores: np.ndarray) -> np.ndarray:
     return np.where(ok, centred / np.where(std > 0, std, 1.0), np.nan).astype(np.float32)
 
 
+def log_ranks_at(scores: np.ndarray, rows: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
+    """``log_ranks(scores, exclude)[rows]`` without sorting every score: each row's count of valid scores
+    strictly above its own, found by placing every score among the rows' sorted scores (n log k for k rows).
+
+    Example:
+        >>> s = np.array([0.2, np.nan, 0.9, 0.5, 0.9], dtype=np.float32)
+        >>> rows = np.array([3, 0, 1])
+        >>> np.allclose(log_ranks_at(s, rows), log_ranks(s)[rows], equal_nan=True)
+        True
+    """
+    ok = ~np.isnan(scores) if exclude is None else ~np.isnan(scores) & ~exclude
+    out = np.full(len(rows), np.nan, dtype=np.float32)
+    mine = ok[rows]
+    if not mine.any():
+        return out
+    own = scores[rows[mine]]
+    order = np.argsort(own, kind="stable")
+    sorted_own = own[order]
+    # a score lies above the rows whose score is below it: how many scores land at or past each row's place
+    places = np.searchsorted(sorted_own, scores[ok], side="left")
+    above = len(places) - np.cumsum(np.bincount(places, minlength=len(own) + 1))[:-1]
+    counts = np.empty(len(own), dtype=np.int64)
+    counts[order] = above
+    out[mine] = np.log1p(counts.astype(np.float32))
+    return out
+
+
 @dataclass
 class Fold:
     """One validation split the ranker learns from: base models fit ``past``; each person in ``histories`` is
@@ -467,15 +494,34 @@ class FusionModel:
 
     def features(self, history: History, hide_cf: np.ndarray | None = None,
                  cf_vector: np.ndarray | None = None, weights: Mapping[int, float] | None = None,
-                 raw: np.ndarray | None = None) -> np.ndarray:
+                 raw: np.ndarray | None = None, ranks: bool = True) -> np.ndarray:
         """The feature matrix (columns of the fitted item set x :data:`FEATURES`) for one history
         (``weights``: its :func:`interaction_weights`, where the caller has them already; ``raw``: its
         :meth:`raw_scores`, where the caller has them already, e.g. for the same person with and without
-        ``hide_cf``)."""
+        ``hide_cf``). With ``ranks=False`` the rank columns stay empty until :meth:`add_ranks` fills them for
+        the rows to be ranked: ranking every movie costs more than the rest of a request at 87k movies."""
         if weights is None:
             weights = interaction_weights(history.interactions(), self.half_life_days)
-        out = (self.raw_scores(history, cf_vector, weights) if raw is None else raw).copy(order="F")
-        return self._finish_features(out, history, hide_cf, weights)
+        # a caller's ``raw`` is reused (with and without ``hide_cf``): finish a copy; our own needs none
+        out = self.raw_scores(history, cf_vector, weights) if raw is None else raw.copy(order="F")
+        return self._finish_features(out, history, hide_cf, weights, ranks=ranks or not self._ranks_later)
+
+    @property
+    def _ranks_later(self) -> bool:
+        """Whether :meth:`add_ranks` can fill the rank columns afterwards: every rank feature kept with its signal
+        (a signal left out is blanked before it could be ranked)."""
+        return all(self.use[_COL[signal]] or not self.use[_COL[rank]] for signal, rank in RANKED.items())
+
+    def add_ranks(self, feats: np.ndarray, cols: np.ndarray, history: History) -> None:
+        """Fill the rank columns of ``cols`` in a feature matrix made with ``features(..., ranks=False)``: the
+        same values ``features`` gives them (:func:`log_ranks_at`), in place."""
+        if not self._ranks_later or len(cols) == 0:
+            return
+        seen = np.zeros(feats.shape[0], dtype=bool)
+        seen[self._seen_columns(history)] = True
+        for signal, rank in RANKED.items():
+            if self.use[_COL[rank]] and not np.isnan(feats[:, _COL[signal]]).all():
+                feats[cols, _COL[rank]] = log_ranks_at(feats[:, _COL[signal]], cols, exclude=seen)
 
     def raw_scores(self, history: History, cf_vector: np.ndarray | None = None,
                    weights: Mapping[int, float] | None = None) -> np.ndarray:
@@ -519,7 +565,7 @@ class FusionModel:
         return out
 
     def _finish_features(self, out: np.ndarray, history: History, hide_cf: np.ndarray | None,
-                         weights: Mapping[int, float]) -> np.ndarray:
+                         weights: Mapping[int, float], ranks: bool = True) -> np.ndarray:
         """Mask, standardise and rank the raw scores, and add the cheap columns (genres, popularity, year...)."""
         n = out.shape[0]
         cols = self._cols
@@ -535,7 +581,7 @@ class FusionModel:
         scored = [_COL[s] for s in RANKED]
         out[:, scored] = standardize_columns(out[:, scored])
         for signal, rank in RANKED.items():
-            if not np.isnan(out[:, _COL[signal]]).all():
+            if ranks and not np.isnan(out[:, _COL[signal]]).all():
                 out[:, _COL[rank]] = log_ranks(out[:, _COL[signal]], exclude=seen)
         genre_profile = np.zeros(self.items.genres.shape[1], dtype=np.float32)
         for m in liked:
@@ -597,8 +643,9 @@ class FusionModel:
     # ----- scoring --------------------------------------------------------------------------------------
     def score_history(self, history: History) -> np.ndarray:
         """A score for every column of the fitted item set (-inf outside the candidates, and for seen movies)."""
-        feats = self.features(history)
+        feats = self.features(history, ranks=False)
         cand = self.candidate_columns(feats, history)
+        self.add_ranks(feats, cand, history)
         scores = np.full(feats.shape[0], -np.inf, dtype=np.float32)
         if len(cand):
             scores[cand] = self.rank_columns(feats, cand)
