@@ -578,8 +578,10 @@ class FusionModel:
         seen[self._seen_columns(history)] = True
         # EASE scores a person's own movies far above the rest; they are never candidates, so leave them out
         out[seen, _COL["ease"]] = np.nan
-        scored = [_COL[s] for s in RANKED]
-        out[:, scored] = standardize_columns(out[:, scored])
+        # columns are standardised one by one, so an empty one (no poster vectors, say) can be left as it is
+        scored = [_COL[s] for s in RANKED if not np.isnan(out[:, _COL[s]]).all()]
+        if scored:
+            out[:, scored] = standardize_columns(out[:, scored])
         for signal, rank in RANKED.items():
             if ranks and not np.isnan(out[:, _COL[signal]]).all():
                 out[:, _COL[rank]] = log_ranks(out[:, _COL[signal]], exclude=seen)
