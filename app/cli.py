@@ -18,6 +18,7 @@ from index.store import Filters, Hit
 
 log = logging.getLogger("cinefuse")
 
+
 def parse_years(text: str | None) -> tuple[int | None, int | None]:
     """``"1995"``, ``"1990-1999"``, ``"1990-"`` or ``"-1999"`` as (min, max).
 

@@ -437,8 +437,7 @@ class Recommender:
             flt = filters or Filters()
             keep = [int(m) for m in extra if flt.is_empty() or passes(self.payloads.get(int(m), {}), flt, int(m))]
             cand = np.union1d(cand, np.array(keep, dtype=np.int64))
-            self.model.add_ranks(feats, self._cols(cand), h)
-            return feats, cand, self._rank(feats, cand)
+            return feats, cand, self._rank(feats, cand, h)
 
     def _page(self, feats: np.ndarray, cand: np.ndarray, scores: np.ndarray, k: int, diversity: float | None,
               explore: bool) -> list[Recommendation]:
@@ -506,10 +505,12 @@ class Recommender:
         order = self._column_order
         return order[np.searchsorted(self._columns, movie_ids, sorter=order)].astype(np.int64)
 
-    def _rank(self, feats: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    def _rank(self, feats: np.ndarray, cand: np.ndarray, history: History) -> np.ndarray:
+        """The ranker's score of each candidate, after filling the rank features of just those columns."""
         cols = self._cols(cand)
         if len(cols) == 0:
             return np.zeros(0, dtype=np.float32)
+        self.model.add_ranks(feats, cols, history)
         return self.model.rank_columns(feats, cols)
 
     def _recommendation(self, movie_id: int, score: float, feats: np.ndarray,

@@ -24,6 +24,8 @@ from recommender.ranking.tables import unit_rows
 MapKind = Literal["ridge", "ridge_cv", "mlp", "knn"]
 #: the ridge penalties ``ridge_cv`` chooses among by leave-one-out error on the rated movies (efficient GCV)
 ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+
+
 @dataclass
 class ContentMap:
     """A regression from content features to collaborative factors.
