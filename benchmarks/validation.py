@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 def designs() -> dict[str, dict[str, Any]]:
     """The fusion designs compared: name -> keyword arguments of FusionModel (on top of the protocol's own)."""
     from recommender.evaluation.experiments import NO_CONTENT
-    from recommender.ranking.fusion import FEATURES, METADATA_FEATURES
+    from recommender.ranking.fusion import ERA_FEATURES, FEATURES, METADATA_FEATURES
 
     def without(*names: str) -> tuple[str, ...]:
         return tuple(f for f in FEATURES if f not in names)
@@ -38,6 +38,10 @@ def designs() -> dict[str, dict[str, Any]]:
         "2 few-shot folds": {"few_shot_folds": 2},
         "C folds only": {"validation": "C"},
         "without content": {"features": NO_CONTENT},
+        "without era features": {"features": without(*ERA_FEATURES)},
+        "without era popularity": {"features": without("era_popularity")},
+        "without release age": {"features": without("release_age")},
+        "no era candidates": {"era_candidates": 0},
         "without metadata features": {"features": without(*METADATA_FEATURES, "metadata_rank")},
         "one metadata feature, no groups": {"features": without("meta_people", "meta_studio", "meta_keywords")},
         "without the content map": {"content_map": None},

@@ -1,0 +1,47 @@
+"""The era features: what was rated around a history's date, and each movie's age then."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recommender.ranking.era import SECONDS_PER_YEAR, EraCounts
+from recommender.ranking.fusion import COLD_FEATURES, FEATURES, FusionModel, ItemTable
+from recommender.ranking.interactions import Interactions
+from recommender.ranking.tables import History
+
+YEAR = SECONDS_PER_YEAR
+
+
+def _two_eras() -> pd.DataFrame:
+    """Movie 0 was rated by everyone in 2000, movie 1 by more people in 2010 (more ratings overall)."""
+    rows = [(u, 0, 4.0, 30 * YEAR) for u in range(20)] + [(u, 1, 4.0, 40 * YEAR) for u in range(20, 50)]
+    rows += [(u, 2, 4.0, (30 if u < 20 else 40) * YEAR) for u in range(50)]
+    return pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
+
+
+def test_era_popularity_follows_the_history_date() -> None:
+    frame = _two_eras()
+    era = EraCounts.from_frame(frame, {0: 0, 1: 1, 2: 2}, 3)
+    in_2000, in_2010 = era.popularity(30.0), era.popularity(40.0)
+    assert in_2000[0] > in_2000[1] and in_2010[1] > in_2010[0]  # all-time popularity would say movie 1 both times
+    assert era.when(np.array([30 * YEAR, 31 * YEAR, 90 * YEAR])) == 31.0
+    assert era.when(np.array([np.nan])) == era.latest == 40.0  # no dates: the catalogue's latest
+    assert era.when(np.array([0.0])) == era.start  # kept within the counted years
+
+
+def test_fusion_era_columns_which_the_cold_ranker_never_sees() -> None:
+    frame = _two_eras()
+    items = ItemTable.from_payloads({0: {"genres": ["Drama"], "year": 1999}, 1: {"genres": ["Drama"], "year": 2009},
+                                     2: {"genres": ["Drama"], "year": 2005}, 3: {"genres": ["Drama"], "year": 2020}},
+                                    {})
+    model = FusionModel(items, ranker="rrf")
+    model.fit_frame(frame, Interactions.from_ratings(frame, item_ids=np.arange(4)))
+    history = History(np.array([2]), np.array([5.0], np.float32), np.array([30 * YEAR]))
+    feats = model.features(history)
+    era, age = feats[:, FEATURES.index("era_popularity")], feats[:, FEATURES.index("release_age")]
+    assert era.max() == 0.0 and era[0] > era[1] > era[3] == era.min()  # nobody rated movie 3: a zero count
+    np.testing.assert_allclose(age, [1.0, -9.0, -5.0, -20.0])  # 2000 minus the release year
+    hidden = model.features(history, hide_cf=np.array([True, False, False, False]))
+    assert hidden[0, FEATURES.index("era_popularity")] == era.min()
+    assert not COLD_FEATURES[[FEATURES.index("era_popularity"), FEATURES.index("release_age")]].any()
