@@ -146,6 +146,10 @@ def test_protocol_c_on_the_tiny_catalog(tmp_path: Path) -> None:
     ablation = text.split("## What content adds")[1]
     assert "| C, n=1 | nDCG@10 |" in ablation and "| C, n=3 | nDCG@10 |" in ablation
     assert json.loads((tmp_path / "results.json").read_text())["C"]["fusion_minus_model_ndcg@10"]["3"]["EASE"]
+    pooled = evaluate_new_people(catalog.ratings, items, sizes=(1, 3), frac=0.3, folds=3,
+                                 only=["popularity", "EASE"])
+    assert pooled.attrs["folds"] == 3 and pooled.attrs["people"] > frame.attrs["people"]
+    assert pooled["people"].iloc[0] > frame["people"].iloc[0]  # three disjoint hold-outs pool their people
 
 
 def test_few_shot_folds_draw_pseudo_new_people_from_training_only() -> None:

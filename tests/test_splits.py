@@ -183,6 +183,13 @@ class TestNewPeople:
         self._check(ratings)
         train, held = split_new_people(ratings, frac=0.2, seed=42)
         assert held.user_id.nunique() == 122 and train.user_id.nunique() == 488
+        folds = [split_new_people(ratings, frac=0.2, seed=42, fold=k) for k in range(5)]
+        assert folds[0][1].equals(held)  # fold 0 is the single hold-out
+        for train_k, held_k in folds:
+            _assert_partition(ratings, train_k, held_k)
+            assert set(held_k.user_id).isdisjoint(train_k.user_id)
+        held_sets = [set(h.user_id) for _, h in folds]
+        assert set().union(*held_sets) == set(ratings.user_id) and sum(map(len, held_sets)) == 610  # each once
 
     def test_people_without_enough_likes_are_left_out(self) -> None:
         held = pd.DataFrame({"user_id": [1, 1, 1, 2, 2], "movie_id": [1, 2, 3, 1, 2],

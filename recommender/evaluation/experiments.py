@@ -73,9 +73,12 @@ def model_factories(items: ItemTable, protocol: Literal["A", "B", "C"], half_lif
     for signal in CONTENT_SIGNALS:
         if items.has(signal).any():
             out[f"{signal} only"] = (partial(SignalModel, items, signal, **extra), "confidence")
+    # under C the fusion is the one `cinefuse build` trains (A's fold plus a few-shot fold): it validated above
+    # the same ranker trained on few-shot folds alone (benchmarks/validation.py, "C folds only")
+    validation = "A" if protocol == "C" else protocol
     out["fusion (RRF, untrained)"] = (lambda: FusionModel(items, ranker="rrf", **extra), "confidence")
-    out[FUSION] = (lambda: FusionModel(items, ranker="gbdt", validation=protocol, **extra), "confidence")
-    out[WITHOUT_CONTENT] = (lambda: FusionModel(items, ranker="gbdt", validation=protocol, features=NO_CONTENT,
+    out[FUSION] = (lambda: FusionModel(items, ranker="gbdt", validation=validation, **extra), "confidence")
+    out[WITHOUT_CONTENT] = (lambda: FusionModel(items, ranker="gbdt", validation=validation, features=NO_CONTENT,
                                                 **extra), "confidence")
     return out
 
@@ -177,7 +180,8 @@ NEW_PEOPLE_SIZES = (1, 3, 5, 10)
 def evaluate_new_people(ratings: pd.DataFrame, items: ItemTable, sizes: Sequence[int] = NEW_PEOPLE_SIZES,
                         frac: float = 0.2, seed: int = 42, tags: pd.DataFrame | None = None,
                         only: Sequence[str] | None = None, k: int = 10, recall_k: int = 20,
-                        designs: Mapping[str, Callable[[ItemTable], FusionModel]] | None = None) -> pd.DataFrame:
+                        designs: Mapping[str, Callable[[ItemTable], FusionModel]] | None = None,
+                        folds: int = 1) -> pd.DataFrame:
     """Protocol C, "new people": ``frac`` of the people (seeded) are held out of all training; each is shown to
     every model as ``n`` of their liked movies (rating >= 4, drawn at random, nested across n), and the model
     ranks every other movie against the rest of their ratings. One row per (model, n): nDCG@k, Recall@recall_k
@@ -187,55 +191,67 @@ def evaluate_new_people(ratings: pd.DataFrame, items: ItemTable, sizes: Sequence
     n. Baselines fold the history in: popularity ignores it, item-kNN and EASE score its row, ALS solves the
     person's factors from it; each content signal alone scores its profile. ``designs`` (name -> a function of
     the item table giving an unfitted fusion) replaces the models, to compare designs on a validation split.
+    ``folds`` > 1 repeats it on that many disjoint hold-outs (:func:`split_new_people`'s ``fold``; 1 / ``frac``
+    of them hold every person out once), every model trained afresh each time, and pools the people.
 
     Example:
         >>> # evaluate_new_people(ratings, items).loc[("fusion (trained ranker)", 3), "ndcg@10"]
     """
-    train, held = split_new_people(ratings, frac=frac, seed=seed)
-    if tags is not None:
-        items = items_with_training_tags(items, tags, exclude_users=held["user_id"].unique().tolist())
-    item_ids = np.union1d(train["movie_id"].unique(), held["movie_id"].unique())
-    reveals = {n: reveal_liked(held, n, seed=seed, min_liked=max(sizes)) for n in sizes}
-    confidence: Weighting = "confidence"
-    models = model_factories(items, "C") if designs is None else {
-        name: (partial(design, items), confidence) for name, design in designs.items()}
-    rows: dict[tuple[str, int], dict[str, float]] = {}
-    per_user: dict[int, dict[str, np.ndarray]] = {n: {} for n in sizes}
-    for name, (factory, weighting) in models.items():
-        if only and name not in only:
-            continue
-        log.info("protocol C: %s", name)
-        started = time.perf_counter()
-        inter = Interactions.from_ratings(train, item_ids=item_ids, weighting=weighting)
-        model = factory()
-        if isinstance(model, FrameModel):
-            model.fit_frame(train, inter)
-        else:
-            model.fit(inter.matrix, show_progress=False)
-        for n, (history, test) in reveals.items():
-            people = histories(history)
-            users = np.array(sorted(people), dtype=np.int64)
-            seen = [set(inter.item_index[int(m)] for m in people[int(u)].movie_ids) for u in users]
-            scores = _score_new_people(model, inter, [people[int(u)] for u in users])
-            for row, cols in enumerate(seen):
-                scores[row, list(cols)] = -np.inf
-            ranked = top_n(scores, max(k, recall_k))[0]
-            columns = pd.Index(inter.item_ids).get_indexer(test["movie_id"].to_numpy())
-            relevant_of = test.assign(col=columns).groupby("user_id")["col"].agg(set)
-            relevant = [relevant_of.get(int(u), set()) for u in users]
-            ndcg = ndcg_at_k(ranked, relevant, k)
-            per_user[n][name] = ndcg.per_user
-            rows[(name, n)] = {f"ndcg@{k}": ndcg.mean, f"recall@{recall_k}": recall_at_k(ranked, relevant,
-                                                                                        recall_k).mean,
-                               "people": float(len(users))}
-        rows_seconds = time.perf_counter() - started
-        for n in sizes:
-            rows[(name, n)]["seconds"] = rows_seconds
+    per_user: dict[int, dict[str, list[np.ndarray]]] = {n: {} for n in sizes}
+    recall: dict[int, dict[str, list[np.ndarray]]] = {n: {} for n in sizes}
+    seconds: dict[str, float] = {}
+    held_people = 0
+    train_people = []
+    for fold in range(folds):
+        train, held = split_new_people(ratings, frac=frac, seed=seed, fold=fold)
+        if held.empty:
+            break
+        held_people += int(held["user_id"].nunique())
+        train_people.append(int(train["user_id"].nunique()))
+        fold_items = items if tags is None else items_with_training_tags(
+            items, tags, exclude_users=held["user_id"].unique().tolist())
+        item_ids = np.union1d(train["movie_id"].unique(), held["movie_id"].unique())
+        reveals = {n: reveal_liked(held, n, seed=seed, min_liked=max(sizes)) for n in sizes}
+        confidence: Weighting = "confidence"
+        models = model_factories(fold_items, "C") if designs is None else {
+            name: (partial(design, fold_items), confidence) for name, design in designs.items()}
+        for name, (factory, weighting) in models.items():
+            if only and name not in only:
+                continue
+            log.info("protocol C, fold %d: %s", fold, name)
+            started = time.perf_counter()
+            inter = Interactions.from_ratings(train, item_ids=item_ids, weighting=weighting)
+            model = factory()
+            if isinstance(model, FrameModel):
+                model.fit_frame(train, inter)
+            else:
+                model.fit(inter.matrix, show_progress=False)
+            for n, (history, test) in reveals.items():
+                people = histories(history)
+                users = np.array(sorted(people), dtype=np.int64)
+                seen = [set(inter.item_index[int(m)] for m in people[int(u)].movie_ids) for u in users]
+                scores = _score_new_people(model, inter, [people[int(u)] for u in users])
+                for row, cols in enumerate(seen):
+                    scores[row, list(cols)] = -np.inf
+                ranked = top_n(scores, max(k, recall_k))[0]
+                columns = pd.Index(inter.item_ids).get_indexer(test["movie_id"].to_numpy())
+                relevant_of = test.assign(col=columns).groupby("user_id")["col"].agg(set)
+                relevant = [relevant_of.get(int(u), set()) for u in users]
+                per_user[n].setdefault(name, []).append(ndcg_at_k(ranked, relevant, k).per_user)
+                recall[n].setdefault(name, []).append(recall_at_k(ranked, relevant, recall_k).per_user)
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+    pooled = {n: {name: np.concatenate(values) for name, values in by_model.items()}
+              for n, by_model in per_user.items()}
+    names = list(dict.fromkeys(name for by_model in pooled.values() for name in by_model))
+    rows = {(name, n): {f"ndcg@{k}": float(np.nanmean(pooled[n][name])),
+                        f"recall@{recall_k}": float(np.nanmean(np.concatenate(recall[n][name]))),
+                        "people": float(len(pooled[n][name])), "seconds": seconds[name]}
+            for name in names for n in sizes if name in pooled[n]}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index = pd.MultiIndex.from_tuples(frame.index, names=["model", "n"])
-    frame.attrs["paired"] = {n: fusion_versus_peers(per_user[n]) for n in sizes}
-    frame.attrs.update(people=int(held["user_id"].nunique()), train_people=int(train["user_id"].nunique()),
-                       per_user=per_user)
+    frame.attrs["paired"] = {n: fusion_versus_peers(pooled[n]) for n in sizes}
+    frame.attrs.update(people=held_people, train_people=int(np.mean(train_people)) if train_people else 0,
+                       per_user=pooled, folds=len(train_people))
     return frame
 
 

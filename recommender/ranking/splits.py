@@ -110,12 +110,14 @@ def split_cold_items(df: pd.DataFrame, item_pool: Iterable[int], frac: float = 0
     return df[~is_test].copy(), df[is_test].copy()
 
 
-def split_new_people(df: pd.DataFrame, frac: float = 0.2, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_new_people(df: pd.DataFrame, frac: float = 0.2, seed: int = 42, fold: int = 0
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Protocol C: hold ``frac`` of the people out of all training; every rating of theirs is test.
 
     ``round(frac * n)`` of the ``n`` distinct users are drawn uniformly without replacement (``seed``), so the
     two frames share no user: models learn from the others only, and each held-out person reaches a model
-    only through the few liked movies :func:`reveal_liked` shows it.
+    only through the few liked movies :func:`reveal_liked` shows it. ``fold`` k draws the k-th of successive
+    disjoint draws (fold 0 is the first), so folds 0 to 1/frac - 1 hold every person out once.
 
     Example:
         >>> df = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "movie_id": [10, 20, 10, 30, 20],
@@ -123,11 +125,19 @@ def split_new_people(df: pd.DataFrame, frac: float = 0.2, seed: int = 42) -> tup
         >>> train, held = split_new_people(df, frac=0.34)
         >>> sorted(set(train.user_id)), sorted(set(held.user_id))
         ([2, 3], [1])
+        >>> [sorted(set(split_new_people(df, frac=0.34, fold=k)[1].user_id)) for k in (1, 2)]
+        [[3], [2]]
     """
     if not 0.0 <= frac <= 1.0:
         raise ValueError(f"frac must lie in [0, 1], got {frac}")
+    if fold < 0:
+        raise ValueError(f"fold must be 0 or more, got {fold}")
+    rng = np.random.default_rng(seed)
     users = np.unique(df["user_id"].to_numpy())
-    held = np.random.default_rng(seed).choice(users, size=int(round(frac * len(users))), replace=False)
+    size = int(round(frac * len(users)))
+    for _ in range(fold):  # the earlier folds' people are not drawn again
+        users = np.setdiff1d(users, rng.choice(users, size=min(size, len(users)), replace=False))
+    held = rng.choice(users, size=min(size, len(users)), replace=False)
     is_test = df["user_id"].isin(held).to_numpy()
     return df[~is_test].copy(), df[is_test].copy()
 
