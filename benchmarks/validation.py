@@ -1,6 +1,7 @@
 """Choose the ranker's design on validation splits nested inside each protocol's training data, never on its
 test split: protocol A's latest 20% of each person's training ratings, protocol B's random 25% (seed 42),
-protocol C's people (20% of the training people held out, seed 7, shown as 1, 3, 5 and 10 liked movies), and
+protocol C's people (20% of the training people held out, seed 7, shown as 1, 3, 5 and 10 liked movies; with
+--people-folds K, K disjoint such hold-outs pooled), and
 cold-start items (10% of the training movies with content held out, seed 7). Prints nDCG@10 (Recall@20 for cold
 start) of the trained fusion per setting, with EASE and ALS on the same split as peers under A and B, every
 baseline under C and cold start; with --designs, each design's paired difference from the first one.
@@ -9,6 +10,7 @@ baseline under C and cold start; with --designs, each design's paired difference
     python benchmarks/validation.py --protocols B --holdout 0.1 --seeds 42 43 --folds 3 --fold-share 0.25
     python benchmarks/validation.py --protocols B --holdout 0.1 --seeds 42 43   # the default: 4 folds of 10%
     python benchmarks/validation.py --protocols C cold A --designs chosen "no few-shot folds"
+    python benchmarks/validation.py --protocols C --people-folds 4 --designs chosen "without content"
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[42], help="protocol B: seeds of the validation split")
     parser.add_argument("--holdout", type=float, default=0.25,
                         help="protocol B: share of each person's training ratings the validation split holds out")
+    parser.add_argument("--people-folds", type=int, default=1,
+                        help="protocol C: pool this many disjoint 20%% hold-outs of the training people (1: seed 7's)")
     parser.add_argument("--no-peers", action="store_true", help="skip the baseline rows")
     args = parser.parse_args()
 
@@ -105,10 +109,11 @@ def main() -> None:
             frames = []
             if not args.no_peers:
                 names = [*BASELINES, *(f"{s} only" for s in CONTENT_SIGNALS if items.has(s).any())]
-                frames.append(evaluate_new_people(train, items, seed=7, tags=outer, only=names))
+                frames.append(evaluate_new_people(train, items, seed=7, tags=outer, only=names,
+                                                  folds=args.people_folds))
             if chosen:
                 t = time.perf_counter()
-                frames.append(evaluate_new_people(train, items, seed=7, tags=outer,
+                frames.append(evaluate_new_people(train, items, seed=7, tags=outer, folds=args.people_folds,
                                                   designs={d: design("C", d) for d in chosen}))
                 print(f"  C: {len(chosen)} designs in {time.perf_counter() - t:.0f} s", flush=True)
                 for n, per_user in frames[-1].attrs["per_user"].items():
