@@ -35,6 +35,17 @@ def test_era_popularity_follows_the_history_date() -> None:
     assert era.when(np.array([0.0])) == era.start  # kept within the counted years
 
 
+def test_running_sums_equal_the_kernel_over_every_bin() -> None:
+    rng = np.random.default_rng(3)
+    stamps = rng.uniform(20, 48, 5000) * YEAR
+    era = EraCounts.from_ratings(rng.integers(0, 40, 5000), stamps, 40)
+    centres = era.start + (np.arange(era.counts.shape[1]) + 0.5) * 0.25
+    for when in (era.start, 20.1, 33.3, 33.375, era.latest):
+        mass = era.counts.toarray() @ np.exp(-np.abs(centres - when))
+        expected = np.log1p(mass * era.counts.sum() / mass.sum())
+        np.testing.assert_allclose(era.popularity(when), expected, rtol=1e-5)
+
+
 def test_fusion_era_columns_which_the_cold_ranker_never_sees() -> None:
     frame = _two_eras()
     items = ItemTable.from_payloads({0: {"genres": ["Drama"], "year": 1999}, 1: {"genres": ["Drama"], "year": 2009},
