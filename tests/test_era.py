@@ -46,6 +46,13 @@ def test_running_sums_equal_the_kernel_over_every_bin() -> None:
         np.testing.assert_allclose(era.popularity(when), expected, rtol=1e-5)
 
 
+def test_an_era_table_pickled_without_its_running_sums_rebuilds_them() -> None:
+    era = EraCounts.from_frame(_two_eras(), {0: 0, 1: 1, 2: 2}, 3)
+    old = EraCounts.__new__(EraCounts)
+    old.__setstate__({"counts": era.counts, "start": era.start, "latest": era.latest})  # as an earlier build wrote it
+    np.testing.assert_array_equal(old.popularity(35.0), era.popularity(35.0))
+
+
 def test_fusion_era_columns_which_the_cold_ranker_never_sees() -> None:
     frame = _two_eras()
     items = ItemTable.from_payloads({0: {"genres": ["Drama"], "year": 1999}, 1: {"genres": ["Drama"], "year": 2009},

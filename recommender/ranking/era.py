@@ -41,6 +41,12 @@ class EraCounts:
     after: np.ndarray = field(init=False, repr=False)
     ratings: float = field(init=False, repr=False)
 
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        if "before" not in state:  # pickled before the running sums were kept
+            self.scale = ERA_YEARS
+            self.__post_init__()
+
     def __post_init__(self) -> None:
         offsets = (np.arange(self.counts.shape[1]) + 0.5) * BIN_YEARS
         dense = self.counts.toarray().astype(np.float64)
