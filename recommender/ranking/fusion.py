@@ -42,9 +42,9 @@ log = logging.getLogger(__name__)
 #: the metadata similarity features (TF-IDF cosine of each movie with the person's liked movies' tokens)
 METADATA_FEATURES = ("meta_people", "meta_studio", "meta_keywords", "metadata")
 #: the popularity of a movie around the history's date and the movie's age then (:mod:`recommender.ranking.era`).
-#: Protocol C's validation split, nDCG@10 with and without them at n = 1, 3, 5, 10: +0.148 [+0.098, +0.196],
-#: +0.063 [+0.032, +0.097], +0.032 [-0.000, +0.062], +0.017 [-0.011, +0.045]; A -0.0010 [-0.0075, +0.0053],
-#: B +0.0004 [-0.0044, +0.0052]
+#: Protocol C's validation (four disjoint hold-outs of C's training people, 390 people), nDCG@10 with minus
+#: without them at n = 1, 3, 5, 10: +0.147 [+0.124, +0.171], +0.036 [+0.020, +0.053], +0.020 [+0.006, +0.035],
+#: -0.004 [-0.015, +0.009]; A -0.0010 [-0.0075, +0.0053], B +0.0004 [-0.0044, +0.0052]
 ERA_FEATURES = ("era_popularity", "release_age")
 #: the first ten keep their historical positions (the API reads columns 0-5 by position)
 FEATURES = ("cf", "knn", "overview", "reviews", "poster", "genre_overlap", "popularity", "tmdb_popularity",
