@@ -501,10 +501,13 @@ class FusionModel:
         row = self.inter.history_row(history.movie_ids.tolist(), history.ratings.tolist())
         return self.als.fold_in(row)[0] if row.nnz else None
 
-    def _seen_columns(self, history: History) -> np.ndarray:
+    def _seen_mask(self, history: History) -> np.ndarray:
+        """True at each fitted column the history has rated."""
         assert self.inter is not None
+        seen = np.zeros(self.inter.n_items, dtype=bool)
         cols = [self.inter.item_index.get(int(m), -1) for m in history.movie_ids]
-        return np.array([c for c in cols if c >= 0], dtype=np.int64)
+        seen[[c for c in cols if c >= 0]] = True
+        return seen
 
     def features(self, history: History, hide_cf: np.ndarray | None = None,
                  cf_vector: np.ndarray | None = None, weights: Mapping[int, float] | None = None,
@@ -531,8 +534,7 @@ class FusionModel:
         same values ``features`` gives them (:func:`log_ranks_at`), in place."""
         if not self._ranks_later or len(cols) == 0:
             return
-        seen = np.zeros(feats.shape[0], dtype=bool)
-        seen[self._seen_columns(history)] = True
+        seen = self._seen_mask(history)
         for signal, rank in RANKED.items():
             if self.use[_COL[rank]] and not np.isnan(feats[:, _COL[signal]]).all():
                 feats[cols, _COL[rank]] = log_ranks_at(feats[:, _COL[signal]], cols, exclude=seen)
@@ -588,8 +590,7 @@ class FusionModel:
         unknown_cf = ~self._cf_known if hide_cf is None else (~self._cf_known | hide_cf)
         collaborative = np.array([_COL[c] for c in COLLABORATIVE])
         out[np.ix_(unknown_cf, collaborative)] = np.nan
-        seen = np.zeros(n, dtype=bool)
-        seen[self._seen_columns(history)] = True
+        seen = self._seen_mask(history)
         # EASE scores a person's own movies far above the rest; they are never candidates, so leave them out
         out[seen, _COL["ease"]] = np.nan
         # columns are standardised one by one, so an empty one (no poster vectors, say) can be left as it is
@@ -638,8 +639,7 @@ class FusionModel:
         :attr:`candidates`, the :attr:`era_candidates` most popular around the history's date, plus, among movies
         with no collaborative evidence, each content signal's top :data:`COLD_CANDIDATES` (content alone where
         nothing is collaborative)."""
-        seen = np.zeros(feats.shape[0], dtype=bool)
-        seen[self._seen_columns(history)] = True
+        seen = self._seen_mask(history)
         pool: list[np.ndarray] = []
 
         def top(col: np.ndarray, among: np.ndarray, n: int) -> np.ndarray:
