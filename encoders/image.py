@@ -60,7 +60,12 @@ class OpenClipEncoder:
         self.architecture = architecture
         self.device = device
         self.dim = _embedding_dimension(architecture, model)
-        self._dtype = next(model.parameters()).dtype
+        import torch
+
+        # open_clip's fp16 keeps a few tensors (embeddings, norms) in fp32, so the first parameter's dtype is not
+        # the convolutions': feed pixels in the half precision whichever weights are in it
+        dtypes = {p.dtype for p in model.parameters()}
+        self._dtype = next((d for d in (torch.float16, torch.bfloat16) if d in dtypes), torch.float32)
 
     def __repr__(self) -> str:
         return f"OpenClipEncoder(name={self.name!r}, dim={self.dim}, device={self.device!r})"

@@ -35,7 +35,8 @@ _SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*\s+|\n+|<br\s*/?>")
 class SentenceTransformerEncoder:
     """A :class:`~encoders.base.TextEncoder` over a sentence-transformers model.
 
-    Vectors are float32 and L2-normalised; on CUDA the model runs in fp16. Prefer
+    Vectors are float32 and L2-normalised; on CUDA the model runs in fp16, elsewhere in fp32 (also when the
+    folder's weights are fp16: half precision on a CPU is several times slower). Prefer
     :func:`load_text_encoder`, which is the same thing under the name the rest of cinefuse uses.
 
     Example:
@@ -50,6 +51,8 @@ class SentenceTransformerEncoder:
         self.model = _load_sentence_transformer(name_or_path, source, self.device, local)
         if self.device.startswith("cuda"):
             self.model.half()
+        else:
+            self.model.float()
         self.dim = _embedding_dimension(self.model)
         self.max_seq_length = _max_seq_length(self.model)
         tokenizer = self.model.tokenizer

