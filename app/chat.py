@@ -79,11 +79,12 @@ class Request:
     why: list[int | str] = field(default_factory=list)
     steer: str | None = None
     reset: bool = False
+    picks: bool = False  # "what should I watch tonight?": the page, with nothing else asked
 
     def changes_page(self) -> bool:
         """Whether it asks for anything that re-ranks the page (everything but "why")."""
         return bool(self.liked or self.disliked or self.exclude_genres or self.only_genres or self.any_genre
-                    or self.card_liked or self.card_disliked or self.steer or self.reset)
+                    or self.card_liked or self.card_disliked or self.steer or self.reset or self.picks)
 
     def is_empty(self) -> bool:
         return not (self.changes_page() or self.why)
@@ -229,7 +230,9 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     take(_VERDICT, verdict)
     rest = _sentiments(rest, req, is_title)
     leftover = _FILLER.sub(" ", re.sub(r"[^\w' -]+", " ", rest))
-    leftover = " ".join(w for w in leftover.split() if w.lower() not in ("i", "me", "and", "but", "a", "the"))
+    leftover = " ".join(w for w in leftover.split() if w.lower() not in _NOT_A_REQUEST)
+    if not req.steer and not re.search(r"[A-Za-z]{3,}", leftover) and _ASKS_FOR_PICKS.search(rest):
+        req.picks = True
     if leftover and not req.steer and re.search(r"[A-Za-z]{3,}", leftover):
         text = " ".join(rest.replace(" ; ", " ").split()).strip(" .,;!?")
         titles = split_titles(text, is_title)
@@ -241,6 +244,14 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     return req
 
 
+#: words that say nothing about which movies: "what should I watch tonight?", "recommend me something good"
+_NOT_A_REQUEST = frozenset({
+    "i", "me", "we", "us", "you", "and", "but", "a", "an", "the", "what", "which", "should", "could", "can", "shall",
+    "would", "do", "does", "is", "are", "watch", "see", "good", "great", "nice", "fun", "decent", "tonight", "today",
+    "now", "any", "ideas", "idea", "suggestion", "suggestions", "pick", "picks", "for", "this", "evening", "night",
+    "weekend"})
+_ASKS_FOR_PICKS = re.compile(r"\bwhat\s+(?:should|can|could|shall)\s+(?:i|we)\s+see\b|"
+                             r"\b(?:watch|recommend|suggest|picks?|ideas?|suggestions?|anything|something)\b", re.I)
 _FILLER_START = re.compile(r"^(?:(?:please|show\s+me|give\s+me|find\s+me|recommend(?:\s+me)?|i\s+want|"
                            r"i'?d\s+like|i\s+would\s+like|can\s+you\s+(?:find|show|recommend)(?:\s+me)?|"
                            r"something|anything|some|a\s+movie|a\s+film|movies|films)\s+)+", re.I)

@@ -382,6 +382,9 @@ class ChatService:
             if steer and not history:  # a request on its own: searched, with the honest note when few movies fit
                 answer = self.rec.ask(steer, k=self.page_size, filters=None if flt.is_empty() else flt)
                 recs, notes = answer.recommendations, answer.notes
+                if not recs and not answer.query.constrained():  # words no movie has: say so, start from popular
+                    recs = self.rec.popular(k=self.page_size, filters=None if flt.is_empty() else flt)
+                    steer = None
             else:
                 recs = self.rec.recommend(history, k=self.page_size, filters=None if flt.is_empty() else flt,
                                           diversity=0.85, steer=steer)
@@ -532,14 +535,15 @@ class ChatService:
             notes.append(f"I took the first {MAX_TITLES} titles of that message; tell me the rest in another one.")
         for liked, text in list(wanted.values())[:MAX_TITLES]:
             movie_id, options = self._resolve(text)
-            if movie_id is None and liked:  # "I love Studio Ghibli films like Spirited Away": not a title but a
-                parsed = self.rec.parse(text)  # request; its references are likes, the rest steers the page
-                if parsed.entities or parsed.references:
+            if movie_id is None and liked:  # "I love Studio Ghibli films like Spirited Away", "..., something
+                parsed = self.rec.parse(text)  # from the 2000s": not a title but a request; its references are
+                if parsed.entities or parsed.references or parsed.constrained():  # likes, the rest steers the page
                     for ref in parsed.references:
                         session.tell(ref, True)
                         said[True].append(self.titles.get(ref, str(ref)))
                     rest = " ".join(e.describe() for e in parsed.entities) or None
-                    req.steer = " ".join(x for x in (text if parsed.entities else None, req.steer) if x) or rest
+                    asked = text if parsed.entities or parsed.constrained() else None
+                    req.steer = " ".join(x for x in (asked, req.steer) if x) or rest
                     continue
             if movie_id is None:
                 hint = f" Did you mean {describe_list(options[:3])}?" if options else ""

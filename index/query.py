@@ -62,7 +62,8 @@ ACTOR_CUES = {"starring", "stars", "star", "with", "featuring", "feat", "actor",
 WRITER_CUES = {"written", "writer", "screenplay", "scripted", "penned"}
 TOPIC_CUES = {"about", "involving", "featuring", "with", "on", "regarding", "concerning", "themed"}
 #: words that carry no meaning for the semantic query once the entities are taken out
-FILLER = {"movie", "movies", "film", "films", "flick", "flicks", "picture", "pictures", "cinema", "show", "me",
+FILLER = {"similar", "alike", "else", "kind", "sort", "type", "movie", "movies", "film", "films", "flick", "flicks",
+          "picture", "pictures", "cinema", "show", "me",
           "give", "find", "recommend", "suggest", "some", "something", "anything", "any", "please", "i", "want",
           "would", "like", "to", "watch", "see", "the", "a", "an", "from", "by", "directed", "starring", "with",
           "featuring", "in", "of", "and", "or", "made", "about", "that", "are", "is", "ones", "one", "stuff", "for",

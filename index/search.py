@@ -236,7 +236,8 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
     flt.exclude = [*flt.exclude, *parsed.negated_topics()]
     constrained = parsed.constrained() or bool(parsed.negated_topics())
     total = store.count(flt) if constrained else None
-    if total == 0:
+    unknown_words = not parsed.understood() and _no_movie_has_a_word(parsed.semantic or text, store, sparse)
+    if total == 0 or unknown_words:  # "asdkjh qwe": the nearest vectors to nonsense would be noise
         hits: list[Hit] = []
     else:
         queries = request_queries(parsed, store, text_encoder, image_encoder, sparse, boost_topics)
@@ -262,10 +263,21 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
         notes.append(thin_note(parsed, total))
     if parsed.suggestions:
         notes.append(f"Did you mean {describe_list(parsed.suggestions[:3], 'or')}?")
+    if unknown_words and not parsed.unknown_names:
+        notes.append(f"No movie here mentions any word of “{text}”: check the spelling, or describe it another way.")
     for name in parsed.unknown_names:
-        notes.append(f"Nobody and nothing here is called “{name}” (credits are missing for some movies), so these "
-                     "only match the words.")
+        notes.append(f"Nobody and nothing here is called “{name}” (credits are missing for some movies)"
+                     + (", so these only match the words." if hits else "."))
     return SearchResult(hits, parsed, total, matches, notes)
+
+
+def _no_movie_has_a_word(text: str, store: VectorStore, sparse: SparseEncoder | None) -> bool:
+    """Whether no movie's document (title, overview, keywords, people...) holds any word of ``text``; False where
+    the index has no BM25 vectors to tell."""
+    if sparse is None or not has_sparse(store):
+        return False
+    vector = sparse.embed_query(text)
+    return bool(vector) and not store.search(SignalQuery(SPARSE_SIGNAL, vector=vector), limit=1)
 
 
 def _terms(parsed: ParsedQuery, sparse: SparseEncoder | None) -> frozenset[int]:

@@ -40,6 +40,35 @@ def test_an_empty_history_gets_cold_start_picks(service: ChatService) -> None:
                and "most" not in c.explanation for c in reply.cards)  # counts, never superlatives
 
 
+def test_asking_what_to_watch_shows_picks_not_a_search_for_those_words(service: ChatService) -> None:
+    fresh = service.respond(Session(), "what should I watch tonight?")
+    assert fresh.cards and all(c.reason == "popular" for c in fresh.cards)
+    assert "popular recent picks" in fresh.text and "matching" not in fresh.text
+    session = Session()
+    liked = service.respond(session, "I loved Heat and The Matrix")
+    again = service.respond(session, "any suggestions for tonight?")  # with likes: the same personal page
+    assert again.cards is not None and titles(again.cards) == titles(liked.cards or [])
+    assert not any(c.reason == "popular" for c in again.cards)
+
+
+def test_words_no_movie_has_get_a_note_and_popular_picks(service: ChatService) -> None:
+    reply = service.respond(Session(), "asdkjh qwe")
+    assert reply.text.startswith("No movie here mentions any word of “asdkjh qwe”")
+    assert reply.cards and all(c.reason == "popular" for c in reply.cards)
+    answer = service.rec.ask("asdkjh qwe")
+    assert answer.recommendations == [] and answer.notes and "check the spelling" in answer.notes[0]
+    assert service.rec.ask("a heist").recommendations  # a real word still searches
+
+
+def test_a_constraint_among_the_likes_steers_the_page(service: ChatService) -> None:
+    session = Session()
+    reply = service.respond(session, "I loved Heat and The Matrix, something similar but from the 1990s")
+    assert reply.text.startswith("Noted: you liked Heat (1995) and The Matrix (1999).")
+    assert "don't know a movie" not in reply.text and "leaning towards" in reply.text
+    years = [service.rec.payloads[c.movie_id].get("year") for c in reply.cards or []]
+    assert years and all(1990 <= y <= 1999 for y in years), years
+
+
 def test_likes_dislikes_and_explanations(service: ChatService) -> None:
     session = Session()
     reply = service.respond(session, "I loved Heat and The Matrix, hated Jurassic Park")

@@ -47,6 +47,11 @@ def parse(text: str) -> dict[str, object]:
     ("I like Heatt", {"liked": ["Heatt"]}),
     ("hi", {}),
     ("thanks!", {}),
+    ("see you", {}),
+    ("what should I watch tonight?", {"picks": True}),
+    ("recommend me something good", {"picks": True}),
+    ("any ideas?", {"picks": True}),
+    ("something good from the 90s", {"steer": "good from the 90s"}),
 ])
 def test_chat_sentences(message: str, expected: dict[str, object]) -> None:
     assert parse(message) == expected

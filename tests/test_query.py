@@ -104,6 +104,8 @@ def test_topics_references_and_did_you_mean(vocab: Vocabulary) -> None:
     assert q.suggestions[0] == PAYLOADS[21]["display_title"] and not q.understood()
     q = parse_query("a heist that goes wrong", vocab)  # only words: all of it is the semantic query
     assert q.semantic == "heist that goes wrong" and not q.constrained()
+    q = parse_query("something similar but from the 2000s", vocab)  # "similar" asks for nothing to search
+    assert q.semantic == "" and (q.year_min, q.year_max) == (2000, 2009)
 
 
 # --- searches on a real tiny index -----------------------------------------------------------------------------
@@ -172,10 +174,12 @@ def test_references_rank_like_the_movie_and_leave_it_out(tiny_index: tuple[Vecto
 
 
 def test_a_name_nobody_here_has_is_owned_up_to(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
-    result = ask(tiny_index, "Christopher Nolan films")
-    assert result.query.unknown_names == ["Christopher Nolan"]
+    result = ask(tiny_index, "Christopher Nolan films")  # and no movie has either word: nothing to show
+    assert result.query.unknown_names == ["Christopher Nolan"] and result.hits == []
     assert result.notes == ["Nobody and nothing here is called “Christopher Nolan” (credits are missing for some "
-                            "movies), so these only match the words."]
+                            "movies)."]
+    result = ask(tiny_index, "Christopher Nolan heist films")  # the words still find heist films
+    assert result.notes[-1].endswith("so these only match the words.") and set(ids(result)) & HEIST
     assert ask(tiny_index, "A Heist That Goes Wrong").query.unknown_names == []  # title case is not a name
 
 
