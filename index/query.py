@@ -49,6 +49,8 @@ GENRE_WORDS = {
 WEAK_GENRE_WORDS = {"family", "kids", "kid", "children", "childrens", "war", "crime", "docs", "mystery", "musical",
                     "adventure", "drama", "action", "fantasy"}
 #: words that make the word before them a kind of film ("heist movies", "French films", "Bond films")
+#: words that name the medium, never a topic
+_MEDIUM_WORDS = {"movie", "movies", "film", "films", "flick", "flicks", "picture", "pictures", "cinema"}
 FILM_WORDS = {"movie", "movies", "film", "films", "flick", "flicks", "picture", "pictures", "ones", "stuff", "cinema",
               "titles", "features", "classics", "comedies", "dramas", "thrillers", "cartoons", "documentaries",
               "animation", "anime", "westerns", "musicals", "romcoms", "horror", "comedy", "drama", "thriller",
@@ -62,8 +64,9 @@ ACTOR_CUES = {"starring", "stars", "star", "with", "featuring", "feat", "actor",
 WRITER_CUES = {"written", "writer", "screenplay", "scripted", "penned"}
 TOPIC_CUES = {"about", "involving", "featuring", "with", "on", "regarding", "concerning", "themed"}
 #: words that carry no meaning for the semantic query once the entities are taken out
-FILLER = {"similar", "alike", "else", "kind", "sort", "type", "movie", "movies", "film", "films", "flick", "flicks",
-          "picture", "pictures", "cinema", "show", "me",
+FILLER = {"similar", "greatest", "finest", "acclaimed", "rated", "highest", "highly", "must", "alike", "else", "kind",
+          "sort", "type", "movie", "movies", "film", "films", "flick", "flicks", "picture", "pictures", "cinema",
+          "show", "me",
           "give", "find", "recommend", "suggest", "some", "something", "anything", "any", "please", "i", "want",
           "would", "like", "to", "watch", "see", "the", "a", "an", "from", "by", "directed", "starring", "with",
           "featuring", "in", "of", "and", "or", "made", "about", "that", "are", "is", "ones", "one", "stuff", "for",
@@ -194,6 +197,7 @@ class ParsedQuery:
     reference_titles: list[str] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)  # "did you mean" titles for a title nobody has
     unknown_names: list[str] = field(default_factory=list)  # "Christopher Nolan" where nobody here has that name
+    best: bool = False  # "the best heist movies": the well-rated first among those that match
 
     def filters(self) -> Filters:
         """The hard constraints as store filters (topics are boosts, not filters: see :meth:`boosts`)."""
@@ -344,7 +348,8 @@ class Vocabulary:
             entries[word].append(Entry("genre", (genre,), genre, 0, weak=word in WEAK_GENRE_WORDS))
         for word, n in keywords.items():
             norm = normalize(word)
-            if n >= 2 and norm and not norm.isdigit() and len(norm) >= 3 and norm not in GENRE_WORDS:
+            if (n >= 2 and norm and not norm.isdigit() and len(norm) >= 3 and norm not in GENRE_WORDS
+                    and norm not in _MEDIUM_WORDS):  # the keyword "movies" is not what "best movies" asks about
                 entries[norm].append(Entry("keyword", (word,), word, n, weak=" " not in norm))
         return cls(entries, titles, max(years) if years else 2020, common)
 
@@ -431,7 +436,7 @@ def _add_collections(entries: dict[str, list[Entry]], collections: Counter[str],
             head = normalize(name.split(":")[0]).split()
             if head and head[0] != "the":
                 by_alias[" ".join(head)].add(name)
-        if len(core) >= 2 and len(core[-1]) >= 4 and not core[-1].isdigit():
+        if len(core) >= 2 and len(core[-1]) >= 4 and not core[-1].isdigit() and core[-1] not in FILLER:
             by_alias[core[-1]].add(name)
             weak.add(core[-1])
     for alias, names in by_alias.items():
@@ -529,6 +534,11 @@ _REFERENCE_END = re.compile(r"\s*(?:[.,;:!?()]|\b(?:but|and|or|with|without|from
                             r"except|in|except|before|after|since|under|over|no|not)\b)", re.I)
 
 
+#: words asking for the well-rated: "the best heist movies", "top-rated comedies", "acclaimed dramas"
+_BEST = re.compile(r"\b(?:best|greatest|finest|top|top[- ]rated|highest[- ]rated|highly[- ]rated|best[- ]rated|"
+                   r"acclaimed|must[- ]see)\b", re.I)
+
+
 def parse_query(text: str, vocab: Vocabulary) -> ParsedQuery:
     """Read a request into a :class:`ParsedQuery`, recognising names against the catalog's vocabularies.
 
@@ -543,7 +553,7 @@ def parse_query(text: str, vocab: Vocabulary) -> ParsedQuery:
         >>> q.references, q.semantic
         ([1], 'darker')
     """
-    query = ParsedQuery(text=text)
+    query = ParsedQuery(text=text, best=bool(_BEST.search(text)))
     tokens = [_Token(normalize(m.group()), m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
     tokens = [t for t in tokens if t.norm]
     for t in tokens:  # "Nolan's films": the possessive belongs to the name

@@ -13,7 +13,7 @@ from index.errors import InputError, StoreError
 from index.match import MatchFacts, match_facts, thin_note
 from index.query import ParsedQuery, Vocabulary, describe_list, parse_query
 from index.sparse import SPARSE_SIGNAL, SparseEncoder, load_sparse_encoder
-from index.store import Filters, FusionMethod, Hit, SignalQuery, VectorStore
+from index.store import Filters, FusionMethod, Hit, SignalQuery, VectorStore, rrf_term
 
 Signal = Literal["overview", "reviews", "poster", "cf"]
 By = Literal["overview", "reviews", "poster", "cf", "fused"]
@@ -29,6 +29,10 @@ FUSION: FusionMethod = "rrf"
 REFERENCE_POOL = 3
 #: what orders movies that only have to satisfy constraints ("Christopher Nolan films"): the most rated first
 POPULAR_KEY = "rating_count"
+#: a "best ..." request reranks this many times its page of matches by how well each is rated
+BEST_POOL = 5
+#: the ratings a movie's mean is shrunk with towards the catalogue's (a Bayesian average, as IMDb's top list)
+BEST_PRIOR_RATINGS = 20
 
 
 def check_query(text: object) -> str:
@@ -247,15 +251,18 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
             pool = store.fuse(like, limit=max(REFERENCE_POOL * limit, 10), filters=flt, with_payload=False)
             ranked = replace(flt, only_ids=[h.id for h in pool])
         boosts = parsed.boosts() if boost_topics else []  # off only to measure what the boosts add
-        hits = (store.fuse(queries, limit=limit, filters=ranked, boosts=boosts, fusion=fusion)
+        depth = limit * BEST_POOL if parsed.best else limit
+        hits = (store.fuse(queries, limit=depth, filters=ranked, boosts=boosts, fusion=fusion)
                 if queries else [])
-        if constrained and len(hits) < min(limit, total or 0):  # movies that pass but that no vector query reached
+        if constrained and len(hits) < min(depth, total or 0):  # movies that pass but that no vector query reached
             seen = [h.id for h in hits]
-            more = store.top(POPULAR_KEY, limit=limit - len(hits), filters=replace(flt, exclude_ids=[
+            more = store.top(POPULAR_KEY, limit=depth - len(hits), filters=replace(flt, exclude_ids=[
                 *flt.exclude_ids, *seen]))
             hits += [Hit(h.id, 0.0, h.payload) for h in more]
         if not queries and not constrained:
-            hits = store.top(POPULAR_KEY, limit=limit, filters=flt)
+            hits = store.top(POPULAR_KEY, limit=depth, filters=flt)
+        if parsed.best:
+            hits = best_first(hits)[:limit]
     terms = _terms(parsed, sparse)
     matches = {h.id: match_facts(parsed, h.payload or {}, terms, sparse) for h in hits}
     notes = []
@@ -269,6 +276,30 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
         notes.append(f"Nobody and nothing here is called “{name}” (credits are missing for some movies)"
                      + (", so these only match the words." if hits else "."))
     return SearchResult(hits, parsed, total, matches, notes)
+
+
+def best_first(hits: list[Hit], prior_ratings: float = BEST_PRIOR_RATINGS) -> list[Hit]:
+    """Hits reordered by their rank in the search fused with their rank by rating (reciprocal rank fusion): a
+    well-rated match rises, a poor one sinks, and the search still counts. A movie's rating is its mean shrunk
+    towards the hits' overall mean by ``prior_ratings`` ratings, so three 5-star ratings do not beat three hundred
+    4.3s; a movie with no ratings gets the overall mean.
+
+    Example:
+        >>> hits = [Hit(1, 0.9, {"rating_mean": 2.5, "rating_count": 300}), Hit(2, 0.8, {"rating_mean": 4.4,
+        ...         "rating_count": 250}), Hit(3, 0.7, {"rating_mean": 5.0, "rating_count": 2})]
+        >>> [h.id for h in best_first(hits)]
+        [2, 1, 3]
+    """
+    if not hits:
+        return []
+    means = np.array([float((h.payload or {}).get("rating_mean") or 0.0) for h in hits])
+    counts = np.array([float((h.payload or {}).get("rating_count") or 0.0) for h in hits])
+    overall = float((means * counts).sum() / counts.sum()) if counts.sum() else 0.0
+    rating = (means * counts + overall * prior_ratings) / (counts + prior_ratings)
+    by_rating = np.empty(len(hits))
+    by_rating[np.argsort(-rating, kind="stable")] = np.arange(len(hits))
+    fused = rrf_term(np.arange(len(hits))) + rrf_term(by_rating)
+    return [hits[i] for i in np.argsort(-fused, kind="stable")]
 
 
 def _no_movie_has_a_word(text: str, store: VectorStore, sparse: SparseEncoder | None) -> bool:

@@ -69,6 +69,19 @@ def test_a_constraint_among_the_likes_steers_the_page(service: ChatService) -> N
     assert years and all(1990 <= y <= 1999 for y in years), years
 
 
+def test_the_best_comedies_are_comedies_and_better_rated_than_comedies(service: ChatService) -> None:
+    rec = service.rec
+
+    def rated(text: str) -> tuple[list[str], float]:
+        recs = rec.ask(text, k=6).recommendations
+        genres = [g for r in recs for g in [rec.payloads[r.movie_id].get("genres") or []]]
+        assert recs and all("Comedy" in g for g in genres), genres
+        return [r.title for r in recs], float(sum(rec.payloads[r.movie_id].get("rating_mean") or 0 for r in recs))
+
+    plain, best = rated("comedies"), rated("the best comedies")
+    assert best[1] > plain[1] + 0.3, (plain, best)
+
+
 def test_likes_dislikes_and_explanations(service: ChatService) -> None:
     session = Session()
     reply = service.respond(session, "I loved Heat and The Matrix, hated Jurassic Park")

@@ -17,8 +17,8 @@ from index.build import build_index
 from index.config import Settings
 from index.match import match_sentence
 from index.query import MAX_FUZZY_LOOKUPS, MAX_NAME_WORDS, ParsedQuery, Vocabulary, parse_query
-from index.search import SearchResult, search_request, sparse_encoder_for
-from index.store import VectorStore, open_store, passes
+from index.search import SearchResult, best_first, search_request, sparse_encoder_for
+from index.store import Hit, VectorStore, open_store, passes
 from tests.tiny_catalog import runtime_of, tiny_catalog, tiny_payloads
 
 PAYLOADS = tiny_payloads(credits=True)
@@ -106,6 +106,28 @@ def test_topics_references_and_did_you_mean(vocab: Vocabulary) -> None:
     assert q.semantic == "heist that goes wrong" and not q.constrained()
     q = parse_query("something similar but from the 2000s", vocab)  # "similar" asks for nothing to search
     assert q.semantic == "" and (q.year_min, q.year_max) == (2000, 2009)
+
+
+def test_best_asks_for_the_well_rated_and_is_no_name_or_topic() -> None:
+    v = Vocabulary.from_payloads({
+        1: {"title": "Best of the Best", "collection": "Best of the Best Collection", "keywords": ["movies"]},
+        2: {"title": "Best of the Best 2", "collection": "Best of the Best Collection", "keywords": ["movies"]},
+        3: {"title": "Heat", "keywords": ["heist"]}, 4: {"title": "Ronin", "keywords": ["heist"]}})
+    q = parse_query("best movies", v)  # neither the franchise's last word nor the keyword "movies"
+    assert q.best and q.entities == [] and q.semantic == ""
+    q = parse_query("the top-rated heist films", v)
+    assert q.best and [e.label for e in q.entities] == ["heist"] and q.semantic == "heist"
+    assert not parse_query("heist films", v).best
+
+
+def test_best_first_lifts_the_well_rated_without_dropping_the_search() -> None:
+    def hit(movie: int, mean: float, count: int) -> Hit:
+        return Hit(movie, 0.0, {"rating_mean": mean, "rating_count": count})
+
+    hits = [hit(1, 2.0, 400), hit(2, 3.0, 50), hit(3, 4.5, 300), hit(4, 5.0, 1), hit(5, 0.0, 0)]
+    # shrunk means 2.05, 3.02, 4.41, 3.16, 3.07 (overall 3.07); fused with the search ranks 0-4 by RRF
+    assert [h.id for h in best_first(hits)] == [3, 1, 2, 4, 5]
+    assert best_first([]) == [] and [h.id for h in best_first(hits[:1])] == [1]
 
 
 # --- searches on a real tiny index -----------------------------------------------------------------------------
