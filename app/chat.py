@@ -28,8 +28,8 @@ _RESET = re.compile(r"^\s*(?:reset|start over|start again|forget (?:everything|i
                     r"(?: my)? (?:history|profile|likes))\b[\s.!]*", re.I)
 _WHY = re.compile(r"\bwhy\b(?:\s+(?:did|do|would)\s+you\s+(?:pick|choose|recommend|suggest|show)(?:\s+me)?)?"
                   r"(?:\s+(?:is|was))?\s+(?P<ref>[^?.!;]+)", re.I)
-_CARD = re.compile(rf"\b(?P<dir>(?:more|less|fewer|nothing)\s+like|loved?|liked?|not|drop|remove|hide|no)\s+{_ORD}",
-                   re.I)
+_CARD = re.compile(rf"\b(?P<dir>(?:more|less|fewer|nothing)\s+like|loved?|liked?|enjoyed|hated?|disliked?|"
+                   rf"(?:didn'?t|did\s+not|don'?t)\s+(?:like|love|enjoy)|not|drop|remove|hide|no)\s+{_ORD}", re.I)
 _NO_GENRE = re.compile(rf"\b(?:no|without|not|skip|avoid|exclude|except|nothing|none of the|stop(?: showing)?)\s+"
                        rf"(?:more\s+|any\s+)?(?P<g>{_GENRE})\b(?:\s+(?:movies|films|stuff|please|anymore))?", re.I)
 _ONLY_GENRE = re.compile(rf"\b(?:only|just)\s+(?P<g>{_GENRE})\b(?:\s+(?:movies|films|stuff|please))?", re.I)
@@ -201,7 +201,8 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
         if pos is None:
             return
         word = found.group("dir").lower().split()[0]
-        (req.card_liked if word in ("more", "love", "loved", "like", "liked") else req.card_disliked).append(pos)
+        liked = word in ("more", "love", "loved", "like", "liked", "enjoyed")
+        (req.card_liked if liked else req.card_disliked).append(pos)
 
     def genre(target: list[str]) -> Callable[[re.Match[str]], None]:
         def add(found: re.Match[str]) -> None:
@@ -214,7 +215,7 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
         req.any_genre = True
 
     def similar(found: re.Match[str]) -> None:
-        req.liked.extend(split_titles(found.group("t"), is_title))
+        req.liked.extend(_titles(found.group("t"), is_title))  # "more like that but newer": no new title
         if found.group("steer"):
             req.steer = found.group("steer").strip()
 

@@ -52,6 +52,10 @@ def parse(text: str) -> dict[str, object]:
     ("recommend me something good", {"picks": True}),
     ("any ideas?", {"picks": True}),
     ("something good from the 90s", {"steer": "good from the 90s"}),
+    ("I hated the second one", {"card_disliked": [2]}),
+    ("I didn't like the first one", {"card_disliked": [1]}),
+    ("I enjoyed the 3rd", {"card_liked": [3]}),
+    ("more like that but newer", {"steer": "newer"}),
 ])
 def test_chat_sentences(message: str, expected: dict[str, object]) -> None:
     assert parse(message) == expected
