@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 from app.chat import Request, ordinal, parse_message
 from index.errors import CinefuseError, TitleNotFound
 from index.query import describe_list
+from index.search import UNKNOWN_WORDS_NOTE
 from index.store import Filters
 from recommender.api import Recommendation, Recommender
 from recommender.explain.lm import TemplateExplainer
@@ -378,13 +379,12 @@ class ChatService:
         shown = [c.movie_id for c in session.page if c.reason != "popular"]
         before = set(shown)
         notes: list[str] = []
+        if steer and self.rec.mentions_nothing(steer):  # "asdkjh qwe": say so, and steer by nothing
+            notes, steer = [UNKNOWN_WORDS_NOTE.format(steer)], None
         with self._rank_lock:
             if steer and not history:  # a request on its own: searched, with the honest note when few movies fit
                 answer = self.rec.ask(steer, k=self.page_size, filters=None if flt.is_empty() else flt)
                 recs, notes = answer.recommendations, answer.notes
-                if not recs and not answer.query.constrained():  # words no movie has: say so, start from popular
-                    recs = self.rec.popular(k=self.page_size, filters=None if flt.is_empty() else flt)
-                    steer = None
             else:
                 recs = self.rec.recommend(history, k=self.page_size, filters=None if flt.is_empty() else flt,
                                           diversity=0.85, steer=steer)
@@ -406,6 +406,8 @@ class ChatService:
             asked = self.rec.parse(steer).describe()  # "Studio Ghibli films" once the liked ones are out: say so
             lead += (f" Only {len(cards)} movie{'s' if len(cards) != 1 else ''} you have not told me about "
                      f"{'fit' if len(cards) != 1 else 'fits'} {asked}.")
+        if history and notes:
+            lead = " ".join([*notes, lead])
         # every card, whatever put it on the page, is explained by the page's explainer: the app shows what the
         # Python API's recommend(explain=True) returns for the same page
         if isinstance(self.rec.explainer, TemplateExplainer):  # instant: one update instead of two

@@ -29,6 +29,8 @@ FUSION: FusionMethod = "rrf"
 REFERENCE_POOL = 3
 #: what orders movies that only have to satisfy constraints ("Christopher Nolan films"): the most rated first
 POPULAR_KEY = "rating_count"
+#: what a request gets when no movie's document holds any of its words ("asdkjh qwe")
+UNKNOWN_WORDS_NOTE = "No movie here mentions any word of “{}”: check the spelling, or describe it another way."
 #: a "best ..." request reranks this many times its page of matches by how well each is rated
 BEST_POOL = 5
 #: the ratings a movie's mean is shrunk with towards the catalogue's (a Bayesian average, as IMDb's top list)
@@ -240,7 +242,7 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
     flt.exclude = [*flt.exclude, *parsed.negated_topics()]
     constrained = parsed.constrained() or bool(parsed.negated_topics())
     total = store.count(flt) if constrained else None
-    unknown_words = not parsed.understood() and _no_movie_has_a_word(parsed.semantic or text, store, sparse)
+    unknown_words = not parsed.understood() and no_movie_mentions(parsed.semantic or text, store, sparse)
     if total == 0 or unknown_words:  # "asdkjh qwe": the nearest vectors to nonsense would be noise
         hits: list[Hit] = []
     else:
@@ -271,7 +273,7 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
     if parsed.suggestions:
         notes.append(f"Did you mean {describe_list(parsed.suggestions[:3], 'or')}?")
     if unknown_words and not parsed.unknown_names:
-        notes.append(f"No movie here mentions any word of “{text}”: check the spelling, or describe it another way.")
+        notes.append(UNKNOWN_WORDS_NOTE.format(text))
     for name in parsed.unknown_names:
         notes.append(f"Nobody and nothing here is called “{name}” (credits are missing for some movies)"
                      + (", so these only match the words." if hits else "."))
@@ -302,9 +304,13 @@ def best_first(hits: list[Hit], prior_ratings: float = BEST_PRIOR_RATINGS) -> li
     return [hits[i] for i in np.argsort(-fused, kind="stable")]
 
 
-def _no_movie_has_a_word(text: str, store: VectorStore, sparse: SparseEncoder | None) -> bool:
+def no_movie_mentions(text: str, store: VectorStore, sparse: SparseEncoder | None) -> bool:
     """Whether no movie's document (title, overview, keywords, people...) holds any word of ``text``; False where
-    the index has no BM25 vectors to tell."""
+    the index has no BM25 vectors to tell.
+
+    Example:
+        >>> # no_movie_mentions("asdkjh qwe", store, sparse_encoder_for(store))  ->  True
+    """
     if sparse is None or not has_sparse(store):
         return False
     vector = sparse.embed_query(text)

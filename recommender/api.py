@@ -27,6 +27,7 @@ from index.search import (
     SearchResult,
     check_query,
     encode_query,
+    no_movie_mentions,
     search_request,
     search_text,
     similar_movies,
@@ -651,6 +652,16 @@ class Recommender:
             >>> # rec.parse("Pixar movies from the 90s").describe()  # 'from Pixar Animation Studios, from the 1990s'
         """
         return parse_query(check_query(text), self.vocabulary())
+
+    def mentions_nothing(self, text: str) -> bool:
+        """Whether a request names nothing the parser knows and no movie's document holds any of its words
+        ("asdkjh qwe"): searching or steering by it would only give noise.
+
+        Example:
+            >>> # rec.mentions_nothing("asdkjh qwe"), rec.mentions_nothing("a heist")  ->  (True, False)
+        """
+        parsed = self.parse(text)
+        return not parsed.understood() and no_movie_mentions(parsed.semantic or text, self.store, self._sparse)
 
     def ask(self, text: str, k: int = 10, filters: Filters | None = None, query: ParsedQuery | None = None
             ) -> Answer:

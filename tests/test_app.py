@@ -58,6 +58,12 @@ def test_words_no_movie_has_get_a_note_and_popular_picks(service: ChatService) -
     answer = service.rec.ask("asdkjh qwe")
     assert answer.recommendations == [] and answer.notes and "check the spelling" in answer.notes[0]
     assert service.rec.ask("a heist").recommendations  # a real word still searches
+    session = Session()
+    liked = service.respond(session, "I loved Heat and The Matrix")
+    again = service.respond(session, "asdkjh qwe")  # with likes: the page does not lean towards noise
+    assert again.text.startswith("No movie here mentions any word of “asdkjh qwe”")
+    assert titles(again.cards or []) == titles(liked.cards or [])
+    assert service.rec.mentions_nothing("asdkjh qwe") and not service.rec.mentions_nothing("a heist")
 
 
 def test_a_constraint_among_the_likes_steers_the_page(service: ChatService) -> None:
