@@ -61,7 +61,7 @@ from recommender.evaluation.metrics import ndcg_at_k, paired_difference  # noqa:
 SYSTEMS = ("dense", "bm25s", "hybrid", "parser+hybrid")
 #: ablations of the full system, in the same run: without the BM25 vector, fused by DBSF instead of RRF, and
 #: without the topic boosts ("heist movies" then ranks by the words alone)
-ABLATIONS = ("parser+dense", "parser+hybrid dbsf", "parser+hybrid no boosts")
+ABLATIONS = ("parser+dense", "parser+hybrid dbsf", "parser+hybrid no boosts", "parser+hybrid no topic fixes")
 GENRE_PHRASE = {"Comedy": "comedies", "Drama": "dramas", "Horror": "horror films", "Thriller": "thrillers",
                 "Action": "action movies", "Romance": "romance films", "Sci-Fi": "sci-fi films",
                 "Crime": "crime films", "Animation": "animated films", "Documentary": "documentaries",
@@ -75,6 +75,33 @@ class Query:
     text: str
     relevant: set[int]
     unjudged: set[int] = field(default_factory=set)  # left out of the ranking before scoring (strict tags)
+
+
+def is_constraint(q: Query) -> bool:
+    """A query the metadata judges exactly (not a description, not a misspelt copy, which has its own row)."""
+    return not q.family.startswith("description") and q.family != "keyword (misspelt)"
+
+
+def misspelt(queries: list[Query]) -> list[Query]:
+    """The keyword queries again, their topic word typed with its second and third letters swapped ("films about
+    hiest"): the same relevance sets.
+
+    Example:
+        >>> [q.text for q in misspelt([Query("keyword", "films about heist", {1})])]
+        ['films about hiest']
+    """
+    out = []
+    for q in queries:
+        if q.family != "keyword":
+            continue
+        words = q.text.split()
+        topic = max((w for w in words if w.isalpha() and len(w) >= 5 and w not in TEMPLATE_WORDS), key=len,
+                    default=None)
+        if topic is None or topic[1] == topic[2]:
+            continue
+        typo = topic[0] + topic[2] + topic[1] + topic[3:]
+        out.append(Query("keyword (misspelt)", " ".join(typo if w == topic else w for w in words), q.relevant))
+    return out
 
 
 def held_out(user: int, movie: int, tag: str) -> bool:
@@ -299,6 +326,9 @@ def run_systems(queries: list[Query], store: Any, encoder: Any, sparse: Any, voc
             q.text, store, encoder, vocab, sparse=sparse, limit=depth, query=parsed, fusion="dbsf").hits])
         ranked["parser+hybrid no boosts"].append([h.id for h in search_request(
             q.text, store, encoder, vocab, sparse=sparse, limit=depth, query=parsed, boost_topics=False).hits])
+        as_typed = parse_query(q.text, vocab, fix_topics=False)
+        ranked["parser+hybrid no topic fixes"].append([h.id for h in search_request(
+            q.text, store, encoder, vocab, sparse=sparse, limit=depth, query=as_typed).hits])
     return ranked
 
 
@@ -390,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     tags = load_tags(Path(args.data))
     payloads = indexed_payloads(full, tags)
     queries = generate(payloads, tags)
+    queries += misspelt(queries)
     if args.limit:
         queries = random.Random(0).sample(queries, min(args.limit, len(queries)))
     counts = Counter(q.family for q in queries)
@@ -405,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         bm25 = bm25s_index(payloads)
         depth = 10 + max((len(q.unjudged) for q in queries), default=0)
         ranked = run_systems(queries, store, encoder, sparse, vocab, bm25, min(depth, 200))
-        report_best = best_ablation([q for q in queries if not q.family.startswith("description")], store,
+        report_best = best_ablation([q for q in queries if is_constraint(q)], store,
                                     encoder, sparse, vocab, full)
         store.close()
     results = {s: score(queries, ranked[s]) for s in (*SYSTEMS, *ABLATIONS)}
@@ -479,8 +510,9 @@ def ablations(queries: list[Query], results: dict[str, tuple[np.ndarray, np.ndar
     out: dict[str, Any] = {}
     print(f"\nablations of parser+hybrid (nDCG@10; validation {int(half.sum())} and test {int((~half).sum())} "
           "queries, split by what they ask about; paired 95% intervals on test)")
-    for name, mask in [("constraint", np.array([not q.family.startswith("description") for q in queries])),
+    for name, mask in [("constraint", np.array([is_constraint(q) for q in queries])),
                        ("keyword", np.array([q.family == "keyword" for q in queries])),
+                       ("misspelt keyword", np.array([q.family == "keyword (misspelt)" for q in queries])),
                        ("description (tags)", np.array([q.family == "description (tags)" for q in queries]))]:
         for s in ("parser+hybrid", *ABLATIONS):
             v, t = results[s][1][mask & half], results[s][1][mask & ~half]
@@ -496,7 +528,7 @@ def ablations(queries: list[Query], results: dict[str, tuple[np.ndarray, np.ndar
 def table(queries: list[Query], results: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
     families = list(dict.fromkeys(q.family for q in queries))
     big = np.array([len(q.relevant) >= 10 for q in queries])
-    constraint = np.array([not q.family.startswith("description") for q in queries])
+    constraint = np.array([is_constraint(q) for q in queries])
     report: dict[str, Any] = {"families": {}}
     head = f"{'family':<26}{'n':>4}{'n>=10':>6}" + "".join(f"{s + ' P@10':>19}{'nDCG':>7}" for s in SYSTEMS)
     print("\nconstraint precision@10 (queries whose relevance set has >= 10 movies) and nDCG@10 (all queries)")

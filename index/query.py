@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
 
 from index.store import Boost, FieldMatch, Filters
 from index.titles import TitleIndex
@@ -98,6 +99,9 @@ MAX_FUZZY_LOOKUPS = 12
 #: how far after "like" a referenced title may reach
 MAX_TITLE_CHARS = 160
 FUZZY_CUTOFF = 88.0
+#: how close a misspelt topic word must be (Damerau-Levenshtein similarity, where two swapped letters are one edit):
+#: one edit in five letters, two in ten ("soprt" is "sport", not "short")
+TOPIC_FUZZY_CUTOFF = 0.79  # 0.8 less rounding
 #: how many years back "recent" reaches from the newest movie in the catalog; what "old" or "classic" means
 RECENT_YEARS = 5
 CLASSIC_BEFORE = 1980
@@ -278,6 +282,11 @@ class Vocabulary:
                         name_words[word[:1]].add(word)
         self.known_words = common_words | {w for key in self._entries for w in key.split()}
         self._name_words = {letter: sorted(words) for letter, words in name_words.items()}
+        topic_words: dict[str, set[str]] = defaultdict(set)
+        for key, found in self._entries.items():
+            if " " not in key and len(key) >= 5 and any(e.kind in ("keyword", "genre") for e in found):
+                topic_words[key[:1]].add(key)
+        self._topic_words = {letter: sorted(words) for letter, words in topic_words.items()}
 
     def lookup(self, key: str) -> list[Entry]:
         """The entries a normalised name stands for (several where a name is ambiguous)."""
@@ -296,6 +305,23 @@ class Vocabulary:
         if not words:
             return None
         found = process.extractOne(word, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        return None if found is None else str(found[0])
+
+    def correct_topic(self, word: str) -> str | None:
+        """The one-word topic (a keyword or genre word of five letters or more) closest to a misspelt word, or
+        None; same first letter, and a swap of two letters is close enough ("hiest").
+
+        Example:
+            >>> v = Vocabulary.from_payloads({1: {"title": "Heat", "keywords": ["heist"]},
+            ...                               2: {"title": "Ronin", "keywords": ["heist"]}})
+            >>> v.correct_topic("hiest"), v.correct_topic("house")
+            ('heist', None)
+        """
+        words = self._topic_words.get(word[:1])
+        if not words or len(word) < 5:
+            return None
+        found = process.extractOne(word, words, scorer=DamerauLevenshtein.normalized_similarity,
+                                   score_cutoff=TOPIC_FUZZY_CUTOFF)
         return None if found is None else str(found[0])
 
     @classmethod
@@ -539,8 +565,9 @@ _BEST = re.compile(r"\b(?:best|greatest|finest|top|top[- ]rated|highest[- ]rated
                    r"acclaimed|must[- ]see)\b", re.I)
 
 
-def parse_query(text: str, vocab: Vocabulary) -> ParsedQuery:
-    """Read a request into a :class:`ParsedQuery`, recognising names against the catalog's vocabularies.
+def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True) -> ParsedQuery:
+    """Read a request into a :class:`ParsedQuery`, recognising names against the catalog's vocabularies; a
+    misspelt name or one-word topic is corrected (``fix_topics=False`` leaves topics as typed: only to measure).
 
     Example:
         >>> v = Vocabulary.from_payloads({
@@ -570,7 +597,7 @@ def parse_query(text: str, vocab: Vocabulary) -> ParsedQuery:
     _references(text, tokens, starts, used, query, vocab, claim)
     _years(text, query, vocab, claim, used, tokens, starts)
     _runtimes(text, query, claim)
-    topical = _entities(tokens, used, query, vocab)
+    topical = _entities(tokens, used, query, vocab, fix_topics)
     rest = [t for i, t in enumerate(tokens) if not used[i] or topical[i]]
     meaningful = [t for t in rest if t.norm not in FILLER]
     if meaningful:
@@ -749,7 +776,8 @@ def _runtimes(text: str, query: ParsedQuery, claim: Any) -> None:
             claim(m.start(), m.end())
 
 
-def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab: Vocabulary) -> list[bool]:
+def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab: Vocabulary,
+              fix_topics: bool = True) -> list[bool]:
     """One left-to-right pass: at each free word, the longest name that the catalog knows and the context allows.
     Returns which words name a topic: those stay in the semantic query too (a topic is a boost, not a filter)."""
     n = len(tokens)
@@ -778,7 +806,7 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
                     break
         if match is None and fuzzy_left > 0 and _unknown(norms[i], vocab):
             fuzzy_left -= 1
-            match = _fuzzy_match(norms, i, used, vocab, tokens)
+            match = _fuzzy_match(norms, i, used, vocab, tokens, fix_topics)
         if match is None:
             i += 1
             continue
@@ -854,21 +882,27 @@ def _unknown(word: str, vocab: Vocabulary) -> bool:
     return len(word) >= 4 and not word.isdigit() and word not in vocab.known_words
 
 
-def _fuzzy_match(norms: list[str], i: int, used: list[bool], vocab: Vocabulary, tokens: list[_Token]
-                 ) -> tuple[Entry, int] | None:
+def _fuzzy_match(norms: list[str], i: int, used: list[bool], vocab: Vocabulary, tokens: list[_Token],
+                 fix_topics: bool = True) -> tuple[Entry, int] | None:
     """A misspelt name ("Cristopher Nolan", "Tarantio"): the unknown word is corrected to the closest word of a
-    person's, company's or franchise's name, then the name starting there is looked up as usual."""
+    person's, company's or franchise's name, then the name starting there is looked up as usual; failing that, a
+    misspelt one-word topic ("a hiest that goes wrong")."""
     corrected = vocab.correct(norms[i])
-    if corrected is None:
+    if corrected is not None:
+        words = [corrected, *norms[i + 1:i + MAX_NAME_WORDS]]
+        for length in range(len(words), 0, -1):
+            if any(used[i:i + length]):
+                continue
+            entries = [e for e in vocab.lookup(" ".join(words[:length]))
+                       if e.kind in ("person", "company", "collection")]
+            if entries:
+                return min(entries, key=lambda e: (_PRIORITY[e.kind], -e.count)), length
+    topic = vocab.correct_topic(norms[i]) if fix_topics else None
+    entries = [e for e in vocab.lookup(topic) if e.kind in ("keyword", "genre")] if topic else []
+    if not entries:
         return None
-    words = [corrected, *norms[i + 1:i + MAX_NAME_WORDS]]
-    for length in range(len(words), 0, -1):
-        if any(used[i:i + length]):
-            continue
-        entries = [e for e in vocab.lookup(" ".join(words[:length])) if e.kind in ("person", "company", "collection")]
-        if entries:
-            return min(entries, key=lambda e: (_PRIORITY[e.kind], -e.count)), length
-    return None
+    tokens[i].raw = topic or tokens[i].raw  # the search reads the word as meant
+    return min(entries, key=lambda e: _PRIORITY[e.kind]), 1
 
 
 def _cue_start(norms: list[str], i: int, used: list[bool]) -> int:

@@ -120,6 +120,17 @@ def test_best_asks_for_the_well_rated_and_is_no_name_or_topic() -> None:
     assert not parse_query("heist films", v).best
 
 
+def test_a_misspelt_topic_or_genre_is_read_as_meant() -> None:
+    v = Vocabulary.from_payloads({1: {"title": "Heat", "keywords": ["heist", "revenge"]},
+                                  2: {"title": "Ronin", "keywords": ["heist", "revenge"]}})
+    q = parse_query("a hiest that goes wrong", v)
+    assert [(e.kind, e.label) for e in q.entities] == [("keyword", "heist")] and q.semantic == "heist that goes wrong"
+    assert parse_query("a hiest that goes wrong", v, fix_topics=False).entities == []
+    assert [(e.kind, e.label) for e in parse_query("films about revnege", v).entities] == [("keyword", "revenge")]
+    assert [(e.kind, e.label) for e in parse_query("comdies", v).entities] == [("genre", "Comedy")]
+    assert parse_query("a house", v).entities == []  # not close to "heist" (one letter off would be)
+
+
 def test_best_first_lifts_the_well_rated_without_dropping_the_search() -> None:
     def hit(movie: int, mean: float, count: int) -> Hit:
         return Hit(movie, 0.0, {"rating_mean": mean, "rating_count": count})
