@@ -3,8 +3,9 @@ movies like a movie, per signal or fused."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -280,6 +281,21 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
     return SearchResult(hits, parsed, total, matches, notes)
 
 
+def shrunk_ratings(payloads: Sequence[Mapping[str, Any]], prior_ratings: float = BEST_PRIOR_RATINGS) -> np.ndarray:
+    """Each movie's MovieLens mean rating shrunk towards the movies' overall mean by ``prior_ratings`` ratings
+    (a Bayesian average, as IMDb's top list): few ratings say little, and no ratings give the overall mean.
+
+    Example:
+        >>> shrunk_ratings([{"rating_mean": 4.0, "rating_count": 20}, {"rating_mean": 5.0, "rating_count": 0}],
+        ...                prior_ratings=20).tolist()
+        [4.0, 4.0]
+    """
+    means = np.array([float(p.get("rating_mean") or 0.0) for p in payloads])
+    counts = np.array([float(p.get("rating_count") or 0.0) for p in payloads])
+    overall = float((means * counts).sum() / counts.sum()) if counts.sum() else 0.0
+    return (means * counts + overall * prior_ratings) / (counts + prior_ratings)
+
+
 def best_first(hits: list[Hit], prior_ratings: float = BEST_PRIOR_RATINGS) -> list[Hit]:
     """Hits reordered by their rank in the search fused with their rank by rating (reciprocal rank fusion): a
     well-rated match rises, a poor one sinks, and the search still counts. A movie's rating is its mean shrunk
@@ -294,10 +310,7 @@ def best_first(hits: list[Hit], prior_ratings: float = BEST_PRIOR_RATINGS) -> li
     """
     if not hits:
         return []
-    means = np.array([float((h.payload or {}).get("rating_mean") or 0.0) for h in hits])
-    counts = np.array([float((h.payload or {}).get("rating_count") or 0.0) for h in hits])
-    overall = float((means * counts).sum() / counts.sum()) if counts.sum() else 0.0
-    rating = (means * counts + overall * prior_ratings) / (counts + prior_ratings)
+    rating = shrunk_ratings([h.payload or {} for h in hits], prior_ratings)
     by_rating = np.empty(len(hits))
     by_rating[np.argsort(-rating, kind="stable")] = np.arange(len(hits))
     fused = rrf_term(np.arange(len(hits))) + rrf_term(by_rating)
