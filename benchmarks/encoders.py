@@ -74,9 +74,14 @@ def _measure(device: str, args: argparse.Namespace, overviews: list[str], docs: 
                                        device=device)
     if image_encoder is None:
         raise SystemExit("no image encoder: see the warning above")
+    import encoders.image
+
     image_encoder.encode_images(posters[:args.image_batch_size])
-    seconds = _timed(lambda: image_encoder.encode_images(posters, batch_size=args.image_batch_size))
-    rows.append((name, f"posters ({image_encoder.architecture})", len(posters), seconds, "images"))
+    for threads in args.decode_threads:
+        encoders.image.DECODE_THREADS = threads
+        seconds = _timed(lambda: image_encoder.encode_images(posters, batch_size=args.image_batch_size))
+        what = f"posters ({image_encoder.architecture}, {threads} decode thread{'s' * (threads > 1)})"
+        rows.append((name, what, len(posters), seconds, "images"))
     return rows
 
 
@@ -97,6 +102,8 @@ def main() -> None:
     parser.add_argument("--pretrained", default=None, help="open_clip tag or checkpoint (default: untrained)")
     parser.add_argument("--text-batch-size", type=int, default=64)
     parser.add_argument("--image-batch-size", type=int, default=32)
+    parser.add_argument("--decode-threads", type=int, nargs="+", default=[8],
+                        help="poster decoding threads to time, one row each (e.g. 1 8: without and with)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -112,9 +119,9 @@ def main() -> None:
     rows = [row for device in args.devices for row in _measure(device, args, overviews, docs, posters)]
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     print(f"torch {torch.__version__}, GPU: {gpu}, torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}")
-    print(f"{'device':<8} {'what':<40} {'n':>6} {'seconds':>8} {'per second':>14}")
+    print(f"{'device':<8} {'what':<44} {'n':>6} {'seconds':>8} {'per second':>14}")
     for device, what, count, secs, unit in rows:
-        print(f"{device:<8} {what:<40} {count:>6} {secs:>8.2f} {count / secs:>9.1f} {unit}")
+        print(f"{device:<8} {what:<44} {count:>6} {secs:>8.2f} {count / secs:>9.1f} {unit}")
 
 
 if __name__ == "__main__":

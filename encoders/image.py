@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ DEFAULT_IMAGE_MODEL = "ViT-B-32"
 DEFAULT_IMAGE_PRETRAINED = "laion2b_s34b_b79k"
 UNTRAINED_SEED = 0
 """The torch seed an untrained model is initialised with, so that it is the same model every time."""
+#: threads that decode and resize posters one batch ahead of the model (1: in line, as before)
+DECODE_THREADS = 8
 
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".npz")
 
@@ -87,22 +90,23 @@ class OpenClipEncoder:
         if isinstance(images, str | Path | Image.Image):
             raise TypeError("encode_images() takes a sequence of images; wrap a single image in a list")
         vectors = np.zeros((len(images), self.dim), dtype=np.float32)
-        with tqdm(total=len(images), desc="posters", unit="img", disable=not show_progress) as bar:
+        # decoding and resizing run in threads (PIL and torchvision release the GIL), one batch ahead of the
+        # model, so a GPU is not left waiting on JPEG decoding; two batches of pixels are held at most
+        with (tqdm(total=len(images), desc="posters", unit="img", disable=not show_progress) as bar,
+              ThreadPoolExecutor(max_workers=max(1, min(DECODE_THREADS, os.cpu_count() or 1))) as pool):
+            pending = [pool.submit(self._pixels, image) for image in images[:batch_size]]
             for start in range(0, len(images), batch_size):
-                batch = images[start:start + batch_size]
-                pixels: list[torch.Tensor] = []
-                rows: list[int] = []
-                for offset, image in enumerate(batch):
-                    tensor = self._pixels(image)
-                    if tensor is not None:
-                        pixels.append(tensor)
-                        rows.append(start + offset)
+                decoded = [future.result() for future in pending]
+                ahead = images[start + batch_size:start + 2 * batch_size]
+                pending = [pool.submit(self._pixels, image) for image in ahead]
+                rows = [start + offset for offset, tensor in enumerate(decoded) if tensor is not None]
+                pixels = [tensor for tensor in decoded if tensor is not None]
                 if pixels:
                     stacked = torch.stack(pixels).to(self.device, dtype=self._dtype)
                     with torch.inference_mode():
                         features = self.model.encode_image(stacked, normalize=True)
                     vectors[rows] = features.float().cpu().numpy()
-                bar.update(len(batch))
+                bar.update(len(decoded))
         return l2_normalize(vectors)
 
     def encode_text(self, texts: Sequence[str], batch_size: int = 64,
