@@ -356,3 +356,18 @@ def test_a_half_precision_clip_gets_half_precision_pixels() -> None:
                               architecture="ViT-B-32", device="cpu")
     vectors = encoder.encode_images([Image.new("RGB", (182, 268), "red"), Image.new("RGB", (182, 268), "blue")])
     assert vectors.shape == (2, 512) and _unit_rows(vectors)
+
+
+def test_posters_decoded_in_threads_keep_their_order_across_batches(untrained_clip: OpenClipEncoder,
+                                                                    poster_paths: list[Path]) -> None:
+    import encoders.image
+
+    together = untrained_clip.encode_images(poster_paths, batch_size=4)  # threads, one batch ahead
+    one_by_one = np.vstack([untrained_clip.encode_images([p]) for p in poster_paths])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+    before = encoders.image.DECODE_THREADS
+    encoders.image.DECODE_THREADS = 1
+    try:
+        np.testing.assert_allclose(untrained_clip.encode_images(poster_paths, batch_size=4), together, atol=1e-6)
+    finally:
+        encoders.image.DECODE_THREADS = before
