@@ -539,7 +539,7 @@ class ChatService:
             movie_id, options = self._resolve(text)
             if movie_id is None and liked:  # "I love Studio Ghibli films like Spirited Away", "..., something
                 parsed = self.rec.parse(text)  # from the 2000s": not a title but a request; its references are
-                if parsed.entities or parsed.references or parsed.constrained():  # likes, the rest steers the page
+                if parsed.understood():  # likes, the rest steers the page
                     for ref in parsed.references:
                         session.tell(ref, True)
                         said[True].append(self.titles.get(ref, str(ref)))

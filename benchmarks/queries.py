@@ -53,7 +53,7 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from index.query import COMPANY_SUFFIXES, Vocabulary, normalize, parse_query  # noqa: E402
-from index.search import BEST_PRIOR_RATINGS, search_request, search_text, sparse_encoder_for  # noqa: E402
+from index.search import search_request, search_text, shrunk_ratings, sparse_encoder_for  # noqa: E402
 from index.sparse import SPARSE_SIGNAL, Bm25Encoder, average_length, movie_document  # noqa: E402
 from index.store import StorePoint, StoreSchema, open_store  # noqa: E402
 from recommender.evaluation.metrics import ndcg_at_k, paired_difference  # noqa: E402
@@ -478,11 +478,7 @@ def best_ablation(queries: list[Query], store: Any, encoder: Any, sparse: Any, v
                   payloads: Mapping[int, dict[str, Any]], k: int = 10) -> dict[str, Any]:
     """"The best X" against "X", per constraint query: the share of the top k that satisfy X (kept?) and their
     mean rating, shrunk as :func:`index.search.best_first` shrinks it (raised?), with paired 95% intervals."""
-    counts = np.array([float(p.get("rating_count") or 0) for p in payloads.values()])
-    means = np.array([float(p.get("rating_mean") or 0) for p in payloads.values()])
-    overall = float((means * counts).sum() / counts.sum())
-    shrunk = {m: (float(p.get("rating_mean") or 0) * float(p.get("rating_count") or 0) + overall * BEST_PRIOR_RATINGS)
-              / (float(p.get("rating_count") or 0) + BEST_PRIOR_RATINGS) for m, p in payloads.items()}
+    shrunk = dict(zip(payloads, shrunk_ratings(list(payloads.values())), strict=True))
     rows: dict[str, list[tuple[float, float]]] = {"X": [], "the best X": []}
     for q in queries:
         for name, text in (("X", q.text), ("the best X", f"the best {q.text}")):

@@ -49,9 +49,9 @@ GENRE_WORDS = {
 #: genre words that also have everyday meanings ("a family that moves..."): a genre only next to a film word
 WEAK_GENRE_WORDS = {"family", "kids", "kid", "children", "childrens", "war", "crime", "docs", "mystery", "musical",
                     "adventure", "drama", "action", "fantasy"}
-#: words that make the word before them a kind of film ("heist movies", "French films", "Bond films")
 #: words that name the medium, never a topic
 _MEDIUM_WORDS = {"movie", "movies", "film", "films", "flick", "flicks", "picture", "pictures", "cinema"}
+#: words that make the word before them a kind of film ("heist movies", "French films", "Bond films")
 FILM_WORDS = {"movie", "movies", "film", "films", "flick", "flicks", "picture", "pictures", "ones", "stuff", "cinema",
               "titles", "features", "classics", "comedies", "dramas", "thrillers", "cartoons", "documentaries",
               "animation", "anime", "westerns", "musicals", "romcoms", "horror", "comedy", "drama", "thriller",
@@ -275,17 +275,16 @@ class Vocabulary:
         self.newest_year = newest_year
         self.common_words = common_words
         name_words: dict[str, set[str]] = defaultdict(set)
+        topic_words: dict[str, set[str]] = defaultdict(set)
         for key, found in self._entries.items():
             if any(e.kind in ("person", "company", "collection") for e in found):
                 for word in key.split():
                     if len(word) >= 4 and not word.isdigit():
                         name_words[word[:1]].add(word)
-        self.known_words = common_words | {w for key in self._entries for w in key.split()}
-        self._name_words = {letter: sorted(words) for letter, words in name_words.items()}
-        topic_words: dict[str, set[str]] = defaultdict(set)
-        for key, found in self._entries.items():
             if " " not in key and len(key) >= 5 and any(e.kind in ("keyword", "genre") for e in found):
                 topic_words[key[:1]].add(key)
+        self.known_words = common_words | {w for key in self._entries for w in key.split()}
+        self._name_words = {letter: sorted(words) for letter, words in name_words.items()}
         self._topic_words = {letter: sorted(words) for letter, words in topic_words.items()}
 
     def lookup(self, key: str) -> list[Entry]:
@@ -301,11 +300,7 @@ class Vocabulary:
             >>> v.correct("cristopher")
             'christopher'
         """
-        words = self._name_words.get(word[:1])
-        if not words:
-            return None
-        found = process.extractOne(word, words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-        return None if found is None else str(found[0])
+        return _closest(word, self._name_words.get(word[:1]), fuzz.ratio, FUZZY_CUTOFF)
 
     def correct_topic(self, word: str) -> str | None:
         """The one-word topic (a keyword or genre word of five letters or more) closest to a misspelt word, or
@@ -317,12 +312,10 @@ class Vocabulary:
             >>> v.correct_topic("hiest"), v.correct_topic("house")
             ('heist', None)
         """
-        words = self._topic_words.get(word[:1])
-        if not words or len(word) < 5:
+        if len(word) < 5:
             return None
-        found = process.extractOne(word, words, scorer=DamerauLevenshtein.normalized_similarity,
-                                   score_cutoff=TOPIC_FUZZY_CUTOFF)
-        return None if found is None else str(found[0])
+        return _closest(word, self._topic_words.get(word[:1]), DamerauLevenshtein.normalized_similarity,
+                        TOPIC_FUZZY_CUTOFF)
 
     @classmethod
     def from_payloads(cls, payloads: Mapping[int, Mapping[str, Any]]) -> Vocabulary:
@@ -878,6 +871,14 @@ def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start:
     return bigger[0] if best.kind == "person" and bigger else best  # "Walt Disney movies": the studio
 
 
+def _closest(word: str, words: list[str] | None, scorer: Any, cutoff: float) -> str | None:
+    """The word of ``words`` nearest ``word`` by ``scorer`` (rapidfuzz), if it reaches ``cutoff``."""
+    if not words:
+        return None
+    found = process.extractOne(word, words, scorer=scorer, score_cutoff=cutoff)
+    return None if found is None else str(found[0])
+
+
 def _unknown(word: str, vocab: Vocabulary) -> bool:
     return len(word) >= 4 and not word.isdigit() and word not in vocab.known_words
 
@@ -899,9 +900,9 @@ def _fuzzy_match(norms: list[str], i: int, used: list[bool], vocab: Vocabulary, 
                 return min(entries, key=lambda e: (_PRIORITY[e.kind], -e.count)), length
     topic = vocab.correct_topic(norms[i]) if fix_topics else None
     entries = [e for e in vocab.lookup(topic) if e.kind in ("keyword", "genre")] if topic else []
-    if not entries:
+    if topic is None or not entries:
         return None
-    tokens[i].raw = topic or tokens[i].raw  # the search reads the word as meant
+    tokens[i].raw = topic  # the search reads the word as meant
     return min(entries, key=lambda e: _PRIORITY[e.kind]), 1
 
 

@@ -243,7 +243,7 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
     flt.exclude = [*flt.exclude, *parsed.negated_topics()]
     constrained = parsed.constrained() or bool(parsed.negated_topics())
     total = store.count(flt) if constrained else None
-    unknown_words = not parsed.understood() and no_movie_mentions(parsed.semantic or text, store, sparse)
+    unknown_words = mentions_nothing(parsed, text, store, sparse)
     if total == 0 or unknown_words:  # "asdkjh qwe": the nearest vectors to nonsense would be noise
         hits: list[Hit] = []
     else:
@@ -317,16 +317,17 @@ def best_first(hits: list[Hit], prior_ratings: float = BEST_PRIOR_RATINGS) -> li
     return [hits[i] for i in np.argsort(-fused, kind="stable")]
 
 
-def no_movie_mentions(text: str, store: VectorStore, sparse: SparseEncoder | None) -> bool:
-    """Whether no movie's document (title, overview, keywords, people...) holds any word of ``text``; False where
-    the index has no BM25 vectors to tell.
+def mentions_nothing(parsed: ParsedQuery, text: str, store: VectorStore, sparse: SparseEncoder | None) -> bool:
+    """Whether a request (``text``, read as ``parsed``) names nothing the parser knows and no movie's document
+    (title, overview, keywords, people...) holds any of its words, so that searching or steering by it would only
+    give noise; False where the index has no BM25 vectors to tell.
 
     Example:
-        >>> # no_movie_mentions("asdkjh qwe", store, sparse_encoder_for(store))  ->  True
+        >>> # mentions_nothing(parse_query("asdkjh qwe", vocab), "asdkjh qwe", store, sparse)  ->  True
     """
-    if sparse is None or not has_sparse(store):
+    if parsed.understood() or sparse is None or not has_sparse(store):
         return False
-    vector = sparse.embed_query(text)
+    vector = sparse.embed_query(parsed.semantic or text)
     return bool(vector) and not store.search(SignalQuery(SPARSE_SIGNAL, vector=vector), limit=1)
 
 

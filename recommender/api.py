@@ -27,7 +27,7 @@ from index.search import (
     SearchResult,
     check_query,
     encode_query,
-    no_movie_mentions,
+    mentions_nothing,
     search_request,
     search_text,
     shrunk_ratings,
@@ -669,8 +669,7 @@ class Recommender:
         Example:
             >>> # rec.mentions_nothing("asdkjh qwe"), rec.mentions_nothing("a heist")  ->  (True, False)
         """
-        parsed = self.parse(text)
-        return not parsed.understood() and no_movie_mentions(parsed.semantic or text, self.store, self._sparse)
+        return mentions_nothing(self.parse(text), text, self.store, self._sparse)
 
     def ask(self, text: str, k: int = 10, filters: Filters | None = None, query: ParsedQuery | None = None
             ) -> Answer:
