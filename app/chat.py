@@ -258,9 +258,23 @@ _FILLER_START = re.compile(r"^(?:(?:please|show\s+me|give\s+me|find\s+me|recomme
                            r"something|anything|some|a\s+movie|a\s+film|movies|films)\s+)+", re.I)
 
 
+def _in_title(text: str, verb: re.Match[str], floor: int, is_title: Callable[[str], bool]) -> bool:
+    """Whether a verb's word belongs to a title named around it: "In the Mood for Love", "Love Actually"."""
+    head = text[floor:verb.start()]
+    start = floor + max((m.end() for m in _SEP.finditer(head)), default=0)
+    tail = text[verb.end():]
+    ends = [m.start() for m in (_SEP.search(tail), _STOP.search(tail), _VERB.search(tail)) if m]
+    piece = _clean(text[start:verb.end() + min(ends, default=len(tail))])
+    return len(piece.split()) > 1 and is_title(piece)
+
+
 def _sentiments(text: str, req: Request, is_title: Callable[[str], bool]) -> str:
     """Pull "I loved X and Y, hated Z" into ``req``; returns the text no verb claimed."""
-    verbs = [m for m in _VERB.finditer(text) if not _REQUEST.search(text[:m.start()])]
+    verbs: list[re.Match[str]] = []
+    for m in _VERB.finditer(text):
+        if not _REQUEST.search(text[:m.start()]) and not _in_title(text, m, verbs[-1].end() if verbs else 0,
+                                                                     is_title):
+            verbs.append(m)
     if not verbs:
         return text
     kept = [text[:verbs[0].start()]]

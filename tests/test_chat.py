@@ -8,7 +8,8 @@ from app.chat import ordinal, parse_message, split_titles
 from index.titles import normalize_title
 
 KNOWN = {"heat", "alien", "titanic", "toy story", "the matrix", "sense and sensibility", "fargo", "se7en", "up",
-         "harry and the hendersons", "monsters, inc.", "monsters", "finding nemo"}
+         "harry and the hendersons", "monsters, inc.", "monsters", "finding nemo", "in the mood for love",
+         "love actually", "amelie"}
 
 
 def is_title(text: str) -> bool:
@@ -56,6 +57,9 @@ def parse(text: str) -> dict[str, object]:
     ("I didn't like the first one", {"card_disliked": [1]}),
     ("I enjoyed the 3rd", {"card_liked": [3]}),
     ("more like that but newer", {"steer": "newer"}),
+    ("I loved Amelie and In the Mood for Love", {"liked": ["Amelie", "In the Mood for Love"]}),  # "Love" is a title's
+    ("I liked Heat and Love Actually, hated Up", {"liked": ["Heat", "Love Actually"], "disliked": ["Up"]}),
+    ("I loved Heat and loved Alien", {"liked": ["Heat", "Alien"]}),
 ])
 def test_chat_sentences(message: str, expected: dict[str, object]) -> None:
     assert parse(message) == expected
