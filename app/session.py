@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 from app.chat import Request, ordinal, parse_message
 from index.errors import CinefuseError, TitleNotFound
 from index.query import describe_list
-from index.search import UNKNOWN_WORDS_NOTE
+from index.search import AVOIDED_NOTE, UNKNOWN_WORDS_NOTE
 from index.store import Filters
 from recommender.api import Recommendation, Recommender
 from recommender.explain.lm import TemplateExplainer
@@ -381,6 +381,8 @@ class ChatService:
         notes: list[str] = []
         if steer and self.rec.mentions_nothing(steer):  # "asdkjh qwe": say so, and steer by nothing
             notes, steer = [UNKNOWN_WORDS_NOTE.format(steer)], None
+        elif steer and history and self.rec.parse(steer).avoided:  # without likes, the search's own notes say it
+            notes = [AVOIDED_NOTE.format(self.rec.parse(steer).avoided)]
         with self._rank_lock:
             if steer and not history:  # a request on its own: searched, with the honest note when few movies fit
                 answer = self.rec.ask(steer, k=self.page_size, filters=None if flt.is_empty() else flt)

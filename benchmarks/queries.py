@@ -61,7 +61,11 @@ from recommender.evaluation.metrics import ndcg_at_k, paired_difference  # noqa:
 SYSTEMS = ("dense", "bm25s", "hybrid", "parser+hybrid")
 #: ablations of the full system, in the same run: without the BM25 vector, fused by DBSF instead of RRF, and
 #: without the topic boosts ("heist movies" then ranks by the words alone)
-ABLATIONS = ("parser+dense", "parser+hybrid dbsf", "parser+hybrid no boosts", "parser+hybrid no topic fixes")
+ABLATIONS = ("parser+dense", "parser+hybrid dbsf", "parser+hybrid no boosts", "parser+hybrid no topic fixes",
+             "parser+hybrid no rule-outs")
+#: what people rule out of a description ("..., but not gory"); those the catalog has as a topic are left out
+RULE_OUT_WORDS = ("gory", "slow", "preachy", "sappy", "pretentious", "melodramatic", "loud", "gritty", "bleak",
+                  "corny")
 GENRE_PHRASE = {"Comedy": "comedies", "Drama": "dramas", "Horror": "horror films", "Thriller": "thrillers",
                 "Action": "action movies", "Romance": "romance films", "Sci-Fi": "sci-fi films",
                 "Crime": "crime films", "Animation": "animated films", "Documentary": "documentaries",
@@ -80,6 +84,21 @@ class Query:
 def is_constraint(q: Query) -> bool:
     """A query the metadata judges exactly (not a description, not a misspelt copy, which has its own row)."""
     return not q.family.startswith("description") and q.family != "keyword (misspelt)"
+
+
+def ruled_out(queries: list[Query], vocab: Vocabulary) -> list[Query]:
+    """The tag descriptions again, each ruling out a word no movie has as a topic ("dark comedy, but not gory"):
+    the same relevance sets, since the word names nothing a movie is judged by.
+
+    Example:
+        >>> v = Vocabulary.from_payloads({1: {"title": "Heat"}})
+        >>> [q.text for q in ruled_out([Query("description (tags)", "dark comedy", {1})], v)]
+        ['dark comedy, but not gory']
+    """
+    words = [w for w in RULE_OUT_WORDS if not parse_query(f"a comedy, but not {w}", vocab).entities[1:]]
+    tags = [q for q in queries if q.family == "description (tags)"]
+    return [Query("description, ruled out", f"{q.text}, but not {words[i % len(words)]}", q.relevant)
+            for i, q in enumerate(tags)] if words else []
 
 
 def misspelt(queries: list[Query]) -> list[Query]:
@@ -329,6 +348,9 @@ def run_systems(queries: list[Query], store: Any, encoder: Any, sparse: Any, voc
         as_typed = parse_query(q.text, vocab, fix_topics=False)
         ranked["parser+hybrid no topic fixes"].append([h.id for h in search_request(
             q.text, store, encoder, vocab, sparse=sparse, limit=depth, query=as_typed).hits])
+        searched = parse_query(q.text, vocab, rule_out=False)
+        ranked["parser+hybrid no rule-outs"].append([h.id for h in search_request(
+            q.text, store, encoder, vocab, sparse=sparse, limit=depth, query=searched).hits])
     return ranked
 
 
@@ -421,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     payloads = indexed_payloads(full, tags)
     queries = generate(payloads, tags)
     queries += misspelt(queries)
+    queries += ruled_out(queries, Vocabulary.from_payloads(payloads))
     if args.limit:
         queries = random.Random(0).sample(queries, min(args.limit, len(queries)))
     counts = Counter(q.family for q in queries)
@@ -509,7 +532,8 @@ def ablations(queries: list[Query], results: dict[str, tuple[np.ndarray, np.ndar
     for name, mask in [("constraint", np.array([is_constraint(q) for q in queries])),
                        ("keyword", np.array([q.family == "keyword" for q in queries])),
                        ("misspelt keyword", np.array([q.family == "keyword (misspelt)" for q in queries])),
-                       ("description (tags)", np.array([q.family == "description (tags)" for q in queries]))]:
+                       ("description (tags)", np.array([q.family == "description (tags)" for q in queries])),
+                       ("ruled-out description", np.array([q.family == "description, ruled out" for q in queries]))]:
         for s in ("parser+hybrid", *ABLATIONS):
             v, t = results[s][1][mask & half], results[s][1][mask & ~half]
             line = f"  {name:<20} {s:<20} validation {np.nanmean(v):.3f}  test {np.nanmean(t):.3f}"

@@ -20,9 +20,10 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
@@ -106,7 +107,12 @@ TOPIC_FUZZY_CUTOFF = 0.79  # 0.8 less rounding
 RECENT_YEARS = 5
 CLASSIC_BEFORE = 1980
 SHORT_MINUTES = 90
+LONG_MINUTES = 140
+#: what "lighter" and "darker" are searched as (a single comparative word embeds as little more than itself)
+TONES = {"light": "a light-hearted, funny and feel-good story", "dark": "a dark, grim and disturbing story"}
 KEYWORD_BOOST, MENTION_BOOST = 1.0, 0.5
+#: parse_query's default for ``compare`` (benchmarks/recommend_steers.py turns it off for the "before" pages)
+READ_COMPARISONS = True
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _PRIORITY = {"person": 0, "collection": 1, "company": 2, "genre": 3, "language": 4, "country": 5, "keyword": 6}
@@ -202,6 +208,11 @@ class ParsedQuery:
     suggestions: list[str] = field(default_factory=list)  # "did you mean" titles for a title nobody has
     unknown_names: list[str] = field(default_factory=list)  # "Christopher Nolan" where nobody here has that name
     best: bool = False  # "the best heist movies": the well-rated first among those that match
+    avoided: str = ""  # "scary but not gory": words ruled out that name nothing the catalog knows (not searched)
+    newer: int = 0  # "newer" +1, "older" -1: than the movies the request is about (see anchored)
+    shorter: int = 0  # "shorter" +1, "longer" -1
+    tone: str = ""  # "lighter" -> "light", "darker" -> "dark": searched as TONES' description
+    said: str = ""  # the semantic query in the request's own words ("heist, darker"), for explanations
 
     def filters(self) -> Filters:
         """The hard constraints as store filters (topics are boosts, not filters: see :meth:`boosts`)."""
@@ -237,7 +248,47 @@ class ParsedQuery:
 
     def understood(self) -> bool:
         """Whether the parser found anything beyond free text."""
-        return bool(self.entities or self.references or self.constrained())
+        return bool(self.entities or self.references or self.constrained() or self.newer or self.shorter
+                    or self.tone)
+
+    def anchored(self, about: Iterable[Mapping[str, Any]], newest_year: int) -> ParsedQuery:
+        """This request with "newer", "older", "shorter" and "longer" made bounds: relative to the median year and
+        runtime of the movies it is about (the payloads of a person's likes, of the referenced films), else to the
+        catalog's "recent" and "classic" years and a short film's length.
+
+        Example:
+            >>> q = ParsedQuery("more like these but newer", newer=1)
+            >>> q = q.anchored([{"year": 1994}, {"year": 1995}, {"year": 1999}], newest_year=2018)
+            >>> q.year_min, q.describe()
+            (1996, 'after 1995')
+        """
+        about = list(about)
+        years = [int(p["year"]) for p in about if p.get("year")]
+        runtimes = [int(p["runtime"]) for p in about if p.get("runtime")]
+        out = replace(self)
+        if self.newer:
+            anchor = int(np.median(years)) if len(years) else None
+            if self.newer > 0:
+                lo = anchor + 1 if anchor is not None else newest_year - RECENT_YEARS
+                out.year_min = lo if out.year_min is None else max(out.year_min, lo)
+                label = f"after {lo - 1}"
+            else:
+                hi = anchor - 1 if anchor is not None else CLASSIC_BEFORE - 1
+                out.year_max = hi if out.year_max is None else min(out.year_max, hi)
+                label = f"before {hi + 1}"
+            out.years_label = label if out.years_label is None else f"{out.years_label}, {label}"
+        if self.shorter:
+            length = float(np.median(runtimes)) if len(runtimes) else None
+            if self.shorter > 0:
+                hi = int(round(length * (1 - ABOUT_RUNTIME))) if length else SHORT_MINUTES
+                out.runtime_max = hi if out.runtime_max is None else min(out.runtime_max, hi)
+            else:
+                lo = int(round(length * (1 + ABOUT_RUNTIME))) if length else LONG_MINUTES
+                out.runtime_min = lo if out.runtime_min is None else max(out.runtime_min, lo)
+            out.runtime_label = (f"{out.runtime_min} to {out.runtime_max} minutes" if out.runtime_min is not None
+                                 and out.runtime_max is not None else f"at most {out.runtime_max} minutes"
+                                 if out.runtime_max is not None else f"at least {out.runtime_min} minutes")
+        return out
 
     def describe(self) -> str:
         """The constraints in words: "directed by Christopher Nolan, from the 1990s, under 90 minutes".
@@ -410,7 +461,8 @@ def _add_companies(entries: dict[str, list[Entry]], companies: Counter[str], com
             continue
         by_alias[" ".join(words)].add(name)
         core = _core(words, COMPANY_SUFFIXES)
-        by_alias[" ".join(core)].add(name)
+        if not all(w.isdigit() for w in core):  # "Media 8 Entertainment" is not "8"
+            by_alias[" ".join(core)].add(name)
         for word in set(core):
             if len(word) >= 4 and word not in common and not word.isdigit():
                 by_alias[word].add(name)
@@ -545,7 +597,20 @@ _RUNTIME_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}\s+(?:or|and)\s+(?:less|shorter|under)\b", re.I), "max"),
     (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}\s+(?:or|and)\s+(?:more|longer|over)\b", re.I), "min"),
     (re.compile(r"\b(?:short|quick)\s+(?:movies|films|ones|watch(?:es)?)\b", re.I), "short"),
+    (re.compile(rf"\b(?:about|around|roughly|approximately)\s+{_AMOUNT}[\s-]*{_UNIT}", re.I), "about"),
+    (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}(?:[\s-]+long)?(?=\s+(?:movie|film|flick|one)s?\b)", re.I), "about"),
 ]
+#: "a 2 hour movie", "about 90 minutes": this share of the length either way
+ABOUT_RUNTIME = 0.15
+#: who the film is for: "for the kids", "family-friendly", "for my 8 year old" (a child up to CHILD_AGE) ask for
+#: MovieLens' Children genre; an older age ("my 15-year-old") is read, so that its number searches nothing
+CHILD_AGE = 12
+_AUDIENCE = re.compile(
+    r"\b(?:kids?|family|child|children)[\s-]+friendly\b"
+    r"|\bfor\s+(?:(?:the|my|our|your|a|young|little|small|whole|entire)\s+)*(?:kids|children|toddlers|little\s+ones|"
+    r"family|grandkids|grandchildren)\b"
+    r"|\b(?:(?:for|with)\s+)?(?:(?:my|our|your|an?)\s+)?(?P<age>\d{1,2})[\s-]*(?:years?|yrs?)[\s-]*olds?\b"
+    r"|\b(?:(?:for|with)\s+)?(?:(?:my|our|your|an?)\s+)?(?P<age2>\d{1,2})\s*(?:yo|y/o)\b", re.I)
 _LIKE = re.compile(r"\b(?:(?<!\bi\s)(?<!\bwe\s)(?<!\bthey\s)(?<!\byou\s)(?<!\bwould\s)(?<!\bd\s)like|similar\s+to|"
                    r"reminds?\s+me\s+of|in\s+the\s+(?:style|vein|spirit)\s+of|the\s+same\s+as|along\s+the\s+lines\s+of|"
                    r"such\s+as|as\s+good\s+as)\s+", re.I)
@@ -558,9 +623,13 @@ _BEST = re.compile(r"\b(?:best|greatest|finest|top|top[- ]rated|highest[- ]rated
                    r"acclaimed|must[- ]see)\b", re.I)
 
 
-def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True) -> ParsedQuery:
+def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True, rule_out: bool = True,
+                compare: bool | None = None) -> ParsedQuery:
     """Read a request into a :class:`ParsedQuery`, recognising names against the catalog's vocabularies; a
-    misspelt name or one-word topic is corrected (``fix_topics=False`` leaves topics as typed: only to measure).
+    misspelt name or one-word topic is corrected (``fix_topics=False`` leaves topics as typed), and a clause that
+    rules out a description ("but not gory") is kept out of the semantic query (``rule_out=False`` searches it, as
+    the parser once did); "newer", "shorter", "lighter" are comparisons (``compare=False``, or
+    :data:`READ_COMPARISONS` off, searches the words instead). The switches are there to measure what each adds.
 
     Example:
         >>> v = Vocabulary.from_payloads({
@@ -570,9 +639,10 @@ def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True) -> Par
         >>> [(e.kind, e.label, e.negated) for e in q.entities], q.year_min, q.year_max
         ([('company', 'Pixar', False), ('director', 'Christopher Nolan', True)], 1990, 1999)
         >>> q = parse_query("like Toy Story but darker", v)
-        >>> q.references, q.semantic
-        ([1], 'darker')
+        >>> q.references, q.tone, q.semantic
+        ([1], 'dark', 'a dark, grim and disturbing story')
     """
+    compare = READ_COMPARISONS if compare is None else compare
     query = ParsedQuery(text=text, best=bool(_BEST.search(text)))
     tokens = [_Token(normalize(m.group()), m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
     tokens = [t for t in tokens if t.norm]
@@ -590,13 +660,23 @@ def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True) -> Par
     _references(text, tokens, starts, used, query, vocab, claim)
     _years(text, query, vocab, claim, used, tokens, starts)
     _runtimes(text, query, claim)
+    tone_word = _comparatives(text, query, claim, used, tokens, starts) if compare else ""
+    _audience(text, query, claim)
     topical = _entities(tokens, used, query, vocab, fix_topics)
-    rest = [t for i, t in enumerate(tokens) if not used[i] or topical[i]]
+    avoided = _avoided(text, tokens, used) if rule_out else set()
+    query.avoided = " ".join(tokens[i].raw for i in sorted(avoided)
+                             if tokens[i].norm not in FILLER | _EXCLUDING | _DEGREE)
+    rest = [t for i, t in enumerate(tokens) if (not used[i] or topical[i]) and i not in avoided]
     meaningful = [t for t in rest if t.norm not in FILLER]
+    if query.understood() or any(not t.norm.isdigit() for t in meaningful):
+        meaningful = [t for t in meaningful if not t.norm.isdigit()]  # "top 10 movies of 1999": no "10" to search
     if meaningful:
         first = rest.index(meaningful[0])
         last = rest.index(meaningful[-1])
         query.semantic = " ".join(t.raw for t in rest[first:last + 1] if t.norm not in ("but",)).strip()
+    query.said = ", ".join(w for w in (query.semantic, tone_word) if w)
+    if query.tone:
+        query.semantic = f"{query.semantic}, {TONES[query.tone]}" if query.semantic else TONES[query.tone]
     if (not query.understood() and query.semantic and len(meaningful) <= 6
             and any(_unknown(t.norm, vocab) for t in meaningful)):
         query.suggestions = _did_you_mean(text, vocab)
@@ -745,8 +825,12 @@ def _negation_start(text: str, at: int) -> int:
 
 
 def _runtimes(text: str, query: ParsedQuery, claim: Any) -> None:
+    taken: list[tuple[int, int]] = []
     for pattern, kind in _RUNTIME_PATTERNS:
         for m in pattern.finditer(text):
+            if any(m.start() < end and start < m.end() for start, end in taken):
+                continue  # "under 2 hour movies" is read once
+            taken.append(m.span())
             if kind == "short":
                 minutes = SHORT_MINUTES
                 kind = "max"
@@ -758,14 +842,95 @@ def _runtimes(text: str, query: ParsedQuery, claim: Any) -> None:
                 minutes = int(round(value * 60)) if m.group("unit").lower().startswith("h") else int(value)
                 if m.groupdict().get("strict"):  # "under 90 minutes" leaves out a 90-minute film
                     minutes += -1 if kind == "max" else 1
-            if kind == "max":
+            if kind == "about":
+                query.runtime_min = int(round(minutes * (1 - ABOUT_RUNTIME)))
+                query.runtime_max = int(round(minutes * (1 + ABOUT_RUNTIME)))
+                query.runtime_label = f"about {minutes} minutes"
+            elif kind == "max":
                 query.runtime_max = minutes if query.runtime_max is None else min(query.runtime_max, minutes)
                 query.runtime_label = f"at most {query.runtime_max} minutes"
             else:
                 query.runtime_min = minutes if query.runtime_min is None else max(query.runtime_min, minutes)
                 query.runtime_label = f"at least {query.runtime_min} minutes"
-            if query.runtime_min is not None and query.runtime_max is not None:
+            if query.runtime_min is not None and query.runtime_max is not None and kind != "about":
                 query.runtime_label = f"{query.runtime_min} to {query.runtime_max} minutes"
+            claim(m.start(), m.end())
+
+
+#: words that open a clause ruling something out ("but not gory", "nothing too violent"); "without" only where it
+#: follows a kind of film ("comedies without ..."), as "a world without colour" describes a plot
+_EXCLUDING = {"not", "no", "nothing", "avoid", "skip", "except", "excluding", "minus", "without"}
+_DEGREE = {"so", "too", "very", "overly", "much", "that", "really", "as", "quite", "particularly", "lot", "many"}
+_CLAUSE_START = {"but", "and", "though", "just", "please", "ideally", "preferably", "only", "yet"}
+_CLAUSE_END = {"and", "but", "or", "with", "that", "which", "who", "where", "set", "from", "in", "about", "starring",
+               "by", "like"}
+
+
+def _avoided(text: str, tokens: list[_Token], used: list[bool]) -> set[int]:
+    """The words of each clause that rules something out ("scary but not gory", "funny, nothing too silly"), its
+    negation included: they must not steer the search towards what was ruled out. Names, genres and topics in such
+    a clause are entities, negated already."""
+    out: set[int] = set()
+
+    def boundary(i: int) -> bool:
+        return i == 0 or bool(re.search(r"[,;.:!?()]", text[tokens[i - 1].end:tokens[i].start]))
+
+    i = 0
+    while i < len(tokens):
+        word = tokens[i].norm
+        opens = boundary(i) or (i > 0 and tokens[i - 1].norm in _CLAUSE_START)
+        after_kind = i > 0 and (used[i - 1] or tokens[i - 1].norm in FILM_WORDS | set(GENRE_WORDS))
+        if word in _EXCLUDING and not used[i] and (opens if word != "without" else opens or after_kind):
+            j = i + 1
+            while j < len(tokens) and not used[j] and not boundary(j) and tokens[j].norm not in _CLAUSE_END:
+                j += 1
+            if j > i + 1:
+                out.update(range(i, j))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+_COMPARATIVES: list[tuple[re.Pattern[str], str, Any]] = [
+    (re.compile(r"\b(?:newer|more\s+recent|more\s+modern|less\s+old)\b", re.I), "newer", 1),
+    (re.compile(r"\b(?:older|earlier|less\s+recent|less\s+modern)\b", re.I), "newer", -1),
+    (re.compile(r"\bshorter\b", re.I), "shorter", 1),
+    (re.compile(r"\blonger\b", re.I), "shorter", -1),
+    (re.compile(r"\b(?:lighter|light[\s-]?hearted|funnier|happier|cheerier|sillier|more\s+(?:fun|upbeat|cheerful|"
+                r"light)|less\s+(?:dark|serious|heavy|sad|depressing|intense|grim|bleak|violent|disturbing))\b",
+                re.I), "tone", "light"),
+    (re.compile(r"\b(?:darker|grittier|heavier|sadder|bleaker|grimmer|more\s+(?:serious|intense|dark|violent|"
+                r"disturbing|grim)|less\s+(?:funny|light|silly|cheerful|upbeat))\b", re.I), "tone", "dark"),
+]
+
+
+def _comparatives(text: str, query: ParsedQuery, claim: Any, used: list[bool], tokens: list[_Token],
+                  starts: list[int]) -> str:
+    """"but newer", "something lighter", "shorter": comparisons (see :meth:`ParsedQuery.anchored` and TONES).
+    Runs after the years and runtimes, so "older than 1990" and "longer than 2 hours" are theirs. Returns the
+    words that asked for a tone ("darker")."""
+    tone_word = ""
+    for pattern, name, value in _COMPARATIVES:
+        for m in pattern.finditer(text):
+            i = bisect_left(starts, m.start())
+            if i < len(tokens) and used[i]:
+                continue
+            setattr(query, name, value)
+            tone_word = m.group() if name == "tone" else tone_word
+            claim(m.start(), m.end())
+    return tone_word
+
+
+def _audience(text: str, query: ParsedQuery, claim: Any) -> None:
+    for m in _AUDIENCE.finditer(text):
+        age = m.group("age") or m.group("age2")
+        if age is None or int(age) <= CHILD_AGE:
+            negated = _negated_before(text, m.start())
+            if ("genre", ("Children",)) not in {(e.kind, e.values) for e in query.entities}:
+                query.entities.append(Entity("genre", ("Children",), "Children", m.span(), negated))
+            claim(_negation_start(text, m.start()) if negated else m.start(), m.end())
+        else:
             claim(m.start(), m.end())
 
 

@@ -32,6 +32,9 @@ REFERENCE_POOL = 3
 POPULAR_KEY = "rating_count"
 #: what a request gets when no movie's document holds any of its words ("asdkjh qwe")
 UNKNOWN_WORDS_NOTE = "No movie here mentions any word of “{}”: check the spelling, or describe it another way."
+#: what a request that rules out a description ("scary but not gory") is told: it was not searched for
+AVOIDED_NOTE = ("I can rule out genres, people, studios, franchises and topics, not a description like “{}”: I left "
+                "it out of the search.")
 #: a "best ..." request reranks this many times its page of matches by how well each is rated
 BEST_POOL = 5
 #: the ratings a movie's mean is shrunk with towards the catalogue's (a Bayesian average, as IMDb's top list)
@@ -235,6 +238,9 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
     """
     text, limit = check_query(text), check_limit(limit)
     parsed = query if query is not None else parse_query(text, vocabulary)
+    if parsed.newer or parsed.shorter:  # "like Heat but newer": than Heat; "something newer": recent
+        about = store.payloads(parsed.references).values() if parsed.references else []
+        parsed = parsed.anchored(about, vocabulary.newest_year)
     if not parsed.understood() and not set(TEXT_SIGNALS) & set(stored_signals(store)):
         raise StoreError(f"this index has no text vectors to search (it holds {', '.join(stored_signals(store))}): "
                          "it was built from data without overviews or reviews; rebuild it with a TMDB file or "
@@ -273,6 +279,8 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
         notes.append(thin_note(parsed, total))
     if parsed.suggestions:
         notes.append(f"Did you mean {describe_list(parsed.suggestions[:3], 'or')}?")
+    if parsed.avoided:
+        notes.append(AVOIDED_NOTE.format(parsed.avoided))
     if unknown_words and not parsed.unknown_names:
         notes.append(UNKNOWN_WORDS_NOTE.format(text))
     for name in parsed.unknown_names:

@@ -410,14 +410,17 @@ class Recommender:
             else:
                 out = self.popular(k=k, filters=filters, diversity=0.7 if diversity is None else diversity)
         else:
-            best = False
+            best, said = False, steer
             if steer:  # "no horror", "from the 90s", "like Heat but darker": constraints filter, references count
                 parsed = self.parse(steer)  # as liked, the rest of the words steer
                 best = parsed.best  # "the best ones from the 80s": the well-rated among the person's picks
+                if parsed.newer or parsed.shorter:  # "but newer": than what they liked
+                    liked = [*parsed.references, *(i.movie_id for i in items if i.sentiment() > 0)]
+                    parsed = parsed.anchored([self.payloads.get(m, {}) for m in liked], self.vocabulary().newest_year)
                 filters = _without_ids(parsed.filters().merged(filters), parsed.references)
                 known = {i.movie_id for i in items}
                 items = [*items, *(Interaction(m, liked=True) for m in parsed.references if m not in known)]
-                steer = parsed.semantic or None
+                steer, said = parsed.semantic or None, parsed.said or None
             query = encode_query(self.text_encoder(), steer) if steer else None
             feats, cand, scores = self._scored(items, filters, query)
             if query is not None:
@@ -426,7 +429,7 @@ class Recommender:
                 scores = steered(scores, shrunk_ratings([self.payloads.get(int(m), {}) for m in cand]), BEST_WEIGHT)
             out = self._page(feats, cand, scores, k, diversity, explore)
             for r in out:
-                r.query = steer  # what the page leans towards, for its explanations
+                r.query = said if steer else None  # what the page leans towards, for its explanations
         if explain:
             self.explain(out, items)
         return out

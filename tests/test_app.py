@@ -75,6 +75,22 @@ def test_a_constraint_among_the_likes_steers_the_page(service: ChatService) -> N
     assert years and all(1990 <= y <= 1999 for y in years), years
 
 
+def test_newer_shorter_and_lighter_steer_the_page_as_asked(service: ChatService) -> None:
+    payloads = service.rec.payloads
+    session = Session()
+    liked = service.respond(session, "I loved Heat and Jumanji")  # 1995 both
+    newer = service.respond(session, "more like those but newer")
+    years = [payloads[c.movie_id].get("year") for c in newer.cards or []]
+    assert years and all(y > 1995 for y in years), years
+    assert "don't know a movie" not in newer.text
+    shorter = service.rec.recommend([*session.history.values()], k=8, steer="shorter")
+    limit = 0.85 * (payloads[6]["runtime"] + payloads[2]["runtime"]) / 2  # Heat 170 minutes, Jumanji 104
+    assert shorter and all(payloads[r.movie_id]["runtime"] <= limit + 0.5 for r in shorter)
+    lighter = service.respond(Session(), "something lighter")  # no likes: a search for a light tone, not "lighter"
+    assert lighter.cards and "I don't know a movie called" not in lighter.text
+    assert liked.cards
+
+
 def test_the_best_comedies_are_comedies_and_better_rated_than_comedies(service: ChatService) -> None:
     rec = service.rec
 

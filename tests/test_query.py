@@ -16,8 +16,8 @@ import pytest
 from index.build import build_index
 from index.config import Settings
 from index.match import match_sentence
-from index.query import MAX_FUZZY_LOOKUPS, MAX_NAME_WORDS, ParsedQuery, Vocabulary, parse_query
-from index.search import SearchResult, best_first, search_request, sparse_encoder_for
+from index.query import MAX_FUZZY_LOOKUPS, MAX_NAME_WORDS, TONES, ParsedQuery, Vocabulary, parse_query
+from index.search import AVOIDED_NOTE, SearchResult, best_first, search_request, sparse_encoder_for
 from index.store import Hit, VectorStore, open_store, passes
 from tests.tiny_catalog import runtime_of, tiny_catalog, tiny_payloads
 
@@ -99,7 +99,7 @@ def test_topics_references_and_did_you_mean(vocab: Vocabulary) -> None:
     assert entities(q) == [("keyword", "haunted house", False)] and q.semantic == "haunted house"
     assert not q.constrained() and [b.weight for b in q.boosts()] == [1.0, 0.5]
     q = parse_query("like Heist Film 1 but darker", vocab)
-    assert q.references == [21] and q.semantic == "darker" and 21 not in satisfying(q)
+    assert q.references == [21] and q.semantic == TONES["dark"] and 21 not in satisfying(q)
     q = parse_query("Heist Flim 1", vocab)
     assert q.suggestions[0] == PAYLOADS[21]["display_title"] and not q.understood()
     q = parse_query("a heist that goes wrong", vocab)  # only words: all of it is the semantic query
@@ -129,6 +129,78 @@ def test_a_misspelt_topic_or_genre_is_read_as_meant() -> None:
     assert [(e.kind, e.label) for e in parse_query("films about revnege", v).entities] == [("keyword", "revenge")]
     assert [(e.kind, e.label) for e in parse_query("comdies", v).entities] == [("genre", "Comedy")]
     assert parse_query("a house", v).entities == []  # not close to "heist" (one letter off would be)
+
+
+def test_a_number_is_no_studio_or_franchise_and_names_a_length() -> None:
+    v = Vocabulary.from_payloads({
+        1: {"title": "Ruby", "companies": ["Media 8 Entertainment"]}, 2: {"title": "Jade", "companies": ["Media 8 "
+                                                                                                    "Entertainment"]},
+        3: {"title": "Rush Hour", "collection": "Rush Hour Collection"},
+        4: {"title": "Rush Hour 2", "collection": "Rush Hour Collection"}})
+    q = parse_query("a 2 hour movie", v)  # not the "Rush Hour" franchise, and no "2" left to search
+    assert q.entities == [] and (q.runtime_min, q.runtime_max, q.semantic) == (102, 138, "")
+    assert (parse_query("about 90 minutes", v).runtime_min, parse_query("about 90 minutes", v).runtime_max) == (76, 103)
+    q = parse_query("under 2 hour movies", v)  # read once, as the bound it is
+    assert (q.runtime_min, q.runtime_max) == (None, 119)
+    assert [e.label for e in parse_query("Media 8 Entertainment films", v).entities] == ["Media 8 Entertainment"]
+    assert parse_query("top 10 movies of 1999", v).semantic == ""  # a rank, not a word to search
+    assert parse_query("300", v).semantic == "300"  # all there is: searched
+
+
+@pytest.mark.parametrize(("text", "negated"), [
+    ("a film for my 8 year old", False), ("something for the whole family", False), ("family-friendly", False),
+    ("movies for kids", False), ("a movie for my 6yo", False), ("nothing for kids", True)])
+def test_who_a_film_is_for_asks_for_childrens_films(vocab: Vocabulary, text: str, negated: bool) -> None:
+    q = parse_query(text, vocab)
+    assert entities(q) == [("genre", "Children", negated)] and q.semantic == ""
+
+
+def test_a_teenager_asks_for_no_genre_and_searches_no_number(vocab: Vocabulary) -> None:
+    q = parse_query("something for my 15-year-old", vocab)
+    assert q.entities == [] and q.semantic == ""
+
+
+@pytest.mark.parametrize(("text", "semantic", "avoided"), [
+    ("something scary but not gory", "", "gory"),
+    ("funny, nothing too silly", "", "silly"),
+    ("a heist but not heavy, set in winter", "heist set in winter", "heavy"),
+    ("a robot who is not human", "robot who is not human", ""),  # a plot: "not" inside its clause
+    ("a world without colour", "world without colour", ""),
+    ("a comedy, but not so violent", "", "violent"),
+])
+def test_a_ruled_out_description_does_not_steer_towards_itself(vocab: Vocabulary, text: str, semantic: str,
+                                                               avoided: str) -> None:
+    q = parse_query(text, vocab)
+    assert (q.semantic, q.avoided) == (semantic, avoided)
+
+
+@pytest.mark.parametrize(("text", "fields"), [
+    ("more like that but newer", {"newer": 1, "semantic": ""}),
+    ("something older", {"newer": -1, "semantic": ""}),
+    ("older than 1990", {"newer": 0, "year_max": 1989}),  # a year: a bound already
+    ("shorter ones", {"shorter": 1}),
+    ("longer than 2 hours", {"shorter": 0, "runtime_min": 121}),
+    ("something lighter", {"tone": "light", "semantic": TONES["light"]}),
+    ("a heist but darker", {"tone": "dark", "semantic": f"heist, {TONES['dark']}"}),
+])
+def test_comparisons_are_read_as_such(vocab: Vocabulary, text: str, fields: dict[str, Any]) -> None:
+    q = parse_query(text, vocab)
+    assert {k: getattr(q, k) for k in fields} == fields and q.understood()
+    assert parse_query("but newer", vocab, compare=False).semantic == "newer"  # as the parser read it before
+
+
+def test_comparisons_are_anchored_to_the_movies_they_are_about() -> None:
+    newer, older = ParsedQuery("x", newer=1), ParsedQuery("x", newer=-1)
+    liked = [{"year": 1990, "runtime": 100}, {"year": 1995}, {"year": 2003, "runtime": 120}]
+    assert newer.anchored(liked, 2018).year_min == 1996
+    assert newer.anchored([], 2018).year_min == 2013  # nothing to compare with: recent
+    assert older.anchored(liked, 2018).year_max == 1994
+    assert older.anchored([], 2018).describe() == "before 1980"
+    shorter, longer = ParsedQuery("x", shorter=1), ParsedQuery("x", shorter=-1)
+    assert shorter.anchored([{"runtime": 170}], 2018).runtime_max == 144
+    assert shorter.anchored([], 2018).runtime_max == 90
+    assert longer.anchored(liked, 2018).describe() == "at least 126 minutes"
+    assert ParsedQuery("x", newer=1, year_max=2000).anchored([{"year": 1990}], 2018).describe() == "after 1990"
 
 
 def test_best_first_lifts_the_well_rated_without_dropping_the_search() -> None:
@@ -214,6 +286,12 @@ def test_a_name_nobody_here_has_is_owned_up_to(tiny_index: tuple[VectorStore, An
     result = ask(tiny_index, "Christopher Nolan heist films")  # the words still find heist films
     assert result.notes[-1].endswith("so these only match the words.") and set(ids(result)) & HEIST
     assert ask(tiny_index, "A Heist That Goes Wrong").query.unknown_names == []  # title case is not a name
+
+
+def test_a_ruled_out_description_is_owned_up_to(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
+    result = ask(tiny_index, "horror but not gory")
+    assert set(ids(result)) <= HORROR and result.query.avoided == "gory"
+    assert result.notes == [AVOIDED_NOTE.format("gory")]
 
 
 def test_a_description_without_names_is_searched_by_meaning(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:

@@ -1,0 +1,109 @@
+"""What "newer", "older", "shorter", "longer", "lighter" and "darker" do to a personal page: for MovieLens people
+(their own ratings as the history), the page steered by each word read as a comparison (the default) against the
+same word searched as text (how the parser read it before, ``READ_COMPARISONS`` off) and against no steer.
+
+Each word is judged by what it asks, on the top 10:
+- newer / older: the share released after / before the median year of the movies the person liked;
+- shorter / longer: the share at most 85% / at least 115% of the median runtime of those movies;
+- lighter / darker: the share with a light genre (Comedy, Children, Animation, Musical) minus the share with a
+  dark one (Horror, Thriller, Crime, War), higher for lighter, lower for darker (the tone is searched by meaning,
+  never by genre, so genres are a fair judge);
+and by how much of the unsteered page it keeps (the page is still the person's).
+
+    python benchmarks/recommend_steers.py --store runs/index --people 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+import index.query as query  # noqa: E402
+from recommender.api import Recommender  # noqa: E402
+from recommender.evaluation.metrics import paired_difference  # noqa: E402
+
+LIGHT = {"Comedy", "Children", "Animation", "Musical"}
+DARK = {"Horror", "Thriller", "Crime", "War"}
+WORDS = ("newer", "older", "shorter", "longer", "lighter", "darker")
+
+
+def judge(word: str, page: list[int], payloads: Mapping[int, Mapping[str, Any]], year: float,
+          runtime: float) -> float:
+    """How well a page answers ``word`` (see the module docstring); higher is better for every word.
+
+    Example:
+        >>> p = {1: {"year": 2001, "runtime": 90, "genres": ["Comedy"]}, 2: {"year": 1990, "runtime": 150,
+        ...      "genres": ["Horror"]}}
+        >>> judge("newer", [1, 2], p, 1995, 120), judge("lighter", [1, 2], p, 1995, 120), judge("darker", [2], p, 0, 0)
+        (0.5, 0.0, 1.0)
+    """
+    def share(test: Callable[[Mapping[str, Any]], bool]) -> float:
+        return float(np.mean([test(payloads[m]) for m in page])) if page else float("nan")
+
+    def tone(p: Mapping[str, Any]) -> int:
+        genres = set(p.get("genres") or [])
+        return int(bool(genres & LIGHT)) - int(bool(genres & DARK))
+
+    if word == "newer":
+        return share(lambda p: (p.get("year") or 0) > year)
+    if word == "older":
+        return share(lambda p: 0 < (p.get("year") or 0) < year)
+    if word == "shorter":
+        return share(lambda p: 0 < (p.get("runtime") or 0) <= 0.85 * runtime)
+    if word == "longer":
+        return share(lambda p: (p.get("runtime") or 0) >= 1.15 * runtime)
+    score = float(np.mean([tone(payloads[m]) for m in page])) if page else float("nan")
+    return score if word == "lighter" else -score
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    ap.add_argument("--store", default="runs/index")
+    ap.add_argument("--people", type=int, default=120, help="MovieLens user ids 1..N")
+    args = ap.parse_args(argv)
+    rec = Recommender.open(args.store)
+    payloads = rec.payloads
+    rows: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    users = [u for u in range(1, args.people + 1) if rec.history_of(u)]
+    for user in users:
+        history = rec.history_of(user)
+        liked = [payloads.get(i.movie_id, {}) for i in history if i.sentiment() > 0]
+        year = float(np.median([p["year"] for p in liked if p.get("year")] or [np.nan]))
+        runtime = float(np.median([p["runtime"] for p in liked if p.get("runtime")] or [np.nan]))
+        plain = [r.movie_id for r in rec.recommend(user_id=user, k=10, explore=False)]
+        for word in WORDS:
+            rows.setdefault((word, "no steer"), []).append((judge(word, plain, payloads, year, runtime), 1.0))
+            for how, read in (("as text", False), ("comparison", True)):
+                query.READ_COMPARISONS = read
+                page = [r.movie_id for r in rec.recommend(user_id=user, k=10, explore=False, steer=word)]
+                rows.setdefault((word, how), []).append((judge(word, page, payloads, year, runtime),
+                                                         len(set(page) & set(plain)) / 10))
+        query.READ_COMPARISONS = True
+    rec.close()
+    print(f"{len(users)} people, top 10 of each page; 'asked' is the word's own measure (higher is better), "
+          "'kept' the share of the unsteered page that stays")
+    print(f"{'word':<8} {'page':<11} {'asked':>7} {'kept':>6}  comparison minus this page (asked), 95% interval")
+    for word in WORDS:
+        new = np.array(rows[(word, "comparison")])
+        for how in ("no steer", "as text", "comparison"):
+            v = np.array(rows[(word, how)])
+            ok = ~np.isnan(v[:, 0]) & ~np.isnan(new[:, 0])
+            line = f"{word:<8} {how:<11} {np.nanmean(v[:, 0]):>7.3f} {v[:, 1].mean():>6.2f}"
+            if how != "comparison":
+                d, lo, hi = paired_difference(new[ok, 0], v[ok, 0])
+                line += f"  {d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
