@@ -31,7 +31,8 @@ _WHY = re.compile(r"\bwhy\b(?:\s+(?:did|do|would)\s+you\s+(?:pick|choose|recomme
 _CARD = re.compile(rf"\b(?P<dir>(?:more|less|fewer|nothing)\s+like|loved?|liked?|enjoyed|hated?|disliked?|"
                    rf"(?:didn'?t|did\s+not|don'?t)\s+(?:like|love|enjoy)|not|drop|remove|hide|no)\s+{_ORD}", re.I)
 _NO_GENRE = re.compile(rf"\b(?:no|without|not|skip|avoid|exclude|except|nothing|none of the|stop(?: showing)?)\s+"
-                       rf"(?:more\s+|any\s+)?(?P<g>{_GENRE})\b(?:\s+(?:movies|films|stuff|please|anymore))?", re.I)
+                       rf"(?:more\s+|any\s+|too\s+|very\s+|so\s+|overly\s+)?(?P<g>{_GENRE})\b"
+                       rf"(?:\s+(?:movies|films|stuff|please|anymore))?", re.I)
 _ONLY_GENRE = re.compile(rf"\b(?:only|just)\s+(?P<g>{_GENRE})\b(?:\s+(?:movies|films|stuff|please))?", re.I)
 _ANY_GENRE = re.compile(r"\b(?:any|all)\s+genres?(?:\s+(?:is|are)\s+(?:fine|ok(?:ay)?))?\b"
                         r"|\bgenres?\s+(?:are\s+)?fine\b|\bclear\s+(?:the\s+)?filters?\b", re.I)

@@ -300,7 +300,7 @@ class ChatService:
         self._apply_titles(session, req, notes)
         if req.steer and not req.liked and not req.disliked and session.pending == []:
             parsed = self.rec.parse(req.steer)
-            if parsed.suggestions and not parsed.understood():  # "the matirx": a title, misspelt
+            if parsed.suggestions and (not parsed.understood() or parsed.only_guessed()):  # "the matirx": a title
                 return self._suggest(session, req.steer, parsed.suggestions, True, notes)
         self._apply_cards(session, req.card_liked, True, notes)
         self._apply_cards(session, req.card_disliked, False, notes)
@@ -541,7 +541,11 @@ class ChatService:
             movie_id, options = self._resolve(text)
             if movie_id is None and liked:  # "I love Studio Ghibli films like Spirited Away", "..., something
                 parsed = self.rec.parse(text)  # from the 2000s": not a title but a request; its references are
-                if parsed.understood():  # likes, the rest steers the page
+                if not parsed.references:  # likes, the rest steers the page ("Toy Story from the 80s" too)
+                    like = self.rec.parse(f"like {text}")
+                    parsed, text = (like, f"like {text}") if like.references else (parsed, text)
+                options = parsed.suggestions or options  # the parser's are the closest titles, most rated first
+                if parsed.understood() and not parsed.only_guessed():
                     for ref in parsed.references:
                         session.tell(ref, True)
                         said[True].append(self.titles.get(ref, str(ref)))

@@ -1,6 +1,7 @@
-"""What "newer", "older", "shorter", "longer", "lighter" and "darker" do to a personal page: for MovieLens people
-(their own ratings as the history), the page steered by each word read as a comparison (the default) against the
-same word searched as text (how the parser read it before, ``READ_COMPARISONS`` off) and against no steer.
+"""What "newer", "older", "shorter", "longer", "lighter", "darker" and "sadder" do to a personal page: for
+MovieLens people (their own ratings as the history), the page steered by each word read as a comparison (the
+default) against the same word searched as text (how the parser read it before, ``READ_COMPARISONS`` off) and
+against no steer.
 
 Each word is judged by what it asks, on the top 10:
 - newer / older: the share released after / before the median year of the movies the person liked;
@@ -8,6 +9,7 @@ Each word is judged by what it asks, on the top 10:
 - lighter / darker: the share with a light genre (Comedy, Children, Animation, Musical) minus the share with a
   dark one (Horror, Thriller, Crime, War), higher for lighter, lower for darker (the tone is searched by meaning,
   never by genre, so genres are a fair judge);
+- sadder: the share of dramas that are no comedy minus the share of comedies;
 and by how much of the unsteered page it keeps (the page is still the person's).
 
     python benchmarks/recommend_steers.py --store runs/index --people 120
@@ -33,7 +35,7 @@ from recommender.evaluation.metrics import paired_difference  # noqa: E402
 
 LIGHT = {"Comedy", "Children", "Animation", "Musical"}
 DARK = {"Horror", "Thriller", "Crime", "War"}
-WORDS = ("newer", "older", "shorter", "longer", "lighter", "darker")
+WORDS = ("newer", "older", "shorter", "longer", "lighter", "darker", "sadder")
 
 
 def judge(word: str, page: list[int], payloads: Mapping[int, Mapping[str, Any]], year: float,
@@ -61,6 +63,9 @@ def judge(word: str, page: list[int], payloads: Mapping[int, Mapping[str, Any]],
         return share(lambda p: 0 < (p.get("runtime") or 0) <= 0.85 * runtime)
     if word == "longer":
         return share(lambda p: (p.get("runtime") or 0) >= 1.15 * runtime)
+    if word == "sadder":
+        return share(lambda p: "Drama" in (p.get("genres") or []) and "Comedy" not in (p.get("genres") or [])) - share(
+            lambda p: "Comedy" in (p.get("genres") or []))
     score = float(np.mean([tone(payloads[m]) for m in page])) if page else float("nan")
     return score if word == "lighter" else -score
 

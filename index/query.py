@@ -108,8 +108,9 @@ RECENT_YEARS = 5
 CLASSIC_BEFORE = 1980
 SHORT_MINUTES = 90
 LONG_MINUTES = 140
-#: what "lighter" and "darker" are searched as (a single comparative word embeds as little more than itself)
-TONES = {"light": "a light-hearted, funny and feel-good story", "dark": "a dark, grim and disturbing story"}
+#: what "lighter", "darker" and "a tearjerker" are searched as (a lone word embeds as little more than itself)
+TONES = {"light": "a light-hearted, funny and feel-good story", "dark": "a dark, grim and disturbing story",
+         "sad": "a moving, heartbreaking and sad story"}
 KEYWORD_BOOST, MENTION_BOOST = 1.0, 0.5
 #: parse_query's default for ``compare`` (benchmarks/recommend_steers.py turns it off for the "before" pages)
 READ_COMPARISONS = True
@@ -211,8 +212,9 @@ class ParsedQuery:
     avoided: str = ""  # "scary but not gory": words ruled out that name nothing the catalog knows (not searched)
     newer: int = 0  # "newer" +1, "older" -1: than the movies the request is about (see anchored)
     shorter: int = 0  # "shorter" +1, "longer" -1
-    tone: str = ""  # "lighter" -> "light", "darker" -> "dark": searched as TONES' description
+    tone: str = ""  # "lighter" -> "light", "darker" -> "dark", "a tearjerker" -> "sad": searched as TONES says
     said: str = ""  # the semantic query in the request's own words ("heist, darker"), for explanations
+    guessed: int = 0  # how many of the entities are spelling corrections ("Cristopher Nolan", "hiest")
 
     def filters(self) -> Filters:
         """The hard constraints as store filters (topics are boosts, not filters: see :meth:`boosts`)."""
@@ -250,6 +252,11 @@ class ParsedQuery:
         """Whether the parser found anything beyond free text."""
         return bool(self.entities or self.references or self.constrained() or self.newer or self.shorter
                     or self.tone)
+
+    def only_guessed(self) -> bool:
+        """Whether all the parser understood are spelling corrections: "the matirx" may be a title misspelt."""
+        return bool(self.entities) and self.guessed == len(self.entities) and not (
+            self.references or self.year_min or self.year_max or self.runtime_min or self.runtime_max)
 
     def anchored(self, about: Iterable[Mapping[str, Any]], newest_year: int) -> ParsedQuery:
         """This request with "newer", "older", "shorter" and "longer" made bounds: relative to the median year and
@@ -677,8 +684,9 @@ def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True, rule_o
     query.said = ", ".join(w for w in (query.semantic, tone_word) if w)
     if query.tone:
         query.semantic = f"{query.semantic}, {TONES[query.tone]}" if query.semantic else TONES[query.tone]
-    if (not query.understood() and query.semantic and len(meaningful) <= 6
-            and any(_unknown(t.norm, vocab) for t in meaningful)):
+    unknown_words = (not query.understood() and query.semantic and len(meaningful) <= 6
+                     and any(_unknown(t.norm, vocab) for t in meaningful))
+    if unknown_words or (query.only_guessed() and len(tokens) <= 6):  # "the matirx": a title before a topic
         query.suggestions = _did_you_mean(text, vocab)
     query.unknown_names = _unknown_names(tokens, used, vocab)
     return query
@@ -897,11 +905,14 @@ _COMPARATIVES: list[tuple[re.Pattern[str], str, Any]] = [
     (re.compile(r"\b(?:older|earlier|less\s+recent|less\s+modern)\b", re.I), "newer", -1),
     (re.compile(r"\bshorter\b", re.I), "shorter", 1),
     (re.compile(r"\blonger\b", re.I), "shorter", -1),
-    (re.compile(r"\b(?:lighter|light[\s-]?hearted|funnier|happier|cheerier|sillier|more\s+(?:fun|upbeat|cheerful|"
-                r"light)|less\s+(?:dark|serious|heavy|sad|depressing|intense|grim|bleak|violent|disturbing))\b",
-                re.I), "tone", "light"),
-    (re.compile(r"\b(?:darker|grittier|heavier|sadder|bleaker|grimmer|more\s+(?:serious|intense|dark|violent|"
-                r"disturbing|grim)|less\s+(?:funny|light|silly|cheerful|upbeat))\b", re.I), "tone", "dark"),
+    (re.compile(r"\b(?:lighter|light[\s-]?hearted|funnier|happier|cheerier|sillier|feel[\s-]?good|uplifting|"
+                r"cheer\s+(?:me|us)\s+up|more\s+(?:fun|upbeat|cheerful|light)|less\s+(?:dark|serious|heavy|sad|"
+                r"depressing|intense|grim|bleak|violent|disturbing))\b", re.I), "tone", "light"),
+    (re.compile(r"\b(?:darker|grittier|heavier|bleaker|grimmer|more\s+(?:serious|intense|dark|violent|disturbing|"
+                r"grim)|less\s+(?:funny|light|silly|cheerful|upbeat))\b", re.I), "tone", "dark"),
+    (re.compile(r"\b(?:sad|sadder|heartbreaking|tear[\s-]?jerkers?|weepies?|more\s+(?:moving|emotional)|"
+                r"(?:makes?|made)\s+(?:me|us)\s+cry|(?:want|need)\s+to\s+cry|cry\s+my\s+eyes\s+out)\b", re.I),
+     "tone", "sad"),
 ]
 
 
@@ -916,9 +927,14 @@ def _comparatives(text: str, query: ParsedQuery, claim: Any, used: list[bool], t
             i = bisect_left(starts, m.start())
             if i < len(tokens) and used[i]:
                 continue
-            setattr(query, name, value)
-            tone_word = m.group() if name == "tone" else tone_word
-            claim(m.start(), m.end())
+            negated = _negated_before(text, m.start())
+            if negated and (name != "tone" or value == "light"):
+                continue
+            setattr(query, name, "light" if negated else value)  # "nothing sad", "not too dark": light
+            start = _negation_start(text, m.start()) if negated else m.start()
+            if name == "tone":
+                tone_word = text[start:m.end()]
+            claim(start, m.end())
     return tone_word
 
 
@@ -962,9 +978,11 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
                 if entry is not None:
                     match = (entry, length)
                     break
+        guessed = False
         if match is None and fuzzy_left > 0 and _unknown(norms[i], vocab):
             fuzzy_left -= 1
             match = _fuzzy_match(norms, i, used, vocab, tokens, fix_topics)
+            guessed = match is not None
         if match is None:
             i += 1
             continue
@@ -977,6 +995,7 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
         if (entity.kind, entity.values) not in found:
             found.add((entity.kind, entity.values))
             query.entities.append(entity)
+            query.guessed += guessed
         for j in range(begin, i + length):
             used[j] = True
             topical[j] = kind == "keyword" and not negated and j >= i
@@ -1074,7 +1093,8 @@ def _fuzzy_match(norms: list[str], i: int, used: list[bool], vocab: Vocabulary, 
 def _cue_start(norms: list[str], i: int, used: list[bool]) -> int:
     """Where the words introducing a name begin ("not directed by", "starring", "no"): they go with it."""
     cues = NEGATIONS | DIRECTOR_CUES | ACTOR_CUES | WRITER_CUES | {"from", "made", "in", "about", "only", "just",
-                                                                   "the", "any", "more", "anything"}
+                                                                   "the", "any", "more", "anything", "too", "very",
+                                                                   "so", "overly"}  # "not too scary"
     begin = i
     while begin > 0 and i - begin < 4 and not used[begin - 1] and norms[begin - 1] in cues:
         begin -= 1

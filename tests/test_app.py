@@ -91,6 +91,18 @@ def test_newer_shorter_and_lighter_steer_the_page_as_asked(service: ChatService)
     assert liked.cards
 
 
+def test_a_misspelt_liked_title_is_offered_and_a_title_with_a_constraint_is_liked(service: ChatService) -> None:
+    session = Session()
+    reply = service.respond(session, "I loved the matirx")  # a title misspelt, not the topic "matrix"
+    assert "Did you mean The Matrix (1999)?" in reply.text
+    assert service.respond(session, "yes").text.startswith("Noted: you liked The Matrix (1999).")
+    session = Session()
+    reply = service.respond(session, "movies like Toy Story from the 90s")  # was the "Toy Story" franchise
+    assert reply.text.startswith("Noted: you liked Toy Story (1995).")
+    years = [service.rec.payloads[c.movie_id].get("year") for c in reply.cards or []]
+    assert years and all(1990 <= y <= 1999 for y in years), years
+
+
 def test_the_best_comedies_are_comedies_and_better_rated_than_comedies(service: ChatService) -> None:
     rec = service.rec
 

@@ -60,6 +60,7 @@ def parse(text: str) -> dict[str, object]:
     ("I loved Amelie and In the Mood for Love", {"liked": ["Amelie", "In the Mood for Love"]}),  # "Love" is a title's
     ("I liked Heat and Love Actually, hated Up", {"liked": ["Heat", "Love Actually"], "disliked": ["Up"]}),
     ("I loved Heat and loved Alien", {"liked": ["Heat", "Alien"]}),
+    ("I liked Alien and Heat. not too scary", {"liked": ["Alien", "Heat"], "exclude_genres": ["Horror"]}),
 ])
 def test_chat_sentences(message: str, expected: dict[str, object]) -> None:
     assert parse(message) == expected

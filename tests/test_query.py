@@ -182,11 +182,28 @@ def test_a_ruled_out_description_does_not_steer_towards_itself(vocab: Vocabulary
     ("longer than 2 hours", {"shorter": 0, "runtime_min": 121}),
     ("something lighter", {"tone": "light", "semantic": TONES["light"]}),
     ("a heist but darker", {"tone": "dark", "semantic": f"heist, {TONES['dark']}"}),
+    ("I want to cry", {"tone": "sad", "semantic": TONES["sad"], "said": "want to cry"}),
+    ("a tearjerker from the 90s", {"tone": "sad", "year_min": 1990}),
+    ("nothing sad please", {"tone": "light", "semantic": TONES["light"]}),  # ruled out: the other way
+    ("cheer me up", {"tone": "light"}),
 ])
 def test_comparisons_are_read_as_such(vocab: Vocabulary, text: str, fields: dict[str, Any]) -> None:
     q = parse_query(text, vocab)
     assert {k: getattr(q, k) for k in fields} == fields and q.understood()
     assert parse_query("but newer", vocab, compare=False).semantic == "newer"  # as the parser read it before
+
+
+def test_a_degree_word_keeps_the_negation(vocab: Vocabulary) -> None:
+    assert entities(parse_query("not too scary", vocab)) == [("genre", "Horror", True)]  # was Horror only
+    assert entities(parse_query("too scary", vocab)) == [("genre", "Horror", False)]
+
+
+def test_a_misspelt_title_is_offered_before_a_misspelt_topic() -> None:
+    v = Vocabulary.from_payloads({1: {"title": "The Matrix", "year": 1999, "keywords": ["matrix"]},
+                                  2: {"title": "Heat", "year": 1995, "keywords": ["matrix"]}})
+    q = parse_query("the matirx", v)
+    assert q.only_guessed() and q.suggestions == ["The Matrix (1999)"]
+    assert parse_query("films about matirx from the 90s", v).suggestions == []  # a request, not a title
 
 
 def test_comparisons_are_anchored_to_the_movies_they_are_about() -> None:
