@@ -202,7 +202,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             raise InputError(f"--rate {given!r}: write TITLE=STARS, e.g. --rate 'Heat (1995)=4.5'")
     with Recommender.open(settings.store, settings=settings) as rec:
         recs = rec.recommend(history or None, user_id=args.user, k=args.limit, filters=filters_from_args(args),
-                             diversity=args.diversity, explore=not args.no_explore, explain=args.explain)
+                             diversity=args.diversity, explore=not args.no_explore, explain=args.explain,
+                             steer=args.steer)
     if args.json:
         print(json.dumps([{"movie_id": r.movie_id, "title": r.title, "genres": r.genres, "score": round(r.score, 4),
                            "reason": r.reason, "contributions": r.contributions, "explanation": r.explanation}
@@ -421,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--diversity", type=float, help="MMR lambda in (0, 1]: lower is more diverse")
     r.add_argument("--no-explore", action="store_true", help="no exploration slot")
     r.add_argument("--explain", action="store_true", help="add a 'because you liked...' sentence to each")
+    r.add_argument("--steer", help='what to lean towards, in words: "darker", "but newer", "from the 90s", '
+                                   '"no horror" (as in the chat)')
     r.set_defaults(func=cmd_recommend)
 
     e = sub.add_parser("evaluate", help="baselines, single signals and the fusion side by side (protocols A, B, C)")

@@ -84,3 +84,12 @@ def test_search_reads_the_request_and_says_why(built_store: Path, capsys: pytest
     assert printed[0] == ('movies matching "90s crime films, not Tarantino" (Crime, not by or with Quentin '
                           'Tarantino, from the 1990s):')
     assert len(printed) == 6 and all("Crime; from 199" in line for line in printed[1:])
+
+
+def test_recommend_steers_as_the_chat_does(built_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plain = run_json(capsys, "recommend", "--like", "Heat", "--like", "Jumanji", "--store", str(built_store),
+                     "--limit", "5", "--no-explore")
+    newer = run_json(capsys, "recommend", "--like", "Heat", "--like", "Jumanji", "--steer", "but newer", "--store",
+                     str(built_store), "--limit", "5", "--no-explore")
+    years = [int(r["title"][-5:-1]) for r in newer]
+    assert newer and all(y > 1995 for y in years) and years != [int(r["title"][-5:-1]) for r in plain], years
