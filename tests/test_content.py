@@ -14,6 +14,7 @@ import pytest
 from index.config import Settings
 from recommender.api import Recommender
 from recommender.evaluation.experiments import (
+    NO_DATES,
     WITHOUT_CONTENT,
     evaluate_new_people,
     items_with_training_tags,
@@ -140,9 +141,11 @@ def test_protocol_c_on_the_tiny_catalog(tmp_path: Path) -> None:
     # three liked films of one group: the fusion finds the rest of the group, popularity cannot
     assert ndcg[("fusion (trained ranker)", 3)] > ndcg[("popularity", 3)] + 0.2
     paired = frame.attrs["paired"][3]
-    assert set(paired) == {"popularity", "EASE", WITHOUT_CONTENT}
+    assert set(paired) == {"popularity", "EASE", WITHOUT_CONTENT, NO_DATES}  # the same people without dates too
+    assert ndcg[(NO_DATES, 3)] > ndcg[("popularity", 3)]
     text = write_report({"C": frame}, None, tmp_path, "tiny")
     assert "## Protocol C: new people" in text and "| n=3 |" not in text
+    assert "likes without dates | ratio | minus the baseline |" in text
     ablation = text.split("## What content adds")[1]
     assert "| C, n=1 | nDCG@10 |" in ablation and "| C, n=3 | nDCG@10 |" in ablation
     assert json.loads((tmp_path / "results.json").read_text())["C"]["fusion_minus_model_ndcg@10"]["3"]["EASE"]

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -58,6 +59,8 @@ ModelFactory = Callable[[], CollaborativeModel | FrameModel]
 FUSION = "fusion (trained ranker)"
 #: the ablation row: the same ranker, trained the same way, with every content feature removed
 WITHOUT_CONTENT = "fusion without content"
+#: protocol C's fusion shown the same liked movies without their dates, as the chat and the API's likes are
+NO_DATES = "fusion, likes without dates (as the chat)"
 NO_CONTENT = tuple(f for f in FEATURES if f not in CONTENT_FEATURES)
 
 
@@ -230,22 +233,26 @@ def evaluate_new_people(ratings: pd.DataFrame, items: ItemTable, sizes: Sequence
                 people = histories(history)
                 users = np.array(sorted(people), dtype=np.int64)
                 seen = [set(inter.item_index[int(m)] for m in people[int(u)].movie_ids) for u in users]
-                scores = _score_new_people(model, inter, [people[int(u)] for u in users])
-                for row, cols in enumerate(seen):
-                    scores[row, list(cols)] = -np.inf
-                ranked = top_n(scores, max(k, recall_k))[0]
                 columns = pd.Index(inter.item_ids).get_indexer(test["movie_id"].to_numpy())
                 relevant_of = test.assign(col=columns).groupby("user_id")["col"].agg(set)
                 relevant = [relevant_of.get(int(u), set()) for u in users]
-                per_user[n].setdefault(name, []).append(ndcg_at_k(ranked, relevant, k).per_user)
-                recall[n].setdefault(name, []).append(recall_at_k(ranked, relevant, recall_k).per_user)
+                shown = {name: [people[int(u)] for u in users]}
+                if name == FUSION:
+                    shown[NO_DATES] = [replace(h, timestamps=np.full(len(h.timestamps), np.nan)) for h in shown[name]]
+                for row_name, people_shown in shown.items():
+                    scores = _score_new_people(model, inter, people_shown)
+                    for row, cols in enumerate(seen):
+                        scores[row, list(cols)] = -np.inf
+                    ranked = top_n(scores, max(k, recall_k))[0]
+                    per_user[n].setdefault(row_name, []).append(ndcg_at_k(ranked, relevant, k).per_user)
+                    recall[n].setdefault(row_name, []).append(recall_at_k(ranked, relevant, recall_k).per_user)
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
     pooled = {n: {name: np.concatenate(values) for name, values in by_model.items()}
               for n, by_model in per_user.items()}
     names = list(dict.fromkeys(name for by_model in pooled.values() for name in by_model))
     rows = {(name, n): {f"ndcg@{k}": float(np.nanmean(pooled[n][name])),
                         f"recall@{recall_k}": float(np.nanmean(np.concatenate(recall[n][name]))),
-                        "people": float(len(pooled[n][name])), "seconds": seconds[name]}
+                        "people": float(len(pooled[n][name])), "seconds": seconds.get(name, seconds.get(FUSION, 0.0))}
             for name in names for n in sizes if name in pooled[n]}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index = pd.MultiIndex.from_tuples(frame.index, names=["model", "n"])
@@ -426,15 +433,24 @@ def _new_people_section(frame: pd.DataFrame) -> tuple[str, dict[str, Any]]:
         parts.append("Trained fusion minus each model, nDCG@10 per person (95% bootstrap interval):\n\n"
                      "| n | model | difference | 95% interval |\n|---|---|---:|---:|\n" + "\n".join(lines) + "\n")
     ratios = []
+    per_user = frame.attrs.get("per_user") or {}
     for n in sizes:
-        peers = ndcg[n].drop([FUSION, WITHOUT_CONTENT, "fusion (RRF, untrained)"], errors="ignore")
+        peers = ndcg[n].drop([FUSION, WITHOUT_CONTENT, NO_DATES, "fusion (RRF, untrained)"], errors="ignore")
         if FUSION in ndcg.index and len(peers):
             best = peers.idxmax()
-            ratios.append(f"| {n} | {best} | {peers[best]:.4f} | {ndcg.loc[FUSION, n]:.4f} | "
-                          f"{ndcg.loc[FUSION, n] / peers[best]:.2f}x |")
+            line = (f"| {n} | {best} | {peers[best]:.4f} | {ndcg.loc[FUSION, n]:.4f} | "
+                    f"{ndcg.loc[FUSION, n] / peers[best]:.2f}x |")
+            if NO_DATES in ndcg.index and NO_DATES in per_user.get(n, {}):
+                d, lo, hi = paired_difference(per_user[n][NO_DATES], per_user[n][best])
+                line += (f" {ndcg.loc[NO_DATES, n]:.4f} | {ndcg.loc[NO_DATES, n] / peers[best]:.2f}x | "
+                         f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}] |")
+            ratios.append(line)
     if ratios:
-        parts.append("The fusion against the best baseline of the same run:\n\n| n | best baseline | its nDCG@10 | "
-                     "fusion | ratio |\n|---|---|---:|---:|---:|\n" + "\n".join(ratios) + "\n")
+        dates = (" likes without dates | ratio | minus the baseline |" if NO_DATES in ndcg.index else "")
+        parts.append("The fusion against the best baseline of the same run (the chat's people give no dates: the "
+                     "fusion's row without them too, with its paired interval):\n\n| n | best baseline | its nDCG@10 | "
+                     f"fusion | ratio |{dates}\n|---|---|---:|---:|---:|{'---:|' * 3 if dates else ''}\n"
+                     + "\n".join(ratios) + "\n")
     payload = {"models": {f"{m} | n={n}": row for (m, n), row in frame.to_dict(orient="index").items()},
                "people": frame.attrs.get("people"), "train_people": frame.attrs.get("train_people"),
                "fusion_minus_model_ndcg@10": {str(n): v for n, v in (frame.attrs.get("paired") or {}).items()}}

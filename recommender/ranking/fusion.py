@@ -35,7 +35,7 @@ from recommender.ranking.interactions import Interactions
 from recommender.ranking.metadata import metadata_scores
 from recommender.ranking.profile import DEFAULT_HALF_LIFE_DAYS, interaction_weights, profile_vector
 from recommender.ranking.splits import reveal_liked, split_latest, split_new_people, split_random
-from recommender.ranking.tables import CONTENT_SIGNALS, History, ItemTable, histories
+from recommender.ranking.tables import CONTENT_SIGNALS, DISLIKE, History, ItemTable, histories
 
 log = logging.getLogger(__name__)
 
@@ -498,7 +498,8 @@ class FusionModel:
     def user_vector(self, history: History) -> np.ndarray | None:
         """The person's collaborative vector, folded in from their ratings (None without rated movies)."""
         assert self.inter is not None and self.als is not None
-        row = self.inter.history_row(history.movie_ids.tolist(), history.ratings.tolist())
+        rated = history.ratings > DISLIKE
+        row = self.inter.history_row(history.movie_ids[rated].tolist(), history.ratings[rated].tolist())
         return self.als.fold_in(row)[0] if row.nnz else None
 
     def _seen_mask(self, history: History) -> np.ndarray:
@@ -614,21 +615,31 @@ class FusionModel:
         popularity = np.where(hide_cf, 0.0, self._popularity) if hide_cf is not None else self._popularity
         out[:, _COL["popularity"]] = popularity - (self._popularity.max() if len(popularity) else 0.0)
         if self.use[_COL["era_popularity"]] or self.use[_COL["release_age"]]:
-            when = self._era.when(history.timestamps)
+            when = self._when(history)
             era = self._era.popularity(when)
             top = era.max() if len(era) else 0.0
             out[:, _COL["era_popularity"]] = (np.where(hide_cf, 0.0, era) if hide_cf is not None else era) - top
             out[known, _COL["release_age"]] = when + 1970.0 - self.items.year[cols[known]]
         out[known, _COL["tmdb_popularity"]] = self.items.tmdb_popularity[cols[known]]
         out[known, _COL["year"]] = self.items.year[cols[known]]
-        out[:, _COL["history_size"]] = float(len(history.movie_ids))
+        out[:, _COL["history_size"]] = float((history.ratings > DISLIKE).sum())  # what the fold-in reads
         out[:, ~self.use] = np.nan  # a feature left out is neither ranked on nor drawn candidates from
         return out
+
+    def _when(self, history: History) -> float:
+        """When ``history`` was made (years since 1970): its dates' median, else inferred from the movies it liked
+        (a dislike says the person saw a film, but should not pull the page towards its era's favourites)."""
+        if np.isfinite(history.timestamps).any() or self.inter is None:
+            return self._era.when(history.timestamps)
+        liked = history.ratings > 3.0
+        movies = history.movie_ids[liked] if liked.any() else history.movie_ids
+        cols = np.array([self.inter.item_index.get(int(m), -1) for m in movies], dtype=np.int64)
+        return self._era.infer(cols[cols >= 0])
 
     def _rating_row(self, history: History) -> csr_matrix:
         assert self.inter is not None
         cols = np.array([self.inter.item_index.get(int(m), -1) for m in history.movie_ids], dtype=np.int64)
-        keep = cols >= 0
+        keep = (cols >= 0) & (history.ratings > DISLIKE)  # a dislike is no evidence of watching its kind
         row = csr_matrix((history.ratings[keep].astype(np.float32), cols[keep], np.array([0, int(keep.sum())])),
                          shape=(1, self.inter.n_items))
         row.sum_duplicates()  # a movie rated twice counts as the sum, as a COO-built row did

@@ -187,9 +187,20 @@ class ItemTable:
         return cached
 
 
+#: a dislike's rating in a :class:`History` (MovieLens stars start at 0.5)
+DISLIKE = 0.0
+
+
 @dataclass
 class History:
-    """One person's ratings as parallel arrays (movie ids, ratings, timestamps)."""
+    """One person's ratings as parallel arrays (movie ids, ratings, timestamps). A like is 5 stars; a dislike
+    ("less like this", "I hated X") is :data:`DISLIKE`, below any star rating: it is evidence against a movie's
+    kind, not that the person watches such films, so the collaborative fold-in leaves it out.
+
+    Example:
+        >>> History.from_interactions([Interaction(1, liked=True), Interaction(2, liked=False)]).ratings.tolist()
+        [5.0, 0.0]
+    """
 
     movie_ids: np.ndarray
     ratings: np.ndarray
@@ -197,7 +208,7 @@ class History:
 
     @classmethod
     def from_interactions(cls, items: Sequence[Interaction]) -> History:
-        ratings = [5.0 if i.liked else 1.0 if i.liked is False else (i.rating if i.rating is not None else 5.0)
+        ratings = [5.0 if i.liked else DISLIKE if i.liked is False else (i.rating if i.rating is not None else 5.0)
                    for i in items]
         return cls(np.array([i.movie_id for i in items], dtype=np.int64), np.array(ratings, dtype=np.float32),
                    np.array([i.timestamp if i.timestamp is not None else np.nan for i in items], dtype=np.float64))
