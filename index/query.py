@@ -415,7 +415,7 @@ class Vocabulary:
             ordered = tuple(sorted(roles.items(), key=lambda rc: (-rc[1], rc[0])))
             entries[norm].append(Entry("person", (display[norm],), display[norm], sum(roles.values()),
                                        roles=ordered))
-        _add_surnames(entries, credits, display, common)
+        _add_short_names(entries, credits, display, common)
         _add_places(entries, languages, countries)
         places = {key for key, found in entries.items() if any(e.kind in ("language", "country") for e in found)}
         reserved = places | set(GENRE_WORDS)  # "Horror Inc." is not what "horror films" means, nor "(Russian)"
@@ -431,15 +431,17 @@ class Vocabulary:
         return cls(entries, titles, max(years) if years else 2020, common)
 
 
-def _add_surnames(entries: dict[str, list[Entry]], credits: Mapping[str, Counter[str]], display: Mapping[str, str],
-                  common: set[str]) -> None:
-    """"Nolan" for Christopher Nolan, "Tarantino" for Quentin Tarantino: a surname stands for the person whose
-    credits dwarf everyone else's of that name (three times as many, at least four), and is not a common word."""
+def _add_short_names(entries: dict[str, list[Entry]], credits: Mapping[str, Counter[str]],
+                     display: Mapping[str, str], common: set[str]) -> None:
+    """"Nolan" for Christopher Nolan, "Keanu" for Keanu Reeves: a surname or a first name stands for the person
+    whose credits dwarf everyone else's with that name, first or last (three times as many, at least four: "Arnold"
+    is Schwarzenegger, not Tom Arnold), and is not a common word."""
     by_surname: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for norm, roles in credits.items():
         words = norm.split()
         if len(words) >= 2:
-            by_surname[words[-1]].append((sum(roles.values()), norm))
+            for name in {words[0], words[-1]}:
+                by_surname[name].append((sum(roles.values()), norm))
     for surname, people in by_surname.items():
         if len(surname) < 4 or surname in common or surname in entries:
             continue
@@ -594,7 +596,7 @@ _YEAR_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:old|older|classic|vintage)\s+(?:movies|films|ones|hollywood|stuff|pictures)\b|\bclassics\b",
                 re.I), "classic"),
 ]
-_UNIT = r"(?P<unit>minutes?|mins?|m|hours?|hrs?|h)\b"
+_UNIT = r"(?P<unit>minutes?|mins?|m|hours?|hrs?|h)\b(?P<half_after>\s+and\s+a\s+half)?"
 _AMOUNT = r"(?P<n>\d{1,3}(?:\.\d)?|one|two|three|four|an|a)(?P<half>\s+and\s+a\s+half)?"
 _RUNTIME_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"\b(?:(?P<strict>under|less\s+than|shorter\s+than|below)|at\s+most|no\s+(?:more|longer)\s+than|"
@@ -845,7 +847,7 @@ def _runtimes(text: str, query: ParsedQuery, claim: Any) -> None:
             else:
                 amount = m.group("n").lower()
                 value = float(NUMBER_WORDS[amount]) if amount in NUMBER_WORDS else float(amount)
-                if m.group("half"):
+                if m.group("half") or m.group("half_after"):  # "one and a half hours", "an hour and a half"
                     value += 0.5
                 minutes = int(round(value * 60)) if m.group("unit").lower().startswith("h") else int(value)
                 if m.groupdict().get("strict"):  # "under 90 minutes" leaves out a 90-minute film

@@ -140,6 +140,9 @@ def test_a_number_is_no_studio_or_franchise_and_names_a_length() -> None:
     q = parse_query("a 2 hour movie", v)  # not the "Rush Hour" franchise, and no "2" left to search
     assert q.entities == [] and (q.runtime_min, q.runtime_max, q.semantic) == (102, 138, "")
     assert (parse_query("about 90 minutes", v).runtime_min, parse_query("about 90 minutes", v).runtime_max) == (76, 103)
+    q = parse_query("an hour and a half long movie", v)
+    assert (q.runtime_min, q.runtime_max, q.runtime_label) == (76, 103, "about 90 minutes")
+    assert parse_query("under an hour and a half", v).runtime_max == 89
     q = parse_query("under 2 hour movies", v)  # read once, as the bound it is
     assert (q.runtime_min, q.runtime_max) == (None, 119)
     assert [e.label for e in parse_query("Media 8 Entertainment films", v).entities] == ["Media 8 Entertainment"]
@@ -191,6 +194,16 @@ def test_comparisons_are_read_as_such(vocab: Vocabulary, text: str, fields: dict
     q = parse_query(text, vocab)
     assert {k: getattr(q, k) for k in fields} == fields and q.understood()
     assert parse_query("but newer", vocab, compare=False).semantic == "newer"  # as the parser read it before
+
+
+def test_a_first_name_alone_names_the_one_person_who_dominates_it() -> None:
+    cast = {**{m: ["Keanu Reeves", "Tom Arnold"] for m in range(1, 5)},
+            **{m: ["Arnold Schwarzenegger", "Tom Hanks"] for m in range(5, 18)}}
+    v = Vocabulary.from_payloads({m: {"title": f"Film {m}", "cast": c} for m, c in cast.items()})
+    assert [e.label for e in parse_query("something with Keanu", v).entities] == ["Keanu Reeves"]
+    assert [e.label for e in parse_query("Arnold movies", v).entities] == ["Arnold Schwarzenegger"]  # 13 vs 4
+    assert parse_query("with Tom", v).entities == []  # under four letters: too short to stand for anyone
+    assert [e.label for e in parse_query("Reeves films", v).entities] == ["Keanu Reeves"]
 
 
 def test_a_degree_word_keeps_the_negation(vocab: Vocabulary) -> None:
