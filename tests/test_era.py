@@ -70,23 +70,6 @@ def test_fusion_era_columns_which_the_cold_ranker_never_sees() -> None:
     assert not COLD_FEATURES[[FEATURES.index("era_popularity"), FEATURES.index("release_age")]].any()
 
 
-def test_a_history_without_dates_is_dated_by_its_movies() -> None:
-    frame = _two_eras()
-    era = EraCounts.from_frame(frame, {0: 0, 1: 1, 2: 2}, 3)
-    assert abs(era.infer(np.array([0])) - 30.0) < 0.25 and abs(era.infer(np.array([1])) - 40.0) < 0.25
-    assert era.infer(np.array([], dtype=np.int64)) == era.latest
-    items = ItemTable.from_payloads({m: {"genres": ["Drama"], "year": 1995 + m} for m in range(3)}, {})
-    model = FusionModel(items, ranker="rrf")
-    model.fit_frame(frame, Interactions.from_ratings(frame, item_ids=np.arange(3)))
-    dateless = model.features(History(np.array([0]), np.array([5.0], np.float32), np.array([np.nan])))
-    era_col = dateless[:, FEATURES.index("era_popularity")]
-    assert era_col[2] > era_col[1]  # the 2000 era (movie 0's), where movie 2 was rated and movie 1 was not yet
-    age = FEATURES.index("release_age")
-    assert abs(dateless[0, age] - (2000 - 1995)) <= 0.25  # made in 2000, not at the latest rating (2010)
-    dated = model.features(History(np.array([0]), np.array([5.0], np.float32), np.array([40 * YEAR])))
-    assert dated[0, age] == 2010 - 1995  # a history with dates keeps them
-
-
 @pytest.fixture(scope="module")
 def ratings(shared_data: Path) -> pd.DataFrame:
     df = pd.read_csv(shared_data / "ml-latest-small" / "ratings.csv")
@@ -113,23 +96,3 @@ def test_on_real_ratings_the_era_finds_what_new_people_rated(ratings: pd.DataFra
     ndcg = {name: ndcg_at_k(lists, relevant, 10).mean for name, lists in ranked.items()}
     assert ndcg["era"] > ndcg["all time"] + 0.05, ndcg  # 0.52 vs 0.42
 
-
-def test_on_real_ratings_likes_without_dates_are_dated_by_their_movies(ratings: pd.DataFrame) -> None:
-    """The chat's people give no dates: dating their three liked films by when those were rated finds more of what
-    they went on to rate than reading them as made at the latest rating (the fusion did that before)."""
-    train, held = split_new_people(ratings, 0.2, seed=42)
-    history, test = reveal_liked(held, 3, seed=42, min_liked=10)
-    ids = np.union1d(train["movie_id"].unique(), held["movie_id"].unique())
-    index = {int(m): c for c, m in enumerate(ids)}
-    era = EraCounts.from_frame(train, index, len(ids))
-    shown, rated = history.groupby("user_id")["movie_id"].agg(list), test.groupby("user_id")["movie_id"].agg(set)
-    ranked: dict[str, list[list[int]]] = {"inferred": [], "latest": []}
-    for films in shown:
-        cols = np.array([index[m] for m in films])
-        for name, when in (("inferred", era.infer(cols)), ("latest", era.latest)):
-            scores = era.popularity(when).astype(float)
-            scores[cols] = -np.inf
-            ranked[name].append(np.argsort(-scores)[:10].tolist())
-    relevant = [{index[m] for m in rated[u]} for u in shown.index]
-    ndcg = {name: ndcg_at_k(lists, relevant, 10).mean for name, lists in ranked.items()}
-    assert ndcg["inferred"] > ndcg["latest"] + 0.05, ndcg

@@ -59,8 +59,9 @@ ModelFactory = Callable[[], CollaborativeModel | FrameModel]
 FUSION = "fusion (trained ranker)"
 #: the ablation row: the same ranker, trained the same way, with every content feature removed
 WITHOUT_CONTENT = "fusion without content"
-#: protocol C's fusion shown the same liked movies without their dates, as the chat and the API's likes are
-NO_DATES = "fusion, likes without dates (as the chat)"
+#: protocol C's fusion shown the same liked movies without their dates, read as made at the latest rating as the
+#: chat's and the API's likes are: how much of its lead comes from knowing when a person rated
+NO_DATES = "fusion, likes without dates"
 NO_CONTENT = tuple(f for f in FEATURES if f not in CONTENT_FEATURES)
 
 
@@ -447,8 +448,9 @@ def _new_people_section(frame: pd.DataFrame) -> tuple[str, dict[str, Any]]:
             ratios.append(line)
     if ratios:
         dates = (" likes without dates | ratio | minus the baseline |" if NO_DATES in ndcg.index else "")
-        parts.append("The fusion against the best baseline of the same run (the chat's people give no dates: the "
-                     "fusion's row without them too, with its paired interval):\n\n| n | best baseline | its nDCG@10 | "
+        parts.append("The fusion against the best baseline of the same run, and the fusion shown the same likes "
+                     "without their dates (read as made at the latest rating, as the chat reads its present-day "
+                     "people), with its paired interval:\n\n| n | best baseline | its nDCG@10 | "
                      f"fusion | ratio |{dates}\n|---|---|---:|---:|---:|{'---:|' * 3 if dates else ''}\n"
                      + "\n".join(ratios) + "\n")
     payload = {"models": {f"{m} | n={n}": row for (m, n), row in frame.to_dict(orient="index").items()},

@@ -615,7 +615,7 @@ class FusionModel:
         popularity = np.where(hide_cf, 0.0, self._popularity) if hide_cf is not None else self._popularity
         out[:, _COL["popularity"]] = popularity - (self._popularity.max() if len(popularity) else 0.0)
         if self.use[_COL["era_popularity"]] or self.use[_COL["release_age"]]:
-            when = self._when(history)
+            when = self._era.when(history.timestamps)
             era = self._era.popularity(when)
             top = era.max() if len(era) else 0.0
             out[:, _COL["era_popularity"]] = (np.where(hide_cf, 0.0, era) if hide_cf is not None else era) - top
@@ -625,16 +625,6 @@ class FusionModel:
         out[:, _COL["history_size"]] = float((history.ratings > DISLIKE).sum())  # what the fold-in reads
         out[:, ~self.use] = np.nan  # a feature left out is neither ranked on nor drawn candidates from
         return out
-
-    def _when(self, history: History) -> float:
-        """When ``history`` was made (years since 1970): its dates' median, else inferred from the movies it liked
-        (a dislike says the person saw a film, but should not pull the page towards its era's favourites)."""
-        if np.isfinite(history.timestamps).any() or self.inter is None:
-            return self._era.when(history.timestamps)
-        liked = history.ratings > 3.0
-        movies = history.movie_ids[liked] if liked.any() else history.movie_ids
-        cols = np.array([self.inter.item_index.get(int(m), -1) for m in movies], dtype=np.int64)
-        return self._era.infer(cols[cols >= 0])
 
     def _rating_row(self, history: History) -> csr_matrix:
         assert self.inter is not None
