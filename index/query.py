@@ -112,6 +112,11 @@ LONG_MINUTES = 140
 TONES = {"light": "a light-hearted, funny and feel-good story", "dark": "a dark, grim and disturbing story",
          "sad": "a moving, heartbreaking and sad story"}
 KEYWORD_BOOST, MENTION_BOOST = 1.0, 0.5
+#: a topic outweighs a person's or studio's name spelt the same ("space movies" is not Space Productions' one film,
+#: "a movie set in Paris" not the studio Paris', "Christmas movies" not Eric Christmas') when it has at least this
+#: many movies and three times the name's; a franchise only when typed in lower case ("alien movies", not "Alien
+#: films")
+TOPIC_OVER_NAME = 10
 #: parse_query's default for ``compare`` (benchmarks/recommend_steers.py turns it off for the "before" pages)
 READ_COMPARISONS = True
 
@@ -426,7 +431,8 @@ class Vocabulary:
         for word, n in keywords.items():
             norm = normalize(word)
             if (n >= 2 and norm and not norm.isdigit() and len(norm) >= 3 and norm not in GENRE_WORDS
-                    and norm not in _MEDIUM_WORDS):  # the keyword "movies" is not what "best movies" asks about
+                    and not (set(norm.split()) <= _MEDIUM_WORDS | FILLER and set(norm.split()) & _MEDIUM_WORDS)):
+                # "best movies", "a movie set in": no topic; "love" (filler to the semantic query) still is one
                 entries[norm].append(Entry("keyword", (word,), word, n, weak=" " not in norm))
         return cls(entries, titles, max(years) if years else 2020, common)
 
@@ -605,7 +611,8 @@ _RUNTIME_PATTERNS: list[tuple[re.Pattern[str], str]] = [
                 rf"[\s-]*{_UNIT}", re.I), "min"),
     (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}\s+(?:or|and)\s+(?:less|shorter|under)\b", re.I), "max"),
     (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}\s+(?:or|and)\s+(?:more|longer|over)\b", re.I), "min"),
-    (re.compile(r"\b(?:short|quick)\s+(?:movies|films|ones|watch(?:es)?)\b", re.I), "short"),
+    (re.compile(r"\b(?P<word>short|quick)\s+(?:[a-z-]+\s+)?(?:movies?|films?|ones|watch(?:es)?)\b", re.I),
+     "short"),
     (re.compile(rf"\b(?:about|around|roughly|approximately)\s+{_AMOUNT}[\s-]*{_UNIT}", re.I), "about"),
     (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}(?:[\s-]+long)?(?=\s+(?:movie|film|flick|one)s?\b)", re.I), "about"),
 ]
@@ -841,9 +848,11 @@ def _runtimes(text: str, query: ParsedQuery, claim: Any) -> None:
             if any(m.start() < end and start < m.end() for start, end in taken):
                 continue  # "under 2 hour movies" is read once
             taken.append(m.span())
-            if kind == "short":
+            span = m.span()
+            if kind == "short":  # only the word: "a short horror movie" is still horror
                 minutes = SHORT_MINUTES
                 kind = "max"
+                span = m.span("word")
             else:
                 amount = m.group("n").lower()
                 value = float(NUMBER_WORDS[amount]) if amount in NUMBER_WORDS else float(amount)
@@ -864,7 +873,7 @@ def _runtimes(text: str, query: ParsedQuery, claim: Any) -> None:
                 query.runtime_label = f"at least {query.runtime_min} minutes"
             if query.runtime_min is not None and query.runtime_max is not None and kind != "about":
                 query.runtime_label = f"{query.runtime_min} to {query.runtime_max} minutes"
-            claim(m.start(), m.end())
+            claim(*span)
 
 
 #: words that open a clause ruling something out ("but not gory", "nothing too violent"); "without" only where it
@@ -1054,7 +1063,11 @@ def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start:
         return None
     best = min(options, key=lambda e: (_PRIORITY.get(e.kind, 9), -e.count))
     bigger = [e for e in options if e.kind in ("company", "collection") and e.count >= 5 * max(best.count, 1)]
-    return bigger[0] if best.kind == "person" and bigger else best  # "Walt Disney movies": the studio
+    if best.kind == "person" and bigger:
+        best = bigger[0]  # "Walt Disney movies": the studio
+    topics = [e for e in options if e.kind == "keyword" and e.count >= max(TOPIC_OVER_NAME, 3 * best.count)]
+    named = best.kind in ("person", "company") or (best.kind == "collection" and not capitalised and not franchise_next)
+    return topics[0] if named and topics else best  # "space movies"; "Alien films" stays the franchise
 
 
 def _closest(word: str, words: list[str] | None, scorer: Any, cutoff: float) -> str | None:

@@ -206,6 +206,28 @@ def test_a_first_name_alone_names_the_one_person_who_dominates_it() -> None:
     assert [e.label for e in parse_query("Reeves films", v).entities] == ["Keanu Reeves"]
 
 
+def test_a_topic_with_many_movies_outweighs_a_name_spelt_the_same() -> None:
+    payloads: dict[int, dict[str, Any]] = {m: {"title": f"Film {m}", "keywords": ["space", "christmas", "movie set"]}
+                                           for m in range(1, 13)}
+    payloads[1]["companies"] = ["Space Productions"]
+    for m in range(1, 5):
+        payloads[m]["cast"] = ["Eric Christmas"]
+    for m in range(1, 12):
+        payloads[m]["companies"] = [*payloads[m].get("companies", []), "Pixar"]
+    v = Vocabulary.from_payloads(payloads)
+    assert entities(parse_query("space movies", v)) == [("keyword", "space", False)]  # not the studio's one film
+    assert entities(parse_query("Christmas movies", v)) == [("keyword", "christmas", False)]  # not Eric Christmas
+    assert entities(parse_query("Pixar films", v)) == [("company", "Pixar", False)]  # 11 films: the name holds
+    assert [e.label for e in parse_query("a movie set in space", v).entities] == ["space"]  # "movie set" is no topic
+    for m in (1, 2):
+        payloads[m]["collection"] = "Space Collection"
+    v = Vocabulary.from_payloads(payloads)
+    assert entities(parse_query("Space films", v)) == [("collection", "Space", False)]  # a franchise, capitalised
+    assert entities(parse_query("space movies", v)) == [("keyword", "space", False)]
+    q = parse_query("a short horror movie", v)
+    assert entities(q) == [("genre", "Horror", False)] and q.runtime_max == 90  # "short" takes only its own word
+
+
 def test_a_degree_word_keeps_the_negation(vocab: Vocabulary) -> None:
     assert entities(parse_query("not too scary", vocab)) == [("genre", "Horror", True)]  # was Horror only
     assert entities(parse_query("too scary", vocab)) == [("genre", "Horror", False)]
