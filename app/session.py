@@ -379,10 +379,11 @@ class ChatService:
         shown = [c.movie_id for c in session.page if c.reason != "popular"]
         before = set(shown)
         notes: list[str] = []
+        parsed = self.rec.parse(steer) if steer else None
         if steer and self.rec.mentions_nothing(steer):  # "asdkjh qwe": say so, and steer by nothing
             notes, steer = [UNKNOWN_WORDS_NOTE.format(steer)], None
-        elif steer and history and self.rec.parse(steer).avoided:  # without likes, the search's own notes say it
-            notes = [AVOIDED_NOTE.format(self.rec.parse(steer).avoided)]
+        elif parsed and history and parsed.avoided:  # without likes, the search's own notes say it
+            notes = [AVOIDED_NOTE.format(parsed.avoided)]
         with self._rank_lock:
             if steer and not history:  # a request on its own: searched, with the honest note when few movies fit
                 answer = self.rec.ask(steer, k=self.page_size, filters=None if flt.is_empty() else flt)
@@ -404,8 +405,8 @@ class ChatService:
         if not history:
             what = f"movies matching “{steer}”" if steer else "popular recent picks to start from"
             lead = " ".join([*notes, f"Here are {what}. Give them a thumbs up or down, or tell me what you liked."])
-        elif steer and len(cards) < self.page_size and self.rec.parse(steer).constrained():
-            asked = self.rec.parse(steer).describe()  # "Studio Ghibli films" once the liked ones are out: say so
+        elif steer and parsed and len(cards) < self.page_size and parsed.constrained():
+            asked = parsed.describe()  # "Studio Ghibli films" once the liked ones are out: say so
             lead += (f" Only {len(cards)} movie{'s' if len(cards) != 1 else ''} you have not told me about "
                      f"{'fit' if len(cards) != 1 else 'fits'} {asked}.")
         if history and notes:

@@ -297,9 +297,7 @@ class ParsedQuery:
             else:
                 lo = int(round(length * (1 + ABOUT_RUNTIME))) if length else LONG_MINUTES
                 out.runtime_min = lo if out.runtime_min is None else max(out.runtime_min, lo)
-            out.runtime_label = (f"{out.runtime_min} to {out.runtime_max} minutes" if out.runtime_min is not None
-                                 and out.runtime_max is not None else f"at most {out.runtime_max} minutes"
-                                 if out.runtime_max is not None else f"at least {out.runtime_min} minutes")
+            out.runtime_label = _runtime_label(out.runtime_min, out.runtime_max)
         return out
 
     def describe(self) -> str:
@@ -865,15 +863,20 @@ def _runtimes(text: str, query: ParsedQuery, claim: Any) -> None:
                 query.runtime_min = int(round(minutes * (1 - ABOUT_RUNTIME)))
                 query.runtime_max = int(round(minutes * (1 + ABOUT_RUNTIME)))
                 query.runtime_label = f"about {minutes} minutes"
-            elif kind == "max":
-                query.runtime_max = minutes if query.runtime_max is None else min(query.runtime_max, minutes)
-                query.runtime_label = f"at most {query.runtime_max} minutes"
             else:
-                query.runtime_min = minutes if query.runtime_min is None else max(query.runtime_min, minutes)
-                query.runtime_label = f"at least {query.runtime_min} minutes"
-            if query.runtime_min is not None and query.runtime_max is not None and kind != "about":
-                query.runtime_label = f"{query.runtime_min} to {query.runtime_max} minutes"
+                if kind == "max":
+                    query.runtime_max = minutes if query.runtime_max is None else min(query.runtime_max, minutes)
+                else:
+                    query.runtime_min = minutes if query.runtime_min is None else max(query.runtime_min, minutes)
+                query.runtime_label = _runtime_label(query.runtime_min, query.runtime_max)
             claim(*span)
+
+
+def _runtime_label(lo: int | None, hi: int | None) -> str:
+    """A runtime range in words: "90 to 120 minutes", "at most 90 minutes", "at least 120 minutes"."""
+    if lo is not None and hi is not None:
+        return f"{lo} to {hi} minutes"
+    return f"at most {hi} minutes" if hi is not None else f"at least {lo} minutes"
 
 
 #: words that open a clause ruling something out ("but not gory", "nothing too violent"); "without" only where it

@@ -35,7 +35,7 @@ from recommender.ranking.interactions import Interactions
 from recommender.ranking.metadata import metadata_scores
 from recommender.ranking.profile import DEFAULT_HALF_LIFE_DAYS, interaction_weights, profile_vector
 from recommender.ranking.splits import reveal_liked, split_latest, split_new_people, split_random
-from recommender.ranking.tables import CONTENT_SIGNALS, DISLIKE, History, ItemTable, histories
+from recommender.ranking.tables import CONTENT_SIGNALS, History, ItemTable, histories
 
 log = logging.getLogger(__name__)
 
@@ -498,7 +498,7 @@ class FusionModel:
     def user_vector(self, history: History) -> np.ndarray | None:
         """The person's collaborative vector, folded in from their ratings (None without rated movies)."""
         assert self.inter is not None and self.als is not None
-        rated = history.ratings > DISLIKE
+        rated = history.rated()
         row = self.inter.history_row(history.movie_ids[rated].tolist(), history.ratings[rated].tolist())
         return self.als.fold_in(row)[0] if row.nnz else None
 
@@ -622,14 +622,14 @@ class FusionModel:
             out[known, _COL["release_age"]] = when + 1970.0 - self.items.year[cols[known]]
         out[known, _COL["tmdb_popularity"]] = self.items.tmdb_popularity[cols[known]]
         out[known, _COL["year"]] = self.items.year[cols[known]]
-        out[:, _COL["history_size"]] = float((history.ratings > DISLIKE).sum())  # what the fold-in reads
+        out[:, _COL["history_size"]] = float(history.rated().sum())  # what the fold-in reads
         out[:, ~self.use] = np.nan  # a feature left out is neither ranked on nor drawn candidates from
         return out
 
     def _rating_row(self, history: History) -> csr_matrix:
         assert self.inter is not None
         cols = np.array([self.inter.item_index.get(int(m), -1) for m in history.movie_ids], dtype=np.int64)
-        keep = (cols >= 0) & (history.ratings > DISLIKE)  # a dislike is no evidence of watching its kind
+        keep = (cols >= 0) & history.rated()  # a dislike is no evidence of watching its kind
         row = csr_matrix((history.ratings[keep].astype(np.float32), cols[keep], np.array([0, int(keep.sum())])),
                          shape=(1, self.inter.n_items))
         row.sum_duplicates()  # a movie rated twice counts as the sum, as a COO-built row did

@@ -213,6 +213,10 @@ class History:
         return cls(np.array([i.movie_id for i in items], dtype=np.int64), np.array(ratings, dtype=np.float32),
                    np.array([i.timestamp if i.timestamp is not None else np.nan for i in items], dtype=np.float64))
 
+    def rated(self) -> np.ndarray:
+        """True at each movie that is evidence of what the person watches: every rating, no dislike."""
+        return self.ratings > DISLIKE
+
     def interactions(self) -> list[Interaction]:
         return [Interaction(int(m), rating=float(r), timestamp=None if np.isnan(t) else float(t))
                 for m, r, t in zip(self.movie_ids, self.ratings, self.timestamps, strict=True)]
