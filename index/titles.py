@@ -17,7 +17,8 @@ _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 
 
 def normalize_title(text: str) -> str:
-    """Lowercase, no accents, no punctuation, no leading or trailing article ("Matrix, The" == "the matrix").
+    """Lowercase, no accents, no punctuation, "&" read as "and", no apostrophes ("oceans" == "ocean's"), no
+    leading or trailing article ("Matrix, The" == "the matrix").
 
     Example:
         >>> normalize_title("Matrix, The")
@@ -25,8 +26,8 @@ def normalize_title(text: str) -> str:
         >>> normalize_title("The Matrix")
         'matrix'
     """
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"[^a-z0-9]+", " ", text).strip()
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().replace("&", " and ")
+    text = re.sub(r"[^a-z0-9]+", " ", re.sub(r"['’]", "", text)).strip()
     words = text.split()
     if len(words) > 1 and words[0] in ARTICLES:
         words = words[1:]
@@ -47,16 +48,22 @@ def split_year(text: str) -> tuple[str, int | None]:
 
 
 _PARENS = re.compile(r"\(([^()]*)\)")
+_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9"}
+_ARABIC = {v: k for k, v in _ROMAN.items()}
+_NUMBERED = re.compile(r"^(?P<head>.+?) (?:(?:part|episode|chapter) )?(?P<n>[2-9]|ii|iii|iv|v|vi|vii|viii|ix)$")
 
 
 def title_aliases(title: str) -> set[str]:
-    """The normalised keys a title is found by: as written, without its parenthesised parts, and each
-    parenthesised alternative title ("a.k.a." or a translation) on its own.
+    """The normalised keys a title is found by: as written, without its parenthesised parts, each
+    parenthesised alternative title ("a.k.a." or a translation) on its own, a sequel's number as a digit or a
+    Roman numeral, and a title of several words written as one ("oldboy", "spiderman").
 
     Example:
         >>> sorted(title_aliases("Seven (a.k.a. Se7en)"))
         ['se7en', 'seven', 'seven a k a se7en']
         >>> "amelie" in title_aliases("Amelie (Fabuleux destin d'Amélie Poulain, Le)")
+        True
+        >>> {"terminator 2", "terminator ii"} <= title_aliases("Terminator 2: Judgment Day")
         True
     """
     keys = {normalize_title(title), normalize_title(_PARENS.sub(" ", title))}
@@ -64,7 +71,23 @@ def title_aliases(title: str) -> set[str]:
         key = normalize_title(re.sub(r"^\s*a\.?\s*k\.?\s*a\.?\s+", "", group, flags=re.I))
         if len(key) >= 3 and not key.isdigit():
             keys.add(key)
+    keys |= {k.replace(" ", "") for k in keys  # "Oldboy" is "Old Boy (2003)"; "C.R.A.Z.Y." is no "crazy"
+             if " " in k and len(k) >= 7 and min(map(len, k.split())) >= 2}
+    heads = {normalize_title(re.split(sep, _PARENS.sub(" ", title), maxsplit=1)[0]) for sep in (":", " - ")}
+    keys |= set().union(*(_sequel_keys(k) for k in keys | heads))
     return {k for k in keys if k}
+
+
+def _sequel_keys(key: str) -> set[str]:
+    """The ways a numbered title is typed: "godfather part ii" is also "godfather ii", "godfather 2" and
+    "godfather part 2"; a title whose part before the colon is numbered ("Terminator 2: Judgment Day") is
+    found by that part alone (the caller passes it)."""
+    m = _NUMBERED.match(key)
+    if not m:
+        return set()
+    head, n = m.group("head"), m.group("n")
+    digit = _ROMAN.get(n, n)
+    return {key, f"{head} {digit}", f"{head} {_ARABIC[digit]}", f"{head} part {digit}"}
 
 
 @dataclass(frozen=True)

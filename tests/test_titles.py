@@ -63,3 +63,28 @@ def test_alternative_titles_in_parentheses_are_found() -> None:
                       160080: {"title": "Ghostbusters", "year": 2016}})
     assert idx.resolve("Se7en") == 47 and idx.resolve("seven") == 47 and idx.resolve("Amelie") == 4973
     assert idx.exact("ghostbusters") == [2716, 160080] and idx.resolve("Ghostbusters (1984)") == 2716
+
+
+def test_titles_are_found_as_people_type_them() -> None:
+    idx = TitleIndex({858: {"title": "The Godfather", "year": 1972, "rating_count": 192},
+                      1221: {"title": "The Godfather: Part II", "year": 1974, "rating_count": 129},
+                      1240: {"title": "The Terminator", "year": 1984},
+                      589: {"title": "Terminator 2: Judgment Day", "year": 1991},
+                      1196: {"title": "Star Wars: Episode V - The Empire Strikes Back", "year": 1980},
+                      2411: {"title": "Rocky IV", "year": 1985},
+                      27773: {"title": "Old Boy", "year": 2003, "rating_count": 39},
+                      107314: {"title": "Oldboy", "year": 2013, "rating_count": 2},
+                      2542: {"title": "Lock, Stock & Two Smoking Barrels", "year": 1998},
+                      4963: {"title": "Ocean's Eleven", "year": 2001},
+                      1: {"title": "C.R.A.Z.Y.", "year": 2005}})
+    # a sequel's number, as a digit or a Roman numeral, with or without "part" or the subtitle
+    assert idx.resolve("Godfather 2") == idx.resolve("the godfather part 2") == idx.resolve("Godfather II") == 1221
+    assert idx.resolve("Godfather") == 858 and idx.resolve("terminator") == 1240
+    assert idx.resolve("Terminator 2") == idx.resolve("Terminator II") == 589
+    assert idx.resolve("Star Wars 5") == idx.resolve("star wars episode v") == 1196
+    assert idx.resolve("Rocky 4") == 2411 and idx.exact("Rocky 3") == []
+    # words run together or apart, "&" for "and", no apostrophe: every spelling finds the film
+    assert sorted(idx.exact("oldboy")) == [27773, 107314] and idx.exact("Old Boy") == [27773]
+    assert idx.resolve("Oldboy") == 107314  # the title exactly as typed wins a tie, as "Heat" beats "The Heat"
+    assert idx.resolve("Lock Stock and Two Smoking Barrels") == 2542 and idx.resolve("oceans eleven") == 4963
+    assert idx.exact("crazy") == []  # initials are not a word
