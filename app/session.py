@@ -518,7 +518,8 @@ class ChatService:
 
     # ----- helpers ------------------------------------------------------------------------------------------
     def _is_title(self, text: str) -> bool:
-        return bool(self.rec.titles.exact(text))  # exact (or an alias): a fuzzy match would swallow "X and Y"
+        # exact (or an alias, or a franchise's name): a fuzzy match would swallow "X and Y"
+        return bool(self.rec.titles.exact(text) or self.rec.titles.series(text))
 
     def _resolve(self, text: str) -> tuple[int | None, list[str]]:
         """The movie a typed title means (the most-rated one where several share the title), or suggestions."""
@@ -539,6 +540,12 @@ class ChatService:
         if len(wanted) > MAX_TITLES:
             notes.append(f"I took the first {MAX_TITLES} titles of that message; tell me the rest in another one.")
         for liked, text in list(wanted.values())[:MAX_TITLES]:
+            series = self.rec.titles.series(text)  # "I loved Harry Potter": its most-rated films
+            for member in series:
+                session.tell(member, liked)
+                said[liked].append(self.titles[member])
+            if series:
+                continue
             movie_id, options = self._resolve(text)
             if movie_id is None and liked:  # "I love Studio Ghibli films like Spirited Away", "..., something
                 parsed = self.rec.parse(text)  # from the 2000s": not a title but a request; its references are

@@ -736,9 +736,10 @@ def _references(text: str, tokens: list[_Token], starts: list[int], used: list[b
             phrase = text[tokens[first].start:tokens[j - 1].end]
             if tokens[first].norm in ("a", "an") and not tokens[first].raw[:1].isupper():
                 break  # "like a heist": a kind of film, not the title "Heist"
-            ids = vocab.titles.exact(phrase)
+            series = vocab.titles.series(phrase)  # "like Harry Potter": its films, not the franchise itself
+            ids = series or vocab.titles.exact(phrase)
             if ids:
-                found = (ids, j)
+                found = (series or [max(ids, key=lambda m: _popularity(vocab, m))], j)
                 break
         if found is None and fuzzy_left > 0 and last > first:
             fuzzy_left -= 1
@@ -752,10 +753,10 @@ def _references(text: str, tokens: list[_Token], starts: list[int], used: list[b
         if found is None:
             continue
         ids, end = found
-        movie_id = max(ids, key=lambda m: _popularity(vocab, m))
-        if movie_id not in query.references:
-            query.references.append(movie_id)
-            query.reference_titles.append(vocab.titles.display[vocab.titles.ids.index(movie_id)])
+        for movie_id in ids:
+            if movie_id not in query.references:
+                query.references.append(movie_id)
+                query.reference_titles.append(vocab.titles.display[vocab.titles.ids.index(movie_id)])
         claim(cue.start(), tokens[end - 1].end)
 
 

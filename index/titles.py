@@ -78,6 +78,36 @@ def title_aliases(title: str) -> set[str]:
     return {k for k in keys if k}
 
 
+def series_name(collection: str) -> str:
+    """A collection's name as people say it (or a franchise as people name it: "the Star Wars saga").
+
+    Example:
+        >>> series_name("The Lord of the Rings Collection"), series_name("Star Wars Saga")
+        ('lord of the rings', 'star wars')
+    """
+    return normalize_title(re.sub(r"\s+(?:collection|series|saga|trilogy|franchise)\s*$", "", collection, flags=re.I))
+
+
+def title_heads(title: str) -> set[str]:
+    """The franchise names a title may begin with: before a colon or dash, before "and the", before a number.
+
+    Example:
+        >>> sorted(title_heads("Harry Potter and the Deathly Hallows: Part 1"))
+        ['harry potter', 'harry potter and the deathly hallows']
+        >>> sorted(title_heads("Tremors 3: Back to Perfection")), title_heads("Blade Runner")
+        (['tremors', 'tremors 3'], set())
+    """
+    plain = _PARENS.sub(" ", title)
+    heads = {normalize_title(re.split(sep, plain, maxsplit=1)[0]) for sep in (":", " - ") if sep in plain}
+    if re.search(r" (?:and|&) the ", plain, re.I):
+        heads.add(normalize_title(re.split(r" (?:and|&) the ", plain, maxsplit=1, flags=re.I)[0]))
+    for key in {normalize_title(plain), *heads}:
+        m = _NUMBERED.match(key)
+        if m:
+            heads.add(m.group("head"))
+    return {h for h in heads if h}
+
+
 def _sequel_keys(key: str) -> set[str]:
     """The ways a numbered title is typed: "godfather part ii" is also "godfather ii", "godfather 2" and
     "godfather part 2"; a title whose part before the colon is numbered ("Terminator 2: Judgment Day") is
@@ -127,6 +157,14 @@ class TitleIndex:
         for i, mid in enumerate(self.ids):
             for key in title_aliases(str(payloads[mid].get("title") or "")):
                 self._by_key.setdefault(key, []).append(i)
+        self._series: dict[str, set[int]] = {}  # a franchise's name -> its films, by the data or by their titles
+        for mid, p in payloads.items():
+            if p.get("collection"):
+                self._series.setdefault(series_name(str(p["collection"])), set()).add(int(mid))
+        for mid, p in payloads.items():
+            for head in title_heads(str(p.get("title") or "")):
+                if head in self._series:
+                    self._series[head].add(int(mid))
 
     def __contains__(self, movie_id: object) -> bool:
         """Whether a movieId is in the index."""
@@ -141,6 +179,28 @@ class TitleIndex:
         matches = [TitleMatch(self.ids[i], self.display[i], float(score)) for _, score, i in found]
         matches.sort(key=lambda m: (-m.score, m.display_title))
         return matches[:limit]
+
+    def series(self, query: str, limit: int = 3) -> list[int]:
+        """The most-rated films of the franchise a name means, when it means one: the name is a franchise's
+        (a collection in the data, completed by the titles that begin with its name and a colon, a number or
+        "and the") with at least two films, and no film of that exact title is one of them or as much as a
+        third as rated ("the Lord of the Rings" is the trilogy, not the 1978 cartoon; "Toy Story" stays the film).
+
+        Example:
+            >>> idx = TitleIndex({1: {"title": "Harry Potter and the Sorcerer's Stone", "rating_count": 107,
+            ...                       "collection": "Harry Potter Collection"},
+            ...                   2: {"title": "Harry Potter and the Chamber of Secrets", "rating_count": 102}})
+            >>> idx.series("harry potter"), idx.series("Harry Potter and the Chamber of Secrets")
+            ([1, 2], [])
+        """
+        members = self._series.get(series_name(split_year(query)[0]), set())
+        if len(members) < 2:
+            return []
+        exact = self.exact(query)
+        best = max(self.rating_counts.get(m, 0) for m in members)
+        if any(m in members or 3 * self.rating_counts.get(m, 0) >= best for m in exact):
+            return []
+        return sorted(members, key=lambda m: (-self.rating_counts.get(m, 0), m))[:limit]
 
     def exact(self, query: str) -> list[int]:
         """Every movieId whose normalised title (and year, when given) equals the query's.
@@ -172,6 +232,11 @@ class TitleIndex:
             options = sorted(self.display[i] for i in exact)
             raise TitleNotFound(f"'{query}' matches {len(exact)} movies: {', '.join(options)}; add the year",
                                 options)
+        series = self.series(query)
+        if series:
+            names = [self.display[self.ids.index(m)] for m in series]
+            raise TitleNotFound(f"'{query}' is a franchise, not one movie: name its films, such as "
+                                f"{', '.join(names)}", names)
         best = self.candidates(query, limit=5)
         if best and best[0].score >= 92 and (len(best) == 1 or best[0].score - best[1].score >= 4):
             return best[0].movie_id

@@ -103,6 +103,17 @@ def test_a_misspelt_liked_title_is_offered_and_a_title_with_a_constraint_is_like
     assert years and all(1990 <= y <= 1999 for y in years), years
 
 
+def test_a_franchise_or_a_sequel_number_is_liked_as_people_mean_it(service: ChatService) -> None:
+    session = Session()  # the subset holds Star Wars IV and V, and The Godfather and its Part II
+    reply = service.respond(session, "I loved Star Wars and Godfather 2")
+    assert sorted(m for m, i in session.history.items() if i.liked) == [260, 1196, 1221], reply.text
+    assert "The Godfather: Part II (1974)" in reply.text and "The Godfather (1972)" not in reply.text
+    session = Session()
+    service.respond(session, "something like Star Wars")  # its films are the likes, not a franchise filter
+    assert sorted(session.history) == [260, 1196]
+    assert not {c.movie_id for c in service.respond(session, "more").cards or []} & {260, 1196}
+
+
 def test_the_best_comedies_are_comedies_and_better_rated_than_comedies(service: ChatService) -> None:
     rec = service.rec
 

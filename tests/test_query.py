@@ -102,6 +102,8 @@ def test_topics_references_and_did_you_mean(vocab: Vocabulary) -> None:
     assert q.references == [21] and q.semantic == TONES["dark"] and 21 not in satisfying(q)
     q = parse_query("Heist Flim 1", vocab)
     assert q.suggestions[0] == PAYLOADS[21]["display_title"] and not q.understood()
+    q = parse_query("movies like the Vault Job", vocab)  # a franchise's name after "like": its films, not it
+    assert sorted(q.references) == [21, 22, 23] and not q.entities and not q.constrained()
     q = parse_query("a heist that goes wrong", vocab)  # only words: all of it is the semantic query
     assert q.semantic == "heist that goes wrong" and not q.constrained()
     q = parse_query("something similar but from the 2000s", vocab)  # "similar" asks for nothing to search

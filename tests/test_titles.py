@@ -88,3 +88,27 @@ def test_titles_are_found_as_people_type_them() -> None:
     assert idx.resolve("Oldboy") == 107314  # the title exactly as typed wins a tie, as "Heat" beats "The Heat"
     assert idx.resolve("Lock Stock and Two Smoking Barrels") == 2542 and idx.resolve("oceans eleven") == 4963
     assert idx.exact("crazy") == []  # initials are not a word
+
+
+def test_a_franchise_name_means_its_most_rated_films_unless_a_film_has_that_title() -> None:
+    idx = TitleIndex({2116: {"title": "The Lord of the Rings", "year": 1978, "rating_count": 15,
+                             "collection": "The Lord of the Rings Animated Collection"},
+                      4993: {"title": "The Lord of the Rings: The Fellowship of the Ring", "rating_count": 198,
+                             "collection": "The Lord of the Rings Collection"},
+                      5952: {"title": "The Lord of the Rings: The Two Towers", "rating_count": 188},  # by its title
+                      1: {"title": "Toy Story", "rating_count": 215, "collection": "Toy Story Collection"},
+                      3114: {"title": "Toy Story 2", "rating_count": 97, "collection": "Toy Story Collection"},
+                      5: {"title": "Mission: Impossible", "rating_count": 90,
+                          "collection": "Mission: Impossible Collection"},
+                      6: {"title": "Mission: Impossible III", "rating_count": 40},
+                      7: {"title": "The Mission", "rating_count": 20},
+                      8: {"title": "Twilight", "rating_count": 22}, 9: {"title": "Twilight Saga: New Moon"}})
+    assert idx.series("the Lord of the Rings") == idx.series("lord of the rings") == [4993, 5952]
+    assert idx.series("Toy Story") == [] and idx.series("Mission Impossible") == []  # the film itself
+    assert idx.series("Mission") == [] and idx.series("Twilight") == []  # no franchise of that name in the data
+    # the API and the command line take one film per title: the film of that title, else a clear error
+    assert idx.resolve("the Lord of the Rings") == 2116
+    with pytest.raises(TitleNotFound, match="is a franchise, not one movie") as err:
+        idx.resolve("The Lord of the Rings Trilogy")
+    assert err.value.candidates == ["The Lord of the Rings: The Fellowship of the Ring",
+                                    "The Lord of the Rings: The Two Towers"]
