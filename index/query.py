@@ -50,6 +50,8 @@ GENRE_WORDS = {
 #: genre words that also have everyday meanings ("a family that moves..."): a genre only next to a film word
 WEAK_GENRE_WORDS = {"family", "kids", "kid", "children", "childrens", "war", "crime", "docs", "mystery", "musical",
                     "adventure", "drama", "action", "fantasy"}
+#: weak genre words that name a film on their own after "a": "a musical from the 50s", "a mystery"
+_FILM_NOUNS = {"musical", "drama", "mystery", "fantasy", "adventure"}
 #: words that name the medium, never a topic
 _MEDIUM_WORDS = {"movie", "movies", "film", "films", "flick", "flicks", "picture", "pictures", "cinema"}
 #: words that make the word before them a kind of film ("heist movies", "French films", "Bond films")
@@ -150,6 +152,7 @@ class Entry:
     count: int
     weak: bool = False
     roles: tuple[tuple[str, int], ...] = ()  # a person's credits: ("director", 9), ("actor", 2)
+    opposite: bool = False  # the name asks for the others: "foreign" is "not English"
 
 
 @dataclass(frozen=True)
@@ -557,7 +560,7 @@ def _add_places(entries: dict[str, list[Entry]], languages: Counter[str], countr
     for word, code in DEMONYMS.items():
         if code in countries and not any(e.kind == "language" for e in entries.get(word, [])):
             entries[word].append(Entry("country", (code,), names.get(code, code), countries[code], weak=True))
-    entries["foreign"].append(Entry("language", ("en",), "English", languages.get("en", 0), weak=True))
+    entries["foreign"].append(Entry("language", ("en",), "English", languages.get("en", 0), weak=True, opposite=True))
     if "uk" not in entries and "GB" in countries:
         entries["uk"].append(Entry("country", ("GB",), names.get("GB", "GB"), countries["GB"]))
     if "usa" not in entries and "US" in countries:
@@ -609,8 +612,10 @@ _RUNTIME_PATTERNS: list[tuple[re.Pattern[str], str]] = [
                 rf"[\s-]*{_UNIT}", re.I), "min"),
     (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}\s+(?:or|and)\s+(?:less|shorter|under)\b", re.I), "max"),
     (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}\s+(?:or|and)\s+(?:more|longer|over)\b", re.I), "min"),
-    (re.compile(r"\b(?P<word>short|quick)\s+(?:[a-z-]+\s+)?(?:movies?|films?|ones|watch(?:es)?)\b", re.I),
-     "short"),
+    (re.compile(r"\b(?P<word>short|quick)\s+(?:[a-z-]+\s+)?(?:movies?|films?|flicks?|ones|watch(?:es)?|"
+                r"comed(?:y|ies)|dramas?|thrillers?|westerns?|musicals?|documentar(?:y|ies)|cartoons?|romances?|"
+                r"rom-?coms?|myster(?:y|ies)|adventures?|animations?|horrors?)\b", re.I), "short"),
+    (re.compile(r"\b(?:something|anything)\s+(?P<word>short|quick)\b", re.I), "short"),
     (re.compile(rf"\b(?:about|around|roughly|approximately)\s+{_AMOUNT}[\s-]*{_UNIT}", re.I), "about"),
     (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}(?:[\s-]+long)?(?=\s+(?:movie|film|flick|one)s?\b)", re.I), "about"),
 ]
@@ -982,8 +987,8 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
         if used[i]:
             i += 1
             continue
-        match: tuple[Entry, int] | None = None
-        for length in range(min(MAX_NAME_WORDS, n - i), 0, -1):
+        match: tuple[Entry, int] | None = _short_first_name(norms, i, used, vocab)
+        for length in range(min(MAX_NAME_WORDS, n - i), 0, -1) if match is None else ():
             if any(used[i:i + length]):
                 continue
             entries = vocab.lookup(" ".join(norms[i:i + length]))
@@ -1003,7 +1008,7 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
             continue
         entry, length = match
         begin = _cue_start(norms, i, used)
-        negated = _is_negated(norms, begin, i, used)
+        negated = _is_negated(norms, begin, i, used) != entry.opposite
         kind = _role(entry, norms, begin, i) if entry.kind == "person" else entry.kind
         span = (tokens[i].start, tokens[i + length - 1].end)
         entity = Entity(kind, entry.values, entry.label, span, negated, entry.count)
@@ -1048,7 +1053,8 @@ def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start:
                   or (bool(after) and after[0] == "themed"))
         elif e.kind == "genre":
             period_before = start > 0 and used[start - 1] and bool(re.fullmatch(r"\d0s|\d{4}s?", norms[start - 1]))
-            ok = not e.weak or film_next or genre_next or negated_or_only or period_before
+            a_film = bool(before) and before[-1] in ("a", "an") and norms[start] in _FILM_NOUNS  # "a musical"
+            ok = not e.weak or film_next or genre_next or negated_or_only or period_before or a_film
         elif e.kind in ("language", "country") and e.weak:
             ok = film_next or genre_next or in_before or negated_or_only or (bool(after) and after[0] in (
                 "language", "speaking", "spoken", "dubbed", "subtitled"))
@@ -1056,9 +1062,9 @@ def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start:
             ok = franchise_next or (film_next and (capitalised or not competing))
         elif e.kind == "company" and e.weak:
             ok = film_next or (bool(before) and before[-1] in ("by", "from")) or capitalised
-        elif e.kind == "person":
-            ok = end - start >= 2 or capitalised or film_next or bool(before and before[-1] in
-                                                                    DIRECTOR_CUES | ACTOR_CUES | WRITER_CUES)
+        elif e.kind == "person":  # a studio named after them says the word is a name ("scorsese mob movies")
+            ok = end - start >= 2 or capitalised or film_next or bool(before and before[-1] in (
+                DIRECTOR_CUES | ACTOR_CUES | WRITER_CUES)) or any(o.kind == "company" for o in entries)
         else:
             ok = True
         if ok:
@@ -1107,6 +1113,17 @@ def _fuzzy_match(norms: list[str], i: int, used: list[bool], vocab: Vocabulary, 
         return None
     tokens[i].raw = topic  # the search reads the word as meant
     return min(entries, key=lambda e: _PRIORITY[e.kind]), 1
+
+
+def _short_first_name(norms: list[str], i: int, used: list[bool], vocab: Vocabulary) -> tuple[Entry, int] | None:
+    """"Leo DiCaprio", "Chris Nolan": a first name cut short before the surname a person is known by."""
+    if i + 1 >= len(norms) or used[i] or used[i + 1] or len(norms[i]) < 3 or norms[i] in FILLER:
+        return None
+    for e in vocab.lookup(norms[i + 1]):
+        words = normalize(e.label).split()
+        if e.kind == "person" and len(words) >= 2 and words[0].startswith(norms[i]) and words[-1] == norms[i + 1]:
+            return e, 2
+    return None
 
 
 def _cue_start(norms: list[str], i: int, used: list[bool]) -> int:

@@ -102,6 +102,10 @@ def test_topics_references_and_did_you_mean(vocab: Vocabulary) -> None:
     assert q.references == [21] and q.semantic == TONES["dark"] and 21 not in satisfying(q)
     q = parse_query("Heist Flim 1", vocab)
     assert q.suggestions[0] == PAYLOADS[21]["display_title"] and not q.understood()
+    q = parse_query("a foreign horror film", vocab)  # "foreign" asked for English films
+    assert entities(q) == [("language", "English", True), ("genre", "Horror", False)]
+    assert satisfying(q) == {14, 15, 16} & HORROR
+    assert entities(parse_query("no foreign films", vocab)) == [("language", "English", False)]
     q = parse_query("movies like the Vault Job", vocab)  # a franchise's name after "like": its films, not it
     assert sorted(q.references) == [21, 22, 23] and not q.entities and not q.constrained()
     q = parse_query("a heist that goes wrong", vocab)  # only words: all of it is the semantic query
@@ -120,6 +124,21 @@ def test_best_asks_for_the_well_rated_and_is_no_name_or_topic() -> None:
     q = parse_query("the top-rated heist films", v)
     assert q.best and [e.label for e in q.entities] == ["heist"] and q.semantic == "heist"
     assert not parse_query("heist films", v).best
+
+
+def test_names_as_people_say_them_and_a_musical_is_a_genre() -> None:
+    films = {m: {"title": f"Film {m}", "directors": ["Martin Scorsese"], "cast": ["Leonardo DiCaprio"],
+                 "genres": ["Crime"], "keywords": ["mob"]} for m in range(1, 6)}
+    films[6] = {"title": "Film 6", "companies": ["Scorsese Productions"], "cast": ["Chris Pine"], "genres": ["Musical"]}
+    v = Vocabulary.from_payloads(films)
+    # the studio named after him says "scorsese" is a name: the director, not the studio's one film
+    assert entities(parse_query("scorsese mob movies", v)) == [("director", "Martin Scorsese", False),
+                                                                ("keyword", "mob", False)]
+    q = parse_query("Leo DiCaprio movies", v)  # a first name cut short: no "Leo" left to search
+    assert entities(q) == [("actor", "Leonardo DiCaprio", False)] and q.semantic == ""
+    assert entities(parse_query("nothing with Leo DiCaprio", v)) == [("actor", "Leonardo DiCaprio", True)]
+    assert entities(parse_query("a musical from the 50s", v)) == [("genre", "Musical", False)]  # was the word
+    assert entities(parse_query("a movie about a family", v)) == []
 
 
 def test_a_misspelt_topic_or_genre_is_read_as_meant() -> None:
@@ -228,6 +247,10 @@ def test_a_topic_with_many_movies_outweighs_a_name_spelt_the_same() -> None:
     assert entities(parse_query("space movies", v)) == [("keyword", "space", False)]
     q = parse_query("a short horror movie", v)
     assert entities(q) == [("genre", "Horror", False)] and q.runtime_max == 90  # "short" takes only its own word
+    for text in ("quick comedies", "something short and funny", "short comedies"):  # was the word "short"
+        q = parse_query(text, v)
+        assert entities(q) == [("genre", "Comedy", False)] and q.runtime_max == 90 and not q.semantic, text
+    assert parse_query("a short story adaptation", v).runtime_max is None
 
 
 def test_a_degree_word_keeps_the_negation(vocab: Vocabulary) -> None:
