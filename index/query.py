@@ -221,6 +221,7 @@ class ParsedQuery:
     newer: int = 0  # "newer" +1, "older" -1: than the movies the request is about (see anchored)
     shorter: int = 0  # "shorter" +1, "longer" -1
     tone: str = ""  # "lighter" -> "light", "darker" -> "dark", "a tearjerker" -> "sad": searched as TONES says
+    obscure: int = 0  # "less mainstream", "hidden gems" +1; "more mainstream" -1: the less (more) rated first
     said: str = ""  # the semantic query in the request's own words ("heist, darker"), for explanations
     guessed: int = 0  # how many of the entities are spelling corrections ("Cristopher Nolan", "hiest")
 
@@ -259,7 +260,7 @@ class ParsedQuery:
     def understood(self) -> bool:
         """Whether the parser found anything beyond free text."""
         return bool(self.entities or self.references or self.constrained() or self.newer or self.shorter
-                    or self.tone)
+                    or self.tone or self.obscure)
 
     def only_guessed(self) -> bool:
         """Whether all the parser understood are spelling corrections: "the matirx" may be a title misspelt."""
@@ -933,7 +934,16 @@ _COMPARATIVES: list[tuple[re.Pattern[str], str, Any]] = [
     (re.compile(r"\b(?:sad|sadder|heartbreaking|tear[\s-]?jerkers?|weepies?|more\s+(?:moving|emotional)|"
                 r"(?:makes?|made)\s+(?:me|us)\s+cry|(?:want|need)\s+to\s+cry|cry\s+my\s+eyes\s+out)\b", re.I),
      "tone", "sad"),
+    (re.compile(r"\b(?:less\s+(?:mainstream|popular|known|obvious|famous|commercial)|lesser[\s-]+known|"
+                r"little[\s-]+known|(?:more\s+)?obscure|underrated|under[\s-]+the[\s-]+radar|under[\s-]?seen|"
+                r"hidden\s+gems?|deep\s+cuts?|off\s+the\s+beaten\s+(?:path|track)|not\s+(?:so\s+|too\s+|very\s+)?"
+                r"(?:mainstream|popular|obvious|famous|well[\s-]known)|(?:that|which)\s+(?:nobody|no\s+one|few\s+"
+                r"people)\s+(?:has|have)\s+(?:seen|heard\s+of))\b", re.I), "obscure", 1),
+    (re.compile(r"\b(?:more\s+(?:mainstream|popular|famous|well[\s-]known)|crowd[\s-]pleasers?|"
+                r"blockbusters?)\b", re.I), "obscure", -1),
 ]
+#: the words of an "obscure" request that also ask for the well-rated: a gem is good
+_GEM = re.compile(r"\b(?:hidden\s+gems?|underrated|under[\s-]?seen)\b", re.I)
 
 
 def _comparatives(text: str, query: ParsedQuery, claim: Any, used: list[bool], tokens: list[_Token],
@@ -947,13 +957,15 @@ def _comparatives(text: str, query: ParsedQuery, claim: Any, used: list[bool], t
             i = bisect_left(starts, m.start())
             if i < len(tokens) and used[i]:
                 continue
-            negated = _negated_before(text, m.start())
+            negated = _negated_before(text, m.start()) and not m.group().lower().startswith("not")
             if negated and (name != "tone" or value == "light"):
                 continue
             setattr(query, name, "light" if negated else value)  # "nothing sad", "not too dark": light
             start = _negation_start(text, m.start()) if negated else m.start()
-            if name == "tone":
-                tone_word = text[start:m.end()]
+            if name in ("tone", "obscure"):
+                tone_word = ", ".join(w for w in (tone_word, text[start:m.end()]) if w)
+            if name == "obscure" and _GEM.fullmatch(m.group()):
+                query.best = True
             claim(start, m.end())
     return tone_word
 

@@ -37,6 +37,10 @@ AVOIDED_NOTE = ("I can rule out genres, people, studios, franchises and topics, 
                 "it out of the search.")
 #: a "best ..." request reranks this many times its page of matches by how well each is rated
 BEST_POOL = 5
+#: "hidden gems", "less mainstream": the less rated sit deeper in a search ranked or backfilled by popularity
+OBSCURE_POOL = 4
+#: a year with at least this many movies is a movie's peer group for how widely seen it is (else its decade)
+RENOWN_YEAR_MOVIES = 30
 #: the ratings a movie's mean is shrunk with towards the catalogue's (a Bayesian average, as IMDb's top list)
 BEST_PRIOR_RATINGS = 20
 
@@ -260,7 +264,8 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
             pool = store.fuse(like, limit=max(REFERENCE_POOL * limit, 10), filters=flt, with_payload=False)
             ranked = replace(flt, only_ids=[h.id for h in pool])
         boosts = parsed.boosts() if boost_topics else []  # off only to measure what the boosts add
-        depth = limit * BEST_POOL if parsed.best else limit
+        depth = limit * BEST_POOL * (OBSCURE_POOL if parsed.obscure > 0 else 1) if parsed.best or parsed.obscure \
+            else limit
         hits = (store.fuse(queries, limit=depth, filters=ranked, boosts=boosts, fusion=fusion)
                 if queries else [])
         if constrained and len(hits) < min(depth, total or 0):  # movies that pass but that no vector query reached
@@ -270,8 +275,9 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
             hits += [Hit(h.id, 0.0, h.payload) for h in more]
         if not queries and not constrained:
             hits = store.top(POPULAR_KEY, limit=depth, filters=flt)
-        if parsed.best:
-            hits = best_first(hits)[:limit]
+        if parsed.best or parsed.obscure:  # a gem's place in a list ranked by popularity says nothing
+            hits = best_first(hits, rating=parsed.best, obscure=parsed.obscure,
+                              searched=bool(queries) or parsed.obscure <= 0)[:limit]
     terms = _terms(parsed, sparse)
     matches = {h.id: match_facts(parsed, h.payload or {}, terms, sparse) for h in hits}
     notes = []
@@ -289,6 +295,29 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
     return SearchResult(hits, parsed, total, matches, notes)
 
 
+def renown(payloads: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """How widely seen each movie is for its time, 0 to 1: the share of the movies of its year among ``payloads``
+    (of its decade where its year has fewer than ``RENOWN_YEAR_MOVIES``) that fewer people rated, ties counting
+    half (a film from last year has had less time to be rated than a classic).
+
+    Example:
+        >>> renown([{"rating_count": 300, "year": 1999}, {"rating_count": 3, "year": 1995},
+        ...         {"rating_count": 20, "year": 2018}]).tolist()
+        [0.75, 0.25, 0.5]
+    """
+    from scipy.stats import rankdata
+
+    counts = np.array([float(p.get("rating_count") or 0) for p in payloads])
+    years = np.array([int(p.get("year") or 0) for p in payloads])
+    _, by_year, per_year = np.unique(years, return_inverse=True, return_counts=True)
+    key = np.where(per_year[by_year] >= RENOWN_YEAR_MOVIES, years, years // 10 - 10_000)  # a decade: its own key
+    out = np.empty(len(counts))
+    for k in np.unique(key):
+        members = np.flatnonzero(key == k)
+        out[members] = (rankdata(counts[members]) - 0.5) / len(members)
+    return out
+
+
 def shrunk_ratings(payloads: Sequence[Mapping[str, Any]], prior_ratings: float = BEST_PRIOR_RATINGS) -> np.ndarray:
     """Each movie's MovieLens mean rating shrunk towards the movies' overall mean by ``prior_ratings`` ratings
     (a Bayesian average, as IMDb's top list): few ratings say little, and no ratings give the overall mean.
@@ -304,24 +333,33 @@ def shrunk_ratings(payloads: Sequence[Mapping[str, Any]], prior_ratings: float =
     return (means * counts + overall * prior_ratings) / (counts + prior_ratings)
 
 
-def best_first(hits: list[Hit], prior_ratings: float = BEST_PRIOR_RATINGS) -> list[Hit]:
+def best_first(hits: list[Hit], prior_ratings: float = BEST_PRIOR_RATINGS, *, rating: bool = True,
+               obscure: int = 0, searched: bool = True) -> list[Hit]:
     """Hits reordered by their rank in the search fused with their rank by rating (reciprocal rank fusion): a
     well-rated match rises, a poor one sinks, and the search still counts. A movie's rating is its mean shrunk
     towards the hits' overall mean by ``prior_ratings`` ratings, so three 5-star ratings do not beat three hundred
-    4.3s; a movie with no ratings gets the overall mean.
+    4.3s; a movie with no ratings gets the overall mean. ``obscure`` 1 fuses in the rank by how few people rated
+    each for its time (:func:`renown`; "hidden gems": a movie nobody rated is left last, as nothing says it is any
+    good), -1 by how many. ``searched=False`` leaves out the hits' own order (when it is only popularity).
 
     Example:
         >>> hits = [Hit(1, 0.9, {"rating_mean": 2.5, "rating_count": 300}), Hit(2, 0.8, {"rating_mean": 4.4,
         ...         "rating_count": 250}), Hit(3, 0.7, {"rating_mean": 5.0, "rating_count": 2})]
-        >>> [h.id for h in best_first(hits)]
-        [2, 1, 3]
+        >>> [h.id for h in best_first(hits)], [h.id for h in best_first(hits, obscure=1, searched=False)]
+        ([2, 1, 3], [2, 3, 1])
     """
     if not hits:
         return []
-    rating = shrunk_ratings([h.payload or {} for h in hits], prior_ratings)
-    by_rating = np.empty(len(hits))
-    by_rating[np.argsort(-rating, kind="stable")] = np.arange(len(hits))
-    fused = rrf_term(np.arange(len(hits))) + rrf_term(by_rating)
+    payloads = [h.payload or {} for h in hits]
+    fused = rrf_term(np.arange(len(hits))) if searched else np.zeros(len(hits))
+    keys = [-shrunk_ratings(payloads, prior_ratings)] if rating else []
+    if obscure:
+        rated = np.array([bool(p.get("rating_count")) for p in payloads])
+        keys.append(np.where(rated, obscure * renown(payloads), np.inf))
+    for key in keys:
+        rank = np.empty(len(hits))
+        rank[np.argsort(key, kind="stable")] = np.arange(len(hits))
+        fused = fused + rrf_term(rank)
     return [hits[i] for i in np.argsort(-fused, kind="stable")]
 
 

@@ -28,6 +28,7 @@ from index.search import (
     check_query,
     encode_query,
     mentions_nothing,
+    renown,
     search_request,
     search_text,
     shrunk_ratings,
@@ -51,6 +52,10 @@ log = logging.getLogger(__name__)
 #: benchmarks/recommend_best.py, 60 odd user ids: the largest weight tried (0.5, 1, 2) that keeps half the page (1:
 #: 58% kept, top-10 shrunk rating +0.23 on the even ids; 2 keeps 41%)
 BEST_WEIGHT = 1.0
+#: "less mainstream" means less widely seen for its time than the films liked (index.search.renown, 0 to 1), and
+#: below this at most: the top 5% of a year (15 films of the 1990s' 300 a year here) are its blockbusters, so a
+#: person who only named Toy Story does not get Shawshank, merely a hair less seen
+MAINSTREAM_RENOWN = 0.95
 RANKER_FILE = "ranker.pkl"
 MIN_STARS, MAX_STARS = 0.5, 5.0
 HistoryInput = Sequence[Interaction] | Mapping[str | int, float | bool] | Sequence[str | int] | None
@@ -289,6 +294,7 @@ class Recommender:
         self._text_encoder: Any = None
         self._image_encoder: Any = None
         self._vocabulary: Vocabulary | None = None
+        self._renown_by_id: dict[int, float] | None = None
         self._sparse: Any = sparse_encoder_for(store)
         self.explainer: Any = None
         self._loved: tuple[csr_matrix, np.ndarray] | None = None  # built on the first explanation
@@ -410,10 +416,11 @@ class Recommender:
             else:
                 out = self.popular(k=k, filters=filters, diversity=0.7 if diversity is None else diversity)
         else:
-            best, said = False, steer
+            best, obscure, said = False, 0, steer
             if steer:  # "no horror", "from the 90s", "like Heat but darker": constraints filter, references count
                 parsed = self.parse(steer)  # as liked, the rest of the words steer
                 best = parsed.best  # "the best ones from the 80s": the well-rated among the person's picks
+                obscure = parsed.obscure  # "something less mainstream": the less rated among them
                 if parsed.newer or parsed.shorter:  # "but newer": than what they liked
                     liked = [*parsed.references, *(i.movie_id for i in items if i.sentiment() > 0)]
                     parsed = parsed.anchored([self.payloads.get(m, {}) for m in liked], self.vocabulary().newest_year)
@@ -427,9 +434,14 @@ class Recommender:
                 scores = steered(scores, self._text_match(query, cand), steer_weight)
             if best:
                 scores = steered(scores, shrunk_ratings([self.payloads.get(int(m), {}) for m in cand]), BEST_WEIGHT)
+            liked = [i.movie_id for i in items if i.sentiment() > 0]
+            if obscure and liked:  # "less mainstream" than what they liked: less seen for its time, then the rest
+                bound = float(np.median(self._renown(np.array(liked))))
+                bound = min(bound, MAINSTREAM_RENOWN) if obscure > 0 else bound
+                scores = scores + np.where(obscure * (self._renown(cand) - bound) < 0, 0.0, -1e6)
             out = self._page(feats, cand, scores, k, diversity, explore)
             for r in out:
-                r.query = said if steer else None  # what the page leans towards, for its explanations
+                r.query = said if steer or obscure else None  # what the page leans towards, for its explanations
         if explain:
             self.explain(out, items)
         return out
@@ -650,6 +662,13 @@ class Recommender:
         """
         hits = similar_movies(self.resolve(title), self.store, by=by, filters=filters, limit=check_count(k))
         return [self._from_hit(h, "similar") for h in hits]
+
+    def _renown(self, movie_ids: np.ndarray) -> np.ndarray:
+        """Each movie's :func:`~index.search.renown` among the whole catalogue's (computed on first use)."""
+        if self._renown_by_id is None:
+            ids = list(self.payloads)
+            self._renown_by_id = dict(zip(ids, renown([self.payloads[m] for m in ids]).tolist(), strict=True))
+        return np.array([self._renown_by_id.get(int(m), 0.0) for m in movie_ids])
 
     def vocabulary(self) -> Vocabulary:
         """Every name this index knows (people, studios, franchises, keywords...), built on first use."""

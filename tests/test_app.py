@@ -141,6 +141,28 @@ def test_the_best_ones_lift_the_rating_of_a_personal_page(service: ChatService) 
     assert len(set(best) & set(plain)) >= 10 and not {6, 2571} & set(best)  # still their page, not their films
 
 
+def test_less_or_more_mainstream_than_the_likes_bounds_how_widely_seen_the_page_is(service: ChatService) -> None:
+    from index.search import renown
+    from recommender.api import MAINSTREAM_RENOWN
+    from recommender.ranking.profile import Interaction
+
+    rec = service.rec
+    seen = dict(zip(rec.payloads, renown(list(rec.payloads.values())).tolist(), strict=True))
+    history = [Interaction(6, liked=True), Interaction(2571, liked=True)]  # Heat, The Matrix
+    bound = min((seen[6] + seen[2571]) / 2, MAINSTREAM_RENOWN)
+    plain = [r.movie_id for r in rec.recommend(history, k=8, explore=False)]
+    less = rec.recommend(history, k=8, explore=False, steer="something less mainstream")
+    assert all(seen[r.movie_id] < bound for r in less) and sum(seen[m] < bound for m in plain) < 8
+    assert less[0].query == "less mainstream"  # the explanations say what the page leans towards
+    more = rec.recommend(history, k=8, explore=False, steer="more mainstream")
+    assert all(seen[r.movie_id] > (seen[6] + seen[2571]) / 2 for r in more)
+    session = Session()
+    service.respond(session, "I loved Heat and The Matrix")
+    reply = service.respond(session, "less mainstream")
+    assert "leaning towards “less mainstream”" in reply.text and all(seen[c.movie_id] < bound for c in reply.cards
+                                                                      or [])
+
+
 def test_likes_dislikes_and_explanations(service: ChatService) -> None:
     session = Session()
     reply = service.respond(session, "I loved Heat and The Matrix, hated Jurassic Park")

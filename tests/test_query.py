@@ -253,6 +253,16 @@ def test_a_topic_with_many_movies_outweighs_a_name_spelt_the_same() -> None:
     assert parse_query("a short story adaptation", v).runtime_max is None
 
 
+def test_less_mainstream_and_hidden_gems_are_read_not_searched(vocab: Vocabulary) -> None:
+    q = parse_query("something less mainstream", vocab)
+    assert q.obscure == 1 and q.semantic == "" and not q.best and q.said == "less mainstream" and q.understood()
+    q = parse_query("hidden gems from the 90s", vocab)  # a gem is also good
+    assert q.obscure == 1 and q.best and (q.year_min, q.year_max) == (1990, 1999) and q.semantic == ""
+    assert parse_query("not so popular", vocab).obscure == 1 and parse_query("more mainstream", vocab).obscure == -1
+    assert parse_query("a movie about a mainstream singer", vocab).obscure == 0
+    assert parse_query("something less mainstream", vocab, compare=False).semantic == "less mainstream"
+
+
 def test_a_degree_word_keeps_the_negation(vocab: Vocabulary) -> None:
     assert entities(parse_query("not too scary", vocab)) == [("genre", "Horror", True)]  # was Horror only
     assert entities(parse_query("too scary", vocab)) == [("genre", "Horror", False)]
