@@ -32,7 +32,7 @@ GalleryValue = list[tuple[str, str]]
 Messages = list[dict[str, Any]]
 
 EXAMPLES = ["I loved Heat and Alien, hated Titanic", "something like Toy Story but darker", "no horror",
-            "more like the third one", "why the second?"]
+            "less mainstream", "more like the third one", "why the second?"]
 WELCOME = ("**Tell me movies you loved or hated** and I'll pick what to watch next, saying why for each.\n\n"
            "Try “I loved Heat and Alien, hated Titanic”, then “no horror” or “why the second?”.")
 
