@@ -81,11 +81,12 @@ class Request:
     steer: str | None = None
     reset: bool = False
     picks: bool = False  # "what should I watch tonight?": the page, with nothing else asked
+    more: bool = False  # "show me more", "next", "something else": the next picks of the same request
 
     def changes_page(self) -> bool:
         """Whether it asks for anything that re-ranks the page (everything but "why")."""
         return bool(self.liked or self.disliked or self.exclude_genres or self.only_genres or self.any_genre
-                    or self.card_liked or self.card_disliked or self.steer or self.reset or self.picks)
+                    or self.card_liked or self.card_disliked or self.steer or self.reset or self.picks or self.more)
 
     def is_empty(self) -> bool:
         return not (self.changes_page() or self.why)
@@ -177,6 +178,9 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     """
     req = Request()
     rest = " ".join(text.split())
+    if _MORE.match(rest):
+        req.more = True
+        return req
     m = _RESET.match(rest)
     if m:
         req.reset = True
@@ -252,6 +256,12 @@ _NOT_A_REQUEST = frozenset({
     "would", "do", "does", "is", "are", "watch", "see", "good", "great", "nice", "fun", "decent", "tonight", "today",
     "now", "any", "ideas", "idea", "suggestion", "suggestions", "pick", "picks", "for", "this", "evening", "night",
     "weekend"})
+#: a whole message asking for the next picks of the same request
+_MORE = re.compile(r"^(?:(?:ok(?:ay)?|hmm+|nah|no|meh)[,.!]?\s+)?(?:(?:please\s+)?(?:show|give|find)\s+me\s+|any\s+|"
+                   r"got\s+any\s+|can\s+i\s+see\s+|let'?s\s+see\s+)?(?:some\s+)?(?:more|next|others?|other\s+ones|"
+                   r"some\s+others|(?:more|other|different|new)\s+(?:ones|picks|movies|films|suggestions|options)|"
+                   r"something\s+else|anything\s+else|what\s+else|next\s+page|the\s+next\s+(?:ones|page|few)|"
+                   r"different\s+ones|keep\s+going)(?:\s+(?:please|pls|then|one|ones))?\s*[.!?]*$", re.I)
 _ASKS_FOR_PICKS = re.compile(r"\bwhat\s+(?:should|can|could|shall)\s+(?:i|we)\s+see\b|"
                              r"\b(?:watch|recommend|suggest|picks?|ideas?|suggestions?|anything|something)\b", re.I)
 _FILLER_START = re.compile(r"^(?:(?:please|show\s+me|give\s+me|find\s+me|recommend(?:\s+me)?|i\s+want|"

@@ -33,6 +33,8 @@ ExplainerKind = Literal["auto", "model", "template"]
 #: the longest message read (longer ones get a friendly reply), and the most titles taken from one message
 MAX_MESSAGE_CHARS = 2000
 MAX_TITLES = 20
+#: how many passed picks a session keeps out of its pages ("show me more" ten times over)
+MAX_PASSED = 200
 _BARE_ANSWER = re.compile(r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|no|nope|nah)\s*[.!]*\s*$", re.I)
 SORRY = "Sorry, something went wrong on my side (it is logged). Please try again, or rephrase your message."
 
@@ -104,6 +106,10 @@ class Session:
     #: "yes", "the second" or one of the titles answers it
     pending: list[int] = field(default_factory=list)
     pending_liked: bool = True
+    #: the picks of pages the person moved past with "show me more" (not shown again), and the steer of the last
+    #: page ("only 90s"), which "more" keeps
+    passed: list[int] = field(default_factory=list)
+    steer: str | None = None
     _clock: float = 0.0
     revision: int = 0  # bumped on every save to a session store (app.sessions), so the newest copy wins
 
@@ -132,13 +138,16 @@ class Session:
         self.feedback.clear()
         self.exclude_genres.clear()
         self.only_genres.clear()
+        self.passed.clear()
+        self.steer = None
 
     def declared_likes(self) -> list[int]:
         """The movies the person said they liked, newest first (the anchors of "Because you liked" rows)."""
         return [m for m, i in reversed(self.history.items()) if i.liked and m not in self.feedback]
 
     def filters(self) -> Filters:
-        return Filters(genres=list(self.only_genres), exclude_genres=list(self.exclude_genres))
+        return Filters(genres=list(self.only_genres), exclude_genres=list(self.exclude_genres),
+                       exclude_ids=list(self.passed))
 
     def items(self, titles: dict[int, str]) -> list[ProfileItem]:
         """Everything the profile holds, in the order the panel shows it, each removable on its own.
@@ -312,7 +321,15 @@ class ChatService:
                          "describe what you want (\"a heist that goes wrong\"), or say \"no horror\".")
         if not changed:
             return Reply(" ".join(notes + why))
-        cards, recs, lead = self.page(session, steer=req.steer)
+        steer = req.steer
+        if req.more:  # the next picks of the same request: the same steer, none of the picks already passed
+            session.passed = [*session.passed, *(c.movie_id for c in session.page)][-MAX_PASSED:]
+            steer = session.steer
+        cards, recs, lead = self.page(session, steer=steer)
+        if req.more and not cards:
+            session.passed.clear()
+            notes.append("That was every pick I have for this; here they are again from the top.")
+            cards, recs, lead = self.page(session, steer=steer)
         return Reply(" ".join(notes + why + [lead]), cards, recs)
 
     def feedback(self, session: Session, position: int, liked: bool) -> Reply:
@@ -374,6 +391,7 @@ class ChatService:
         """A fresh page for the session. Template explanations are written at once; a language model's come
         after, from :meth:`explanations` (the returned recommendations are the ones still to explain). The lead
         sentence says what changed: how many picks are new since the last page."""
+        session.steer = steer
         history = list(session.history.values())
         flt = session.filters()
         shown = [c.movie_id for c in session.page if c.reason != "popular"]

@@ -163,6 +163,22 @@ def test_less_or_more_mainstream_than_the_likes_bounds_how_widely_seen_the_page_
                                                                       or [])
 
 
+def test_show_me_more_gives_the_next_picks_of_the_same_request(service: ChatService) -> None:
+    session = Session()
+    service.respond(session, "I loved Heat and The Matrix")
+    first = service.respond(session, "only 90s")
+    pages = [[c.movie_id for c in first.cards or []]]
+    for message in ("show me more", "something else"):
+        reply = service.respond(session, message)
+        assert "leaning towards “only 90s”" in reply.text  # the request goes on
+        pages.append([c.movie_id for c in reply.cards or []])
+    shown = [m for page in pages for m in page]
+    assert len(shown) == len(set(shown)) == 24  # three full pages, no pick twice
+    assert all(1990 <= (service.rec.payloads[m].get("year") or 0) <= 1999 for m in shown)
+    service.respond(session, "start over")
+    assert session.passed == [] and session.steer is None
+
+
 def test_likes_dislikes_and_explanations(service: ChatService) -> None:
     session = Session()
     reply = service.respond(session, "I loved Heat and The Matrix, hated Jurassic Park")

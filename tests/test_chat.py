@@ -57,6 +57,10 @@ def parse(text: str) -> dict[str, object]:
     ("I didn't like the first one", {"card_disliked": [1]}),
     ("I enjoyed the 3rd", {"card_liked": [3]}),
     ("more like that but newer", {"steer": "newer"}),
+    ("show me more", {"more": True}),
+    ("nah, something else", {"more": True}),
+    ("what else?", {"more": True}),
+    ("show me more comedies", {"steer": "more comedies"}),
     ("I loved Amelie and In the Mood for Love", {"liked": ["Amelie", "In the Mood for Love"]}),  # "Love" is a title's
     ("I liked Heat and Love Actually, hated Up", {"liked": ["Heat", "Love Actually"], "disliked": ["Up"]}),
     ("I loved Heat and loved Alien", {"liked": ["Heat", "Alien"]}),

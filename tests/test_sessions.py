@@ -33,8 +33,10 @@ def test_a_session_survives_the_round_trip_through_json() -> None:
     s.tell(2571, True, declared=False)
     s.tell(480, False)
     s.only_genres.append("Comedy")
+    s.passed, s.steer = [1, 2], "only 90s"
     back = session_from_dict(session_to_dict(s))
     assert back.history == s.history and back.feedback == {2571} and back.only_genres == ["Comedy"]
+    assert back.passed == [1, 2] and back.steer == "only 90s"  # "show me more" continues in another process
     assert back.declared_likes() == [6] and back._clock == s._clock
 
 
