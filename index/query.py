@@ -222,6 +222,7 @@ class ParsedQuery:
     shorter: int = 0  # "shorter" +1, "longer" -1
     tone: str = ""  # "lighter" -> "light", "darker" -> "dark", "a tearjerker" -> "sad": searched as TONES says
     obscure: int = 0  # "less mainstream", "hidden gems" +1; "more mainstream" -1: the less (more) rated first
+    no_sequels: list[int] = field(default_factory=list)  # "that aren't sequels": the later films of franchises
     said: str = ""  # the semantic query in the request's own words ("heist, darker"), for explanations
     guessed: int = 0  # how many of the entities are spelling corrections ("Cristopher Nolan", "hiest")
 
@@ -230,7 +231,8 @@ class ParsedQuery:
         hard = [e for e in self.entities if e.kind != "keyword"]
         return Filters(year_min=self.year_min, year_max=self.year_max, runtime_min=self.runtime_min,
                        runtime_max=self.runtime_max, match=[e.field() for e in hard if not e.negated],
-                       exclude=[e.field() for e in hard if e.negated], exclude_ids=list(self.references))
+                       exclude=[e.field() for e in hard if e.negated],
+                       exclude_ids=[*self.references, *self.no_sequels])
 
     def boosts(self) -> list[Boost]:
         """Topics ("heist movies") as score bonuses: a movie whose keywords or tags name it first, then one whose
@@ -255,7 +257,8 @@ class ParsedQuery:
     def constrained(self) -> bool:
         """Whether anything here is a hard constraint (what "only N movies here..." is about)."""
         return bool([e for e in self.entities if e.kind != "keyword"] or self.year_min is not None
-                    or self.year_max is not None or self.runtime_min is not None or self.runtime_max is not None)
+                    or self.year_max is not None or self.runtime_min is not None or self.runtime_max is not None
+                    or self.no_sequels)
 
     def understood(self) -> bool:
         """Whether the parser found anything beyond free text."""
@@ -318,6 +321,8 @@ class ParsedQuery:
                          else f"from the {self.years_label}")
         if self.runtime_label:
             parts.append(self.runtime_label)
+        if self.no_sequels:
+            parts.append("no sequels")
         return ", ".join(parts)
 
 
@@ -682,6 +687,9 @@ def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True, rule_o
     _runtimes(text, query, claim)
     tone_word = _comparatives(text, query, claim, used, tokens, starts) if compare else ""
     _audience(text, query, claim)
+    for m in _NO_SEQUELS.finditer(text):
+        query.no_sequels = sorted(vocab.titles.sequels)
+        claim(m.start(), m.end())
     topical = _entities(tokens, used, query, vocab, fix_topics)
     avoided = _avoided(text, tokens, used) if rule_out else set()
     query.avoided = " ".join(tokens[i].raw for i in sorted(avoided)
@@ -942,6 +950,10 @@ _COMPARATIVES: list[tuple[re.Pattern[str], str, Any]] = [
     (re.compile(r"\b(?:more\s+(?:mainstream|popular|famous|well[\s-]known)|crowd[\s-]pleasers?|"
                 r"blockbusters?)\b", re.I), "obscure", -1),
 ]
+#: "Pixar movies that aren't sequels", "no sequels", "non-sequel": the first film of each franchise only
+_NO_SEQUELS = re.compile(r"\b(?:(?:that|which)\s+(?:are\s+not|aren'?t|is\s+not|isn'?t)|not|no|without|except|"
+                         r"excluding|but\s+not|non)[\s-]+(?:an?\s+|any\s+)?(?:sequels?|prequels?|follow[\s-]?ups?)\b",
+                         re.I)
 #: the words of an "obscure" request that also ask for the well-rated: a gem is good
 _GEM = re.compile(r"\b(?:hidden\s+gems?|underrated|under[\s-]?seen)\b", re.I)
 

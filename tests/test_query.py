@@ -263,6 +263,20 @@ def test_less_mainstream_and_hidden_gems_are_read_not_searched(vocab: Vocabulary
     assert parse_query("something less mainstream", vocab, compare=False).semantic == "less mainstream"
 
 
+def test_films_that_are_not_sequels_are_the_first_of_their_franchise() -> None:
+    films = {1: {"title": "Toy Story", "year": 1995, "collection": "Toy Story Collection"},
+             2: {"title": "Toy Story 2", "year": 1999, "collection": "Toy Story Collection"},
+             3: {"title": "Toy Story 3", "year": 2010},  # in the franchise by its title
+             4: {"title": "Up", "year": 2009}}
+    for f in films.values():
+        f["companies"] = ["Pixar"]
+    v = Vocabulary.from_payloads(films)
+    q = parse_query("Pixar movies that aren't sequels", v)
+    assert [e.label for e in q.entities] == ["Pixar"] and q.semantic == "" and q.describe() == "from Pixar, no sequels"
+    assert {m for m, p in films.items() if passes(p, q.filters(), m)} == {1, 4}
+    assert parse_query("no sequels", v).no_sequels == [2, 3] and parse_query("Pixar sequels", v).no_sequels == []
+
+
 def test_a_degree_word_keeps_the_negation(vocab: Vocabulary) -> None:
     assert entities(parse_query("not too scary", vocab)) == [("genre", "Horror", True)]  # was Horror only
     assert entities(parse_query("too scary", vocab)) == [("genre", "Horror", False)]
