@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 
 from app.chat import Request, ordinal, parse_message
 from index.errors import CinefuseError, TitleNotFound
-from index.query import describe_list
+from index.query import Entity, describe_list
 from index.search import AVOIDED_NOTE, UNKNOWN_WORDS_NOTE
 from index.store import Filters
 from recommender.api import Recommendation, Recommender
@@ -72,14 +72,15 @@ class Card:
 @dataclass(frozen=True)
 class ProfileItem:
     """One thing the profile panel shows, removable on its own: a movie the person liked or disliked in words,
-    one they judged with a card's buttons ("more like this" is feedback, not a declared like), or a genre rule.
+    one they judged with a card's buttons ("more like this" is feedback, not a declared like), a genre rule, or a
+    name ruled out ("nothing with Al Pacino": a person, studio, franchise, topic or language).
 
     Example:
         >>> ProfileItem("no_genre", "Horror", "Horror").kind
         'no_genre'
     """
 
-    kind: Literal["liked", "disliked", "more_like", "less_like", "no_genre", "only_genre"]
+    kind: Literal["liked", "disliked", "more_like", "less_like", "no_genre", "only_genre", "no_name"]
     label: str
     key: int | str
 
@@ -110,6 +111,9 @@ class Session:
     #: page ("only 90s"), which "more" keeps
     passed: list[int] = field(default_factory=list)
     steer: str | None = None
+    #: names ruled out for the rest of the session ("nothing with Al Pacino", "no Disney"), as the parser read
+    #: them: (kind, payload values, label)
+    excluded: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
     _clock: float = 0.0
     revision: int = 0  # bumped on every save to a session store (app.sessions), so the newest copy wins
 
@@ -140,6 +144,7 @@ class Session:
         self.only_genres.clear()
         self.passed.clear()
         self.steer = None
+        self.excluded.clear()
 
     def declared_likes(self) -> list[int]:
         """The movies the person said they liked, newest first (the anchors of "Because you liked" rows)."""
@@ -147,7 +152,9 @@ class Session:
 
     def filters(self) -> Filters:
         return Filters(genres=list(self.only_genres), exclude_genres=list(self.exclude_genres),
-                       exclude_ids=list(self.passed))
+                       exclude_ids=list(self.passed),
+                       exclude=[Entity(kind, values, label, (0, 0), True).field() for kind, values, label in
+                                self.excluded])
 
     def items(self, titles: dict[int, str]) -> list[ProfileItem]:
         """Everything the profile holds, in the order the panel shows it, each removable on its own.
@@ -166,7 +173,8 @@ class Session:
         order = ["liked", "more_like", "disliked", "less_like"]
         movies.sort(key=lambda p: order.index(p.kind))  # stable: oldest first within a kind
         return (movies + [ProfileItem("no_genre", g, g) for g in self.exclude_genres]
-                + [ProfileItem("only_genre", g, g) for g in self.only_genres])
+                + [ProfileItem("only_genre", g, g) for g in self.only_genres]
+                + [ProfileItem("no_name", label, label) for _, _, label in self.excluded])
 
     def profile(self, titles: dict[int, str]) -> dict[str, Any]:
         """The profile as plain data (for the API): declared likes and dislikes, card feedback, genre rules.
@@ -182,7 +190,8 @@ class Session:
                 "disliked": [i.label for i in items if i.kind == "disliked"],
                 "more_like": [i.label for i in items if i.kind == "more_like"],
                 "less_like": [i.label for i in items if i.kind == "less_like"],
-                "no_genres": list(self.exclude_genres), "only_genres": list(self.only_genres)}
+                "no_genres": list(self.exclude_genres), "only_genres": list(self.only_genres),
+                "no_names": [label for _, _, label in self.excluded]}
 
 
 @dataclass
@@ -307,6 +316,7 @@ class ChatService:
             session.clear()
             notes.append("Starting over: I forgot your likes, dislikes and genre rules.")
         self._apply_titles(session, req, notes)
+        self._apply_excluded(session, req, notes)
         if req.steer and not req.liked and not req.disliked and session.pending == []:
             parsed = self.rec.parse(req.steer)
             if parsed.suggestions and (not parsed.understood() or parsed.only_guessed()):  # "the matirx": a title
@@ -320,7 +330,7 @@ class ChatService:
             notes.append("Tell me movies you liked or disliked (\"I loved Heat and Alien, hated Titanic\"), "
                          "describe what you want (\"a heist that goes wrong\"), or say \"no horror\".")
         if not changed:
-            return Reply(" ".join(notes + why))
+            return Reply(" ".join(dict.fromkeys(notes + why)))  # a note said twice ("the first and the second")
         steer = req.steer
         if req.more:  # the next picks of the same request: the same steer, none of the picks already passed
             session.passed = [*session.passed, *(c.movie_id for c in session.page)][-MAX_PASSED:]
@@ -330,7 +340,7 @@ class ChatService:
             session.passed.clear()
             notes.append("That was every pick I have for this; here they are again from the top.")
             cards, recs, lead = self.page(session, steer=steer)
-        return Reply(" ".join(notes + why + [lead]), cards, recs)
+        return Reply(" ".join(dict.fromkeys(notes + why + [lead])), cards, recs)
 
     def feedback(self, session: Session, position: int, liked: bool) -> Reply:
         """A thumbs up or down on the card at 1-based ``position``: the profile changes and the page re-ranks.
@@ -369,7 +379,11 @@ class ChatService:
         Example:
             >>> # svc.forget(session, "Horror").text  ->  'Horror is back. 2 new picks.'
         """
-        if isinstance(item, str) and (item in session.exclude_genres or item in session.only_genres):
+        excluded = [r for r in session.excluded if r[2] == item]
+        if excluded:
+            session.excluded.remove(excluded[0])
+            note, turn = f"Removed the rule “no {item}”.", f"Remove the rule “no {item}”"
+        elif isinstance(item, str) and (item in session.exclude_genres or item in session.only_genres):
             rule = "no" if item in session.exclude_genres else "only"
             session.allow(item)
             note, turn = f"Removed the rule “{rule} {item}”.", f"Remove the rule “{rule} {item}”"
@@ -593,6 +607,20 @@ class ChatService:
                  f"you disliked {describe_list(said[False])}" if said[False] else ""]
         if any(parts):
             notes.insert(0, "Noted: " + " and ".join(p for p in parts if p) + ".")
+
+    def _apply_excluded(self, session: Session, req: Request, notes: list[str]) -> None:
+        """Names a request rules out ("nothing with Al Pacino", "no Disney") hold for the rest of the session, as
+        genre rules do; the rest of the request steers this page only."""
+        if not req.steer:
+            return
+        said = []
+        for e in self.rec.parse(req.steer).entities:
+            rule = (e.kind, tuple(str(v) for v in e.values), e.label)
+            if e.negated and e.kind not in ("genre", "decade") and rule not in session.excluded:
+                session.excluded.append(rule)
+                said.append(e.describe())
+        if said:
+            notes.append(f"Got it: {describe_list(said)}, from now on.")
 
     def _apply_cards(self, session: Session, positions: list[int], liked: bool, notes: list[str]) -> None:
         for pos in positions:

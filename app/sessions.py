@@ -41,6 +41,7 @@ def session_to_dict(session: Session) -> dict[str, Any]:
             "page": [asdict(c) for c in session.page], "feedback": sorted(session.feedback),
             "pending": list(session.pending), "pending_liked": session.pending_liked,
             "passed": list(session.passed), "steer": session.steer,
+            "excluded": [[kind, list(values), label] for kind, values, label in session.excluded],
             "clock": session._clock, "revision": session.revision}
 
 
@@ -59,7 +60,8 @@ def session_from_dict(data: dict[str, Any]) -> Session:
         exclude_genres=list(data.get("exclude_genres", [])), only_genres=list(data.get("only_genres", [])),
         page=[Card(**c) for c in data.get("page", [])], feedback={int(m) for m in data.get("feedback", [])},
         pending=[int(m) for m in data.get("pending", [])], pending_liked=bool(data.get("pending_liked", True)),
-        passed=[int(m) for m in data.get("passed", [])], steer=data.get("steer"))
+        passed=[int(m) for m in data.get("passed", [])], steer=data.get("steer"),
+        excluded=[(str(kind), tuple(values), str(label)) for kind, values, label in data.get("excluded", [])])
     session._clock = float(data.get("clock", 0.0))
     session.revision = int(data.get("revision", 0))
     return session

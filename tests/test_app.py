@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from app.session import SORRY, ChatService, Session
+from app.sessions import session_from_dict, session_to_dict
 from recommender.api import Recommender
 
 HORROR = {"Dracula: Dead and Loving It (1995)", "Copycat (1995)", "From Dusk Till Dawn (1996)", "Mary Reilly (1996)",
@@ -179,6 +180,27 @@ def test_show_me_more_gives_the_next_picks_of_the_same_request(service: ChatServ
     assert session.passed == [] and session.steer is None
 
 
+def test_a_name_ruled_out_holds_for_the_session_and_can_be_removed(service: ChatService) -> None:
+    rec = service.rec
+    pacino = {m for m, p in rec.payloads.items() if "Al Pacino" in (p.get("cast") or [])}
+    session = Session()
+    service.respond(session, "I loved Heat and The Godfather")
+    reply = service.respond(session, "nothing with Al Pacino")
+    assert "Got it: not starring Al Pacino, from now on." in reply.text and pacino
+    assert session.profile(service.titles)["no_names"] == ["Al Pacino"]
+    for message in ("I loved The Godfather: Part II", "show me more", "something darker"):  # later pages too
+        cards = service.respond(session, message).cards or []
+        assert cards and not {c.movie_id for c in cards} & pacino, message
+    assert session_from_dict(session_to_dict(session)).excluded == session.excluded
+    reply = service.forget(session, "Al Pacino")  # the panel's remove button
+    assert reply.text.startswith("Removed the rule “no Al Pacino”.") and session.excluded == []
+
+
+def test_a_note_is_said_once(service: ChatService) -> None:
+    reply = service.respond(Session(), "I loved the first one and hated the second")  # no cards yet, twice
+    assert reply.text.count("There are no cards yet") == 1
+
+
 def test_likes_dislikes_and_explanations(service: ChatService) -> None:
     session = Session()
     reply = service.respond(session, "I loved Heat and The Matrix, hated Jurassic Park")
@@ -186,7 +208,7 @@ def test_likes_dislikes_and_explanations(service: ChatService) -> None:
                           "Here are 8 picks.")
     assert session.profile(service.titles) == {"liked": ["Heat (1995)", "The Matrix (1999)"],
                                                "disliked": ["Jurassic Park (1993)"], "more_like": [], "less_like": [],
-                                               "no_genres": [], "only_genres": []}
+                                               "no_genres": [], "only_genres": [], "no_names": []}
     assert reply.cards and not {6, 2571, 480} & {c.movie_id for c in reply.cards}
     assert reply.explain == []  # template explanations are written with the page
     for card in session.page:  # every card is explained by something the person actually said they liked
@@ -526,9 +548,9 @@ def test_sessions_do_not_share_profiles(server: str) -> None:
     profile_a = a.predict("no horror", [], api_name="/chat")[3]
     profile_b = b.predict("why the second?", [], api_name="/chat")[3]
     assert profile_a == {"liked": ["Toy Story (1995)"], "disliked": [], "more_like": [], "less_like": [],
-                         "no_genres": ["Horror"], "only_genres": []}
+                         "no_genres": ["Horror"], "only_genres": [], "no_names": []}
     assert profile_b == {"liked": ["Goodfellas (1990)"], "disliked": ["Toy Story (1995)"], "more_like": [],
-                         "less_like": [], "no_genres": [], "only_genres": []}
+                         "less_like": [], "no_genres": [], "only_genres": [], "no_names": []}
 
 
 def test_errors_are_friendly_messages(server: str, service: ChatService, monkeypatch: pytest.MonkeyPatch) -> None:
