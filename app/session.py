@@ -150,9 +150,11 @@ class Session:
         """The movies the person said they liked, newest first (the anchors of "Because you liked" rows)."""
         return [m for m, i in reversed(self.history.items()) if i.liked and m not in self.feedback]
 
-    def filters(self) -> Filters:
+    def filters(self, passed: bool = True) -> Filters:
+        """The session's rules as store filters, and the picks passed with "show me more" (``passed``: the chat's
+        page leaves them out, the For you rows do not)."""
         return Filters(genres=list(self.only_genres), exclude_genres=list(self.exclude_genres),
-                       exclude_ids=list(self.passed),
+                       exclude_ids=list(self.passed) if passed else [],
                        exclude=[Entity(kind, values, label, (0, 0), True).field() for kind, values, label in
                                 self.excluded])
 
@@ -501,7 +503,7 @@ class ChatService:
         from recommender.explain.service import page_evidence
 
         history = list(session.history.values())
-        flt = session.filters()
+        flt = session.filters(passed=False)
         declared = session.declared_likes()
         anchors = {f"Because you liked {self.titles.get(m, str(m))}": m for m in declared}
         with self._rank_lock:
