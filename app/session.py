@@ -316,7 +316,7 @@ class ChatService:
         notes: list[str] = []
         if req.reset:
             session.clear()
-            notes.append("Starting over: I forgot your likes, dislikes and genre rules.")
+            notes.append("Starting over: I forgot your likes, dislikes and rules.")
         self._apply_titles(session, req, notes)
         self._apply_excluded(session, req, notes)
         if req.steer and not req.liked and not req.disliked and session.pending == []:

@@ -166,10 +166,13 @@ class TitleIndex:
                 if head in self._series:
                     self._series[head].add(int(mid))
         year_of = dict(zip(self.ids, self.years, strict=True))
+        sequels: set[int] = set()
+        for members in self._series.values():
+            if len(members) >= 2:
+                first = min(year_of[m] or 9999 for m in members)
+                sequels |= {m for m in members if (year_of[m] or 0) > first}
         #: the films that came after the first of their franchise ("Pixar movies that aren't sequels")
-        self.sequels: frozenset[int] = frozenset(
-            m for members in self._series.values() if len(members) >= 2
-            for first in [min((year_of[x] or 9999) for x in members)] for m in members if (year_of[m] or 0) > first)
+        self.sequels = frozenset(sequels)
 
     def __contains__(self, movie_id: object) -> bool:
         """Whether a movieId is in the index."""
