@@ -597,8 +597,9 @@ class Recommender:
              anchors: int = 2, filters: Filters | None = None,
              because: Sequence[str | int] | None = None) -> dict[str, list[Recommendation]]:
         """Home-page rows: "Top picks for you", "Because you liked X" (per anchor), "Trending now", "Hidden gems"
-        (high predicted score, low popularity). Like a streaming home page, a movie appears in at most one row
-        (the first that wants it), none is one the history already judged, and every row honours ``filters``.
+        (the least widely seen for their time, by predicted score and rating, as "hidden gems" in the chat). Like a
+        streaming home page, a movie appears in at most one row (the first that wants it), none is one the history
+        already judged, and every row honours ``filters``.
 
         ``because`` names the movies a "Because you liked" row may be about (titles or movieIds the person said
         they liked, first ones first; at most ``anchors`` rows); by default the history's strongest positives.
@@ -640,11 +641,12 @@ class Recommender:
             trending += [r for r in self.popular(k=k, recent_years=10_000, diversity=0.9, filters=unused())
                          if r.movie_id not in shown][: k - len(trending)]
         take("Trending now", trending)
-        if items and len(cand):
-            cols = self._cols(cand)
-            popularity = self.model.popularity[cols]
-            gems = np.flatnonzero((popularity <= np.quantile(popularity, 0.3)) & ~np.isin(cand, list(used)))
-            gems = gems[np.argsort(-scores[gems])][:k]
+        if items and len(cand):  # the least widely seen for their time (all-time counts took 2018's blockbusters)
+            seen = self._renown(cand)
+            gems = np.flatnonzero((seen <= np.quantile(seen, 0.3)) & ~np.isin(cand, list(used)))
+            good = steered(scores[gems], shrunk_ratings([self.payloads.get(int(m), {}) for m in cand[gems]]),
+                           BEST_WEIGHT)  # a gem is also good: Child's Play 3 is little seen, not a gem
+            gems = gems[np.argsort(-good)][:k]
             take("Hidden gems", [self._recommendation(int(cand[i]), float(scores[i]), feats) for i in gems])
         return out
 
