@@ -23,6 +23,7 @@ from index.errors import CinefuseError, TitleNotFound
 from index.query import Entity, describe_list
 from index.search import AVOIDED_NOTE, UNKNOWN_WORDS_NOTE
 from index.store import Filters
+from index.titles import sequel_number
 from recommender.api import Recommendation, Recommender
 from recommender.explain.lm import TemplateExplainer
 from recommender.ranking.profile import Interaction
@@ -581,9 +582,12 @@ class ChatService:
             if series:
                 continue
             movie_id, options = self._resolve(text)
-            if movie_id is None and liked:  # "I love Studio Ghibli films like Spirited Away", "..., something
-                parsed = self.rec.parse(text)  # from the 2000s": not a title but a request; its references are
-                if not parsed.references:  # likes, the rest steers the page ("Toy Story from the 80s" too)
+            # "I love Studio Ghibli films like Spirited Away", "..., something from the 2000s": not a title but a
+            # request; its references are likes, the rest steers the page ("Toy Story from the 80s" too). "Toy
+            # Story 4", where there is none, is a title to ask about
+            if movie_id is None and liked and not sequel_number(text):
+                parsed = self.rec.parse(text)
+                if not parsed.references:
                     like = self.rec.parse(f"like {text}")
                     parsed, text = (like, f"like {text}") if like.references else (parsed, text)
                 options = parsed.suggestions or options  # the parser's are the closest titles, most rated first

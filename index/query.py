@@ -28,7 +28,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from index.store import Boost, FieldMatch, Filters
-from index.titles import TitleIndex
+from index.titles import TitleIndex, same_number, sequel_number
 
 Kind = Literal["director", "actor", "writer", "person", "company", "collection", "genre", "keyword", "language",
                "country", "decade"]
@@ -708,7 +708,7 @@ def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True, rule_o
     unknown_words = (not query.understood() and query.semantic and len(meaningful) <= 6
                      and any(_unknown(t.norm, vocab) for t in meaningful))
     if unknown_words or (query.only_guessed() and len(tokens) <= 6):  # "the matirx": a title before a topic
-        query.suggestions = _did_you_mean(text, vocab)
+        query.suggestions = query.suggestions or _did_you_mean(text, vocab)
     query.unknown_names = _unknown_names(tokens, used, vocab)
     return query
 
@@ -750,6 +750,8 @@ def _references(text: str, tokens: list[_Token], starts: list[int], used: list[b
             phrase = text[tokens[first].start:tokens[j - 1].end]
             if tokens[first].norm in ("a", "an") and not tokens[first].raw[:1].isupper():
                 break  # "like a heist": a kind of film, not the title "Heist"
+            if j < last and (tokens[j].raw[:1].isupper() or sequel_number(f"x {tokens[j].norm}")):
+                continue  # "like Toy Storry 2" is no "Toy", "like Toy Story 4" no Toy Story: the rest is the title
             series = vocab.titles.series(phrase)  # "like Harry Potter": its films, not the franchise itself
             ids = series or vocab.titles.exact(phrase)
             if ids:
@@ -759,11 +761,12 @@ def _references(text: str, tokens: list[_Token], starts: list[int], used: list[b
             fuzzy_left -= 1
             phrase = text[tokens[first].start:tokens[last - 1].end]
             if normalize(phrase) not in FILLER and tokens[first].norm not in FILLER:
-                best = _close_titles(phrase, vocab)
+                close = _close_titles(phrase, vocab)
+                best = [b for b in close if same_number(phrase, vocab.titles.display[vocab.titles.ids.index(b[0])])]
                 if best and best[0][1] >= 90:
                     found = ([best[0][0]], last)
-                elif best and len(phrase) >= 4:
-                    query.suggestions.extend(vocab.titles.display[vocab.titles.ids.index(m)] for m, _ in best)
+                elif close and len(phrase) >= 4:
+                    query.suggestions.extend(vocab.titles.display[vocab.titles.ids.index(m)] for m, _ in close)
         if found is None:
             continue
         ids, end = found
@@ -1066,7 +1069,7 @@ def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start:
     genre_next = bool(after) and after[0] in GENRE_WORDS
     franchise_next = bool(after) and after[0] in FRANCHISE_WORDS - {"films", "movies"}
     negated_or_only = bool(before) and before[-1] in NEGATIONS | {"only", "just"}
-    topic_before = bool(before) and before[-1] in TOPIC_CUES
+    topic_before = bool(before) and before[-1] in TOPIC_CUES or before[-2:] in (["set", "in"], ["place", "in"])
     in_before = bool(before) and before[-1] in ("in", "from", "made")
     capitalised = tokens[start].raw[:1].isupper()
     competing = any(e.kind in ("genre", "keyword") for e in entries)

@@ -108,6 +108,29 @@ def title_heads(title: str) -> set[str]:
     return {h for h in heads if h}
 
 
+def sequel_number(text: str) -> str | None:
+    """The sequel number a typed title ends with, as a digit ("Rocky IV" -> "4"), or None.
+
+    Example:
+        >>> sequel_number("Toy Story 4"), sequel_number("the godfather part ii"), sequel_number("Heat")
+        ('4', '2', None)
+    """
+    m = _NUMBERED.match(normalize_title(text))
+    return _ROMAN.get(m.group("n"), m.group("n")) if m else None
+
+
+def same_number(typed: str, title: str) -> bool:
+    """Whether a close title may stand for what was typed: a typed sequel number must be the title's ("Toy
+    Storry 2" is Toy Story 2; "Toy Story 4", where there is none, is neither Toy Story nor Toy Story 2).
+
+    Example:
+        >>> same_number("Toy Storry 2", "Toy Story 2 (1999)"), same_number("Toy Story 4", "Toy Story 2 (1999)")
+        (True, False)
+    """
+    wanted = sequel_number(typed)
+    return wanted is None or any(sequel_number(k) == wanted for k in title_aliases(split_year(title)[0]))
+
+
 def _sequel_keys(key: str) -> set[str]:
     """The ways a numbered title is typed: "godfather part ii" is also "godfather ii", "godfather 2" and
     "godfather part 2"; a title whose part before the colon is numbered ("Terminator 2: Judgment Day") is
@@ -246,7 +269,8 @@ class TitleIndex:
             raise TitleNotFound(f"'{query}' is a franchise, not one movie: name its films, such as "
                                 f"{', '.join(names)}", names)
         best = self.candidates(query, limit=5)
-        if best and best[0].score >= 92 and (len(best) == 1 or best[0].score - best[1].score >= 4):
+        if best and best[0].score >= 92 and (len(best) == 1 or best[0].score - best[1].score >= 4) and \
+                same_number(title, self.display[self.ids.index(best[0].movie_id)]):
             return best[0].movie_id
         names = [m.display_title for m in best]
         hint = f"; did you mean: {', '.join(names)}?" if names else ""

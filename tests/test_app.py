@@ -196,6 +196,13 @@ def test_a_name_ruled_out_holds_for_the_session_and_can_be_removed(service: Chat
     assert reply.text.startswith("Removed the rule “no Al Pacino”.") and session.excluded == []
 
 
+def test_a_sequel_nobody_here_has_is_asked_about_not_liked_as_the_first_film(service: ChatService) -> None:
+    session = Session()
+    reply = service.respond(session, "I loved Toy Story 4")  # there is no Toy Story 4 here
+    assert "I don't know a movie called “Toy Story 4”. Did you mean Toy Story (1995)" in reply.text
+    assert session.history == {}
+
+
 def test_a_note_is_said_once(service: ChatService) -> None:
     reply = service.respond(Session(), "I loved the first one and hated the second")  # no cards yet, twice
     assert reply.text.count("There are no cards yet") == 1

@@ -263,6 +263,19 @@ def test_less_mainstream_and_hidden_gems_are_read_not_searched(vocab: Vocabulary
     assert parse_query("something less mainstream", vocab, compare=False).semantic == "less mainstream"
 
 
+def test_a_sequel_number_is_part_of_the_title_and_set_in_is_a_topic_cue() -> None:
+    v = Vocabulary.from_payloads({1: {"title": "Toy Story", "rating_count": 215}, 2: {"title": "Toy Story 2"},
+                                  3: {"title": "The Toy", "rating_count": 3},
+                                  4: {"title": "Amelie", "keywords": ["paris"]},
+                                  **{m: {"title": f"Film {m}", "keywords": ["paris"]} for m in range(5, 20)},
+                                  20: {"title": "Film 20", "companies": ["Paris Films"]}})
+    q = parse_query("movies like Toy Story 4", v)  # there is no 4: neither Toy Story nor Toy Story 2
+    assert q.references == [] and "Toy Story" in q.suggestions
+    assert parse_query("movies like Toy Storry 2", v).references == [2]  # was "The Toy"
+    q = parse_query("something like Amelie set in Paris", v)  # the place, not the studio "Paris Films"
+    assert q.references == [4] and [(e.kind, e.label) for e in q.entities] == [("keyword", "paris")]
+
+
 def test_films_that_are_not_sequels_are_the_first_of_their_franchise() -> None:
     films = {1: {"title": "Toy Story", "year": 1995, "collection": "Toy Story Collection"},
              2: {"title": "Toy Story 2", "year": 1999, "collection": "Toy Story Collection"},

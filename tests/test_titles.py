@@ -83,6 +83,8 @@ def test_titles_are_found_as_people_type_them() -> None:
     assert idx.resolve("Terminator 2") == idx.resolve("Terminator II") == 589
     assert idx.resolve("Star Wars 5") == idx.resolve("star wars episode v") == 1196
     assert idx.resolve("Rocky 4") == 2411 and idx.exact("Rocky 3") == []
+    with pytest.raises(TitleNotFound, match="did you mean"):  # a sequel nobody here has is not the first film
+        idx.resolve("Terminator 3")
     # words run together or apart, "&" for "and", no apostrophe: every spelling finds the film
     assert sorted(idx.exact("oldboy")) == [27773, 107314] and idx.exact("Old Boy") == [27773]
     assert idx.resolve("Oldboy") == 107314  # the title exactly as typed wins a tie, as "Heat" beats "The Heat"
