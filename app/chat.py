@@ -24,6 +24,19 @@ GENRE_WORDS = {" ".join(w.split()): g for w, g in QUERY_GENRE_WORDS.items()}
 _GENRE = "|".join(re.escape(w).replace(r"\ ", r"[\s-]").replace("childrens", "children'?s")
                   for w in sorted(GENRE_WORDS, key=len, reverse=True))
 
+#: a list of genres alone ("romantic comedies", "horror and slasher films"), as the object of a verb
+_GENRE_LIST = re.compile(rf"(?:(?:{_GENRE})(?:\s+(?:movies|films|stuff))?(?:\s*(?:,|and|or)\s*|\s+)?)+", re.I)
+_GENRE_WORD = re.compile(rf"\b(?:{_GENRE})\b", re.I)
+
+
+def _genres(text: str) -> list[str]:
+    """The MovieLens genres a list names, one per item, the first word of each ("romantic comedies" is Romance,
+    as "romcoms" is; "horror or musicals" is Horror and Musical)."""
+    items = re.split(r"\s*(?:,|\band\b|\bor\b)\s*", text, flags=re.I)
+    firsts = [_GENRE_WORD.search(item) for item in items]
+    return list(dict.fromkeys(GENRE_WORDS[normalize(m.group())] for m in firsts if m))
+
+
 _RESET = re.compile(r"^\s*(?:reset|start over|start again|forget (?:everything|it all|me)|clear"
                     r"(?: my)? (?:history|profile|likes))\b[\s.!]*", re.I)
 _WHY = re.compile(r"\bwhy\b(?:\s+(?:did|do|would)\s+you\s+(?:pick|choose|recommend|suggest|show)(?:\s+me)?)?"
@@ -42,8 +55,9 @@ _SIMILAR = re.compile(r"(?:^|\b(?:something|anything|movies?|films?|stuff|ones?|
 _VERB = re.compile(
     r"\b(?P<neg>didn'?t\s+(?:like|enjoy|love)|did\s+not\s+(?:like|enjoy|love)|don'?t\s+(?:like|love)|"
     r"do\s+not\s+(?:like|love)|couldn'?t\s+stand|can'?t\s+stand|could\s+not\s+stand|cannot\s+stand|disliked?|"
-    r"hated?|loathed?|(?:was|wasn'?t|am|i'?m|not)\s+(?:a\s+)?fan\s+of|bored\s+by|was\s+bored\s+by)\b"
-    r"|\b(?P<pos>(?:really\s+|also\s+|absolutely\s+)?(?:loved?|liked?|enjoyed|enjoy|adored?)|(?:big\s+)?fan\s+of|"
+    r"hated?|hates|dislikes|loathed?|(?:was|wasn'?t|am|i'?m|not)\s+(?:a\s+)?fan\s+of|bored\s+by|was\s+bored\s+by)\b"
+    r"|\b(?P<pos>(?:really\s+|also\s+|absolutely\s+)?(?:loved?|loves|liked?|likes|enjoyed|enjoys?|adored?|adores)|"
+    r"(?:big\s+)?fan\s+of|"
     r"favou?rites?\s+(?:are|is|were|was|include))\b", re.I)
 _VERDICT = re.compile(
     r"(?:^|(?<=[.;!?,]))\s*(?P<t>[^.;!?,]+?)\s+(?:was|were|is|are)\s+(?:so\s+|really\s+|very\s+|just\s+|truly\s+)?"
@@ -240,7 +254,8 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     if not req.steer and not re.search(r"[A-Za-z]{3,}", leftover) and _ASKS_FOR_PICKS.search(rest):
         req.picks = True
     if leftover and not req.steer and re.search(r"[A-Za-z]{3,}", leftover):
-        text = " ".join(rest.replace(" ; ", " ").split()).strip(" .,;!?")
+        pieces = [p for p in re.split(r"\s;\s|(?<=[.!?])\s+", rest) if _asks_something(p)]  # not "Hi!", "my wife"
+        text = " ".join(" ".join(pieces).split()).strip(" .,;!?")
         titles = split_titles(text, is_title)
         if req.is_empty() and titles and all(is_title(t) for t in titles):
             req.liked.extend(titles)  # a message that is only titles lists things the person liked
@@ -250,12 +265,19 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     return req
 
 
+def _asks_something(piece: str) -> bool:
+    """Whether a stretch of a message says anything about which movies (not "Hi!", "I", "my wife and")."""
+    words = _FILLER.sub(" ", re.sub(r"[^\w' -]+", " ", piece)).split()
+    return any(re.search(r"[A-Za-z]{3,}", w) and w.lower() not in _NOT_A_REQUEST for w in words)
+
+
 #: words that say nothing about which movies: "what should I watch tonight?", "recommend me something good"
 _NOT_A_REQUEST = frozenset({
     "i", "me", "we", "us", "you", "and", "but", "a", "an", "the", "what", "which", "should", "could", "can", "shall",
     "would", "do", "does", "is", "are", "watch", "see", "good", "great", "nice", "fun", "decent", "tonight", "today",
     "now", "any", "ideas", "idea", "suggestion", "suggestions", "pick", "picks", "for", "this", "evening", "night",
-    "weekend"})
+    "weekend", "my", "our", "wife", "husband", "partner", "girlfriend", "boyfriend", "friend", "friends", "kids",
+    "both", "together", "we'd", "i'm", "really", "she", "he", "they", "there"})
 #: a whole message asking for the next picks of the same request
 _MORE = re.compile(r"^(?:(?:ok(?:ay)?|hmm+|nah|no|meh)[,.!]?\s+)?(?:(?:please\s+)?(?:show|give|find)\s+me\s+|any\s+|"
                    r"got\s+any\s+|can\s+i\s+see\s+|let'?s\s+see\s+)?(?:some\s+)?(?:more|next|others?|other\s+ones|"
@@ -294,10 +316,15 @@ def _sentiments(text: str, req: Request, is_title: Callable[[str], bool]) -> str
         chunk = text[verb.end():end]
         stop = _STOP.search(chunk)
         obj, after = (chunk[:stop.start()], chunk[stop.end():]) if stop else (chunk, "")
-        obj = re.sub(r"(?:,|\s)+(?:and|but|i|we|also)?\s*$", "", obj.strip(), flags=re.I).strip(" ,")
-        if obj and not re.match(r"^(?:something|anything|some|movies|films)\b", obj, re.I):
+        obj = re.sub(r"(?:(?:,|\s)+(?:and|but|i|we|also)?)+\s*$", "", obj.strip(), flags=re.I).strip(" ,")
+        kinds = _GENRE_LIST.fullmatch(obj) if obj and not is_title(obj) else None
+        if kinds and verb.group("neg"):  # "I can't stand romantic comedies": a genre rule, not a title
+            req.exclude_genres.extend(g for g in _genres(kinds.group()) if g not in req.exclude_genres)
+        elif kinds:  # "she loves musicals": what the page leans towards
+            kept.append(obj)
+        elif obj and not re.match(r"^(?:something|anything|some|movies|films)\b", obj, re.I):
             (req.disliked if verb.group("neg") else req.liked).extend(_titles(obj, is_title))
         elif obj:
             kept.append(obj)
         kept.append(after)
-    return " ".join(k for k in kept if k.strip())
+    return " ; ".join(k for k in kept if k.strip())

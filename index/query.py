@@ -69,6 +69,7 @@ WRITER_CUES = {"written", "writer", "screenplay", "scripted", "penned"}
 TOPIC_CUES = {"about", "involving", "featuring", "with", "on", "regarding", "concerning", "themed"}
 #: words that carry no meaning for the semantic query once the entities are taken out
 FILLER = {"similar", "greatest", "finest", "acclaimed", "rated", "highest", "highly", "must", "alike", "else", "kind",
+          "ideally", "preferably", "perhaps", "possibly",
           "sort", "type", "movie", "movies", "film", "films", "flick", "flicks", "picture", "pictures", "cinema",
           "show", "me",
           "give", "find", "recommend", "suggest", "some", "something", "anything", "any", "please", "i", "want",
@@ -540,7 +541,9 @@ def _add_collections(entries: dict[str, list[Entry]], collections: Counter[str],
         total = sum(collections[n] for n in names)
         label = (next(iter(names)).replace(" Collection", "") if len(names) == 1
                  else " ".join(w.capitalize() for w in alias.split()))
-        is_weak = alias in weak or (" " not in alias and alias in common)
+        words = alias.split()  # "scary movie" reads as a kind of film, not the franchise, unless capitalised
+        is_weak = alias in weak or (" " not in alias and alias in common) or (
+            all(w in common for w in words) and any(w in FILM_WORDS or w in GENRE_WORDS for w in words))
         entries[alias].append(Entry("collection", tuple(sorted(names)), label, total, weak=is_weak))
 
 
@@ -1064,6 +1067,8 @@ def _context(norms: list[str], used: list[bool], start: int, end: int) -> tuple[
 def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start: int, end: int, used: list[bool],
             whole: bool) -> Entry | None:
     """The entry this occurrence stands for, or None where its context says it is an ordinary word."""
+    if end - start == 1 and norms[start] in FILLER and not tokens[start].raw[:1].isupper():
+        entries = [e for e in entries if e.kind in ("keyword", "genre")]  # "a good anime film": no studio Good
     before, after = _context(norms, used, start, end)
     film_next = bool(after) and after[0] in FILM_WORDS | FRANCHISE_WORDS
     genre_next = bool(after) and after[0] in GENRE_WORDS

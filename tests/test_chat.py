@@ -9,7 +9,7 @@ from index.titles import normalize_title
 
 KNOWN = {"heat", "alien", "titanic", "toy story", "the matrix", "sense and sensibility", "fargo", "se7en", "up",
          "harry and the hendersons", "monsters, inc.", "monsters", "finding nemo", "in the mood for love",
-         "love actually", "amelie"}
+         "love actually", "amelie", "pride and prejudice"}
 
 
 def is_title(text: str) -> bool:
@@ -58,6 +58,15 @@ def parse(text: str) -> dict[str, object]:
     ("I enjoyed the 3rd", {"card_liked": [3]}),
     ("more like that but newer", {"steer": "newer"}),
     ("show me more", {"more": True}),
+    # long messages as people write them: a genre disliked is a rule, greetings and company say nothing
+    ("Hi! I really enjoyed Inception and Interstellar, but I can't stand romantic comedies. Anything similar but a "
+     "bit older?", {"liked": ["Inception", "Interstellar"], "exclude_genres": ["Romance"],
+                    "steer": "similar but a bit older"}),
+    ("My wife loves Pride and Prejudice and I love Heat. Something we'd both like?",
+     {"liked": ["Pride and Prejudice", "Heat"], "picks": True}),
+    ("I can't stand horror or musicals", {"exclude_genres": ["Horror", "Musical"]}),
+    ("she loves musicals", {"steer": "musicals"}),
+    ("Hi there, any ideas?", {"picks": True}),
     ("nah, something else", {"more": True}),
     ("what else?", {"more": True}),
     ("show me more comedies", {"steer": "more comedies"}),

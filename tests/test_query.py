@@ -276,6 +276,18 @@ def test_a_sequel_number_is_part_of_the_title_and_set_in_is_a_topic_cue() -> Non
     assert q.references == [4] and [(e.kind, e.label) for e in q.entities] == [("keyword", "paris")]
 
 
+def test_a_kind_of_film_or_a_kind_word_is_no_franchise_or_studio() -> None:
+    films = {1: {"title": "Scary Movie", "collection": "Scary Movie Collection", "genres": ["Comedy"]},
+             2: {"title": "Scary Movie 2", "collection": "Scary Movie Collection", "genres": ["Comedy"]},
+             3: {"title": "Film 3", "companies": ["Good Films"], "genres": ["Animation"]},
+             4: {"title": "Film 4", "genres": ["Horror"], "overview": "a scary movie, a good movie, a good one"}}
+    v = Vocabulary.from_payloads(films)
+    q = parse_query("I want a scary movie but not too gory, ideally from the 80s", v)
+    assert entities(q) == [("genre", "Horror", False)] and q.semantic == ""  # was the Scary Movie franchise
+    assert entities(parse_query("recommend me a good anime film", v)) == [("genre", "Animation", False)]  # "Good"
+    assert entities(parse_query("Scary Movie films", v)) == [("collection", "Scary Movie", False)]
+
+
 def test_films_that_are_not_sequels_are_the_first_of_their_franchise() -> None:
     films = {1: {"title": "Toy Story", "year": 1995, "collection": "Toy Story Collection"},
              2: {"title": "Toy Story 2", "year": 1999, "collection": "Toy Story Collection"},
