@@ -68,7 +68,8 @@ _STOP = re.compile(r"[;!?]|(?<!\b(?:Mr|Dr|St|Jr|vs|Ms))(?<!\bMrs|\bInc)\.(?=\s|$
 _PRONOUN = re.compile(r"^(?:it|them|that|those|these|this|both|all\s+of\s+them|it\s+all)$", re.I)
 _REQUEST = re.compile(r"\b(?:i'?d|i\s+would|we'?d|would)\s+$", re.I)
 _TRAIL = re.compile(r"(?:\s+(?:a\s+lot|so\s+much|very\s+much|too|as\s+well|a\s+bunch|though|but|and))+\s*$", re.I)
-_LEAD = re.compile(r"^\s*(?:and\s+|also\s+|the\s+(?:movies?|films?)\s+|movies?\s+|films?\s+)+", re.I)
+_LEAD = re.compile(r"^\s*(?:and\s+|also\s+|especially\s+|particularly\s+|mostly\s+|mainly\s+|in\s+particular\s+|"
+                   r"the\s+(?:movies?|films?)\s+|movies?\s+|films?\s+)+", re.I)
 _FILLER = re.compile(r"\b(?:please|pls|thanks|thank you|hi|hello|hey|ok(?:ay)?|so|well|now|"
                      r"show\s+me|give\s+me|find\s+me|recommend(?:\s+me)?|suggest|i\s+want(?:\s+to\s+watch)?|"
                      r"i'?d\s+like|i\s+would\s+like|can\s+you|could\s+you|maybe|some|something|anything|"
@@ -276,7 +277,7 @@ _NOT_A_REQUEST = frozenset({
     "i", "me", "we", "us", "you", "and", "but", "a", "an", "the", "what", "which", "should", "could", "can", "shall",
     "would", "do", "does", "is", "are", "watch", "see", "good", "great", "nice", "fun", "decent", "tonight", "today",
     "now", "any", "ideas", "idea", "suggestion", "suggestions", "pick", "picks", "for", "this", "evening", "night",
-    "weekend", "my", "our", "wife", "husband", "partner", "girlfriend", "boyfriend", "friend", "friends", "kids",
+    "weekend", "my", "our", "wife", "husband", "partner", "girlfriend", "boyfriend", "friend", "friends", "looking",
     "both", "together", "we'd", "i'm", "really", "she", "he", "they", "there"})
 #: a whole message asking for the next picks of the same request
 _MORE = re.compile(r"^(?:(?:ok(?:ay)?|hmm+|nah|no|meh)[,.!]?\s+)?(?:(?:please\s+)?(?:show|give|find)\s+me\s+|any\s+|"

@@ -69,7 +69,7 @@ WRITER_CUES = {"written", "writer", "screenplay", "scripted", "penned"}
 TOPIC_CUES = {"about", "involving", "featuring", "with", "on", "regarding", "concerning", "themed"}
 #: words that carry no meaning for the semantic query once the entities are taken out
 FILLER = {"similar", "greatest", "finest", "acclaimed", "rated", "highest", "highly", "must", "alike", "else", "kind",
-          "ideally", "preferably", "perhaps", "possibly",
+          "ideally", "preferably", "perhaps", "possibly", "looking", "weekend", "they", "their", "this",
           "sort", "type", "movie", "movies", "film", "films", "flick", "flicks", "picture", "pictures", "cinema",
           "show", "me",
           "give", "find", "recommend", "suggest", "some", "something", "anything", "any", "please", "i", "want",
@@ -110,6 +110,8 @@ TOPIC_FUZZY_CUTOFF = 0.79  # 0.8 less rounding
 RECENT_YEARS = 5
 CLASSIC_BEFORE = 1980
 SHORT_MINUTES = 90
+#: "something short" is a short feature: at least this long, unless "short films" names the form
+FEATURE_MINUTES = 60
 LONG_MINUTES = 140
 #: what "lighter", "darker" and "a tearjerker" are searched as (a lone word embeds as little more than itself)
 TONES = {"light": "a light-hearted, funny and feel-good story", "dark": "a dark, grim and disturbing story",
@@ -625,6 +627,9 @@ _RUNTIME_PATTERNS: list[tuple[re.Pattern[str], str]] = [
                 r"comed(?:y|ies)|dramas?|thrillers?|westerns?|musicals?|documentar(?:y|ies)|cartoons?|romances?|"
                 r"rom-?coms?|myster(?:y|ies)|adventures?|animations?|horrors?)\b", re.I), "short"),
     (re.compile(r"\b(?:something|anything)\s+(?P<word>short|quick)\b", re.I), "short"),
+    (re.compile(r"^\s*(?:an?\s+)?(?P<word>short|quick)\b(?!\s+(?:story|stories|circuit|term))", re.I), "short"),
+    (re.compile(r"\b(?:isn'?t|is\s+not|aren'?t|are\s+not|not|nothing)\s+(?P<word>(?:too|very|overly|that)\s+long)\b",
+                re.I), "not long"),
     (re.compile(rf"\b(?:about|around|roughly|approximately)\s+{_AMOUNT}[\s-]*{_UNIT}", re.I), "about"),
     (re.compile(rf"\b{_AMOUNT}[\s-]*{_UNIT}(?:[\s-]+long)?(?=\s+(?:movie|film|flick|one)s?\b)", re.I), "about"),
 ]
@@ -635,7 +640,7 @@ ABOUT_RUNTIME = 0.15
 CHILD_AGE = 12
 _AUDIENCE = re.compile(
     r"\b(?:kids?|family|child|children)[\s-]+friendly\b"
-    r"|\bfor\s+(?:(?:the|my|our|your|a|young|little|small|whole|entire)\s+)*(?:kids|children|toddlers|little\s+ones|"
+    r"|\b(?:for|with)\s+(?:(?:the|my|our|your|a|young|little|small|whole|entire)\s+)*(?:kids|children|toddlers|little\s+ones|"
     r"family|grandkids|grandchildren)\b"
     r"|\b(?:(?:for|with)\s+)?(?:(?:my|our|your|an?)\s+)?(?P<age>\d{1,2})[\s-]*(?:years?|yrs?)[\s-]*olds?\b"
     r"|\b(?:(?:for|with)\s+)?(?:(?:my|our|your|an?)\s+)?(?P<age2>\d{1,2})\s*(?:yo|y/o)\b", re.I)
@@ -856,7 +861,8 @@ def _negated_before(text: str, at: int) -> bool:
 
 def _negation_start(text: str, at: int) -> int:
     window = text[max(0, at - 24):at]
-    m = re.search(r"\b(?:no|not|without|except|excluding|nothing|avoid|skip)\b[^.;!?]*$", window, re.I)
+    m = re.search(r"\b(?:no|not|without|except|excluding|nothing|avoid|skip|isn'?t|aren'?t)(?![\w'])[^.;!?]*$",
+                  window, re.I)
     return max(0, at - 24) + m.start() if m else at
 
 
@@ -872,6 +878,10 @@ def _runtimes(text: str, query: ParsedQuery, claim: Any) -> None:
                 minutes = SHORT_MINUTES
                 kind = "max"
                 span = m.span("word")
+                if not re.match(r"\s*films?\b", text[m.end("word"):], re.I) and query.runtime_min is None:
+                    query.runtime_min = FEATURE_MINUTES  # "something short for tonight" is no 7-minute short
+            elif kind == "not long":  # "sci-fi that isn't too long": not a long film
+                minutes, kind = LONG_MINUTES - 1, "max"
             else:
                 amount = m.group("n").lower()
                 value = float(NUMBER_WORDS[amount]) if amount in NUMBER_WORDS else float(amount)
@@ -945,7 +955,7 @@ _COMPARATIVES: list[tuple[re.Pattern[str], str, Any]] = [
                 r"depressing|intense|grim|bleak|violent|disturbing))\b", re.I), "tone", "light"),
     (re.compile(r"\b(?:darker|grittier|heavier|bleaker|grimmer|more\s+(?:serious|intense|dark|violent|disturbing|"
                 r"grim)|less\s+(?:funny|light|silly|cheerful|upbeat))\b", re.I), "tone", "dark"),
-    (re.compile(r"\b(?:sad|sadder|heartbreaking|tear[\s-]?jerkers?|weepies?|more\s+(?:moving|emotional)|"
+    (re.compile(r"\b(?:sad|sadder|depressing|heartbreaking|tear[\s-]?jerkers?|weepies?|more\s+(?:moving|emotional)|"
                 r"(?:makes?|made)\s+(?:me|us)\s+cry|(?:want|need)\s+to\s+cry|cry\s+my\s+eyes\s+out)\b", re.I),
      "tone", "sad"),
     (re.compile(r"\b(?:less\s+(?:mainstream|popular|known|obvious|famous|commercial)|lesser[\s-]+known|"
@@ -1067,7 +1077,8 @@ def _context(norms: list[str], used: list[bool], start: int, end: int) -> tuple[
 def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start: int, end: int, used: list[bool],
             whole: bool) -> Entry | None:
     """The entry this occurrence stands for, or None where its context says it is an ordinary word."""
-    if end - start == 1 and norms[start] in FILLER and not tokens[start].raw[:1].isupper():
+    if end - start == 1 and norms[start] in FILLER and (not tokens[start].raw[:1].isupper() or norms[start] in (
+            "i", "im", "id", "ive", "ill")):  # "I'm in the mood": no IM Filmproduktion either
         entries = [e for e in entries if e.kind in ("keyword", "genre")]  # "a good anime film": no studio Good
     before, after = _context(norms, used, start, end)
     film_next = bool(after) and after[0] in FILM_WORDS | FRANCHISE_WORDS
@@ -1181,8 +1192,11 @@ def _role(entry: Entry, norms: list[str], begin: int, i: int) -> str:
     cue_words = set(norms[max(0, begin - 1):i])
     if cue_words & WRITER_CUES:
         return "writer"
-    if cue_words & (ACTOR_CUES - {"with"}) or (cue_words & {"with"} and not cue_words & DIRECTOR_CUES):
+    if cue_words & (ACTOR_CUES - {"with"}):
         return "actor"
+    if cue_words & {"with"} and not cue_words & DIRECTOR_CUES:  # "nothing with Nicholas Sparks": his any credit
+        acts = dict(entry.roles).get("actor", 0)
+        return "actor" if not entry.roles or acts * 2 >= max(n for _, n in entry.roles) else "person"
     if cue_words & DIRECTOR_CUES:
         return "director"
     if not entry.roles:

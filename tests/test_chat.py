@@ -67,6 +67,8 @@ def parse(text: str) -> dict[str, object]:
     ("I can't stand horror or musicals", {"exclude_genres": ["Horror", "Musical"]}),
     ("she loves musicals", {"steer": "musicals"}),
     ("Hi there, any ideas?", {"picks": True}),
+    ("I adore Wes Anderson films, especially Heat", {"liked": ["Wes Anderson films", "Heat"]}),  # not "especially
+    # Heat"; the session reads a liked text that is no title as a request ("Wes Anderson films")
     ("nah, something else", {"more": True}),
     ("what else?", {"more": True}),
     ("show me more comedies", {"steer": "more comedies"}),

@@ -16,7 +16,7 @@ import pytest
 from index.build import build_index
 from index.config import Settings
 from index.match import match_sentence
-from index.query import MAX_FUZZY_LOOKUPS, MAX_NAME_WORDS, TONES, ParsedQuery, Vocabulary, parse_query
+from index.query import LONG_MINUTES, MAX_FUZZY_LOOKUPS, MAX_NAME_WORDS, TONES, ParsedQuery, Vocabulary, parse_query
 from index.search import AVOIDED_NOTE, SearchResult, best_first, search_request, sparse_encoder_for
 from index.store import Hit, VectorStore, open_store, passes
 from tests.tiny_catalog import runtime_of, tiny_catalog, tiny_payloads
@@ -251,6 +251,11 @@ def test_a_topic_with_many_movies_outweighs_a_name_spelt_the_same() -> None:
         q = parse_query(text, v)
         assert entities(q) == [("genre", "Comedy", False)] and q.runtime_max == 90 and not q.semantic, text
     assert parse_query("a short story adaptation", v).runtime_max is None
+    q = parse_query("short for tonight", v)  # a short feature, not a seven-minute short
+    assert (q.runtime_min, q.runtime_max) == (60, 90) and q.semantic == ""
+    assert parse_query("short films", v).runtime_min is None  # the form keeps its shorts
+    q = parse_query("a documentary that isn't depressing", v)  # was the keyword "depressing", ruled out
+    assert q.tone == "light" and "isn't" not in q.semantic and [e.label for e in q.entities] == ["Documentary"]
 
 
 def test_less_mainstream_and_hidden_gems_are_read_not_searched(vocab: Vocabulary) -> None:
@@ -286,6 +291,21 @@ def test_a_kind_of_film_or_a_kind_word_is_no_franchise_or_studio() -> None:
     assert entities(q) == [("genre", "Horror", False)] and q.semantic == ""  # was the Scary Movie franchise
     assert entities(parse_query("recommend me a good anime film", v)) == [("genre", "Animation", False)]  # "Good"
     assert entities(parse_query("Scary Movie films", v)) == [("collection", "Scary Movie", False)]
+
+
+def test_not_too_long_with_my_kids_and_a_writer_ruled_out_by_with() -> None:
+    films = {1: {"title": "Film 1", "writers": ["Nicholas Sparks"], "genres": ["Drama"]},
+             2: {"title": "Film 2", "writers": ["Nicholas Sparks"], "cast": ["Nicholas Sparks"]},
+             3: {"title": "Film 3", "writers": ["Nicholas Sparks"]},
+             4: {"title": "Film 4", "companies": ["IM Filmproduktion", "IM Global"], "genres": ["Film-Noir"]}}
+    v = Vocabulary.from_payloads(films)
+    q = parse_query("any good sci-fi that isn't too long?", v)  # was the keyword "too long", ruled out
+    assert q.runtime_max == LONG_MINUTES - 1 and q.semantic == "" and all(e.kind == "genre" for e in q.entities)
+    q = parse_query("something to watch with my kids this weekend", v)
+    assert entities(q) == [("genre", "Children", False)] and q.semantic == ""
+    # "with" makes an actor of an actor; a writer who once acted stays any credit
+    assert entities(parse_query("nothing with Nicholas Sparks", v)) == [("person", "Nicholas Sparks", True)]
+    assert "company" not in {e.kind for e in parse_query("I'm in the mood for a classic noir", v).entities}
 
 
 def test_films_that_are_not_sequels_are_the_first_of_their_franchise() -> None:
