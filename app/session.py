@@ -431,7 +431,8 @@ class ChatService:
         if not recs:
             return cards, recs, " ".join([*notes, "Nothing matches those rules; try \"any genre\" or fewer "
                                                   "exclusions, or describe it another way."])
-        suffix = f", leaning towards “{steer}”" if steer else ""
+        said = ", ".join(dict.fromkeys(x for x in (parsed.describe(), parsed.said) if x)) if parsed else ""
+        suffix = f", leaning towards “{said or steer}”" if steer else ""  # "from the 1990s", not "only 90s"
         new = len({c.movie_id for c in cards} - before)
         lead = (f"Here are {len(cards)} picks{suffix}." if not before
                 else f"{new} new pick{'s' if new != 1 else ''}{suffix}." if new

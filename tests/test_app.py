@@ -171,7 +171,7 @@ def test_show_me_more_gives_the_next_picks_of_the_same_request(service: ChatServ
     pages = [[c.movie_id for c in first.cards or []]]
     for message in ("show me more", "something else"):
         reply = service.respond(session, message)
-        assert "leaning towards “only 90s”" in reply.text  # the request goes on
+        assert "leaning towards “from the 1990s”" in reply.text  # the request goes on
         pages.append([c.movie_id for c in reply.cards or []])
     shown = [m for page in pages for m in page]
     assert len(shown) == len(set(shown)) == 24  # three full pages, no pick twice
