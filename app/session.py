@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 
 from app.chat import Request, ordinal, parse_message
 from index.errors import CinefuseError, TitleNotFound
-from index.query import Entity, describe_list
+from index.query import Entity, ParsedQuery, describe_list
 from index.search import AVOIDED_NOTE, UNKNOWN_WORDS_NOTE
 from index.store import Filters
 from index.titles import sequel_number
@@ -319,11 +319,11 @@ class ChatService:
             session.clear()
             notes.append("Starting over: I forgot your likes, dislikes and rules.")
         self._apply_titles(session, req, notes)
-        self._apply_excluded(session, req, notes)
-        if req.steer and not req.liked and not req.disliked and session.pending == []:
-            parsed = self.rec.parse(req.steer)
-            if parsed.suggestions and (not parsed.understood() or parsed.only_guessed()):  # "the matirx": a title
-                return self._suggest(session, req.steer, parsed.suggestions, True, notes)
+        parsed = self.rec.parse(req.steer) if req.steer else None  # once: the rules and "did you mean" read it
+        self._apply_excluded(session, parsed, notes)
+        if (req.steer and parsed and parsed.suggestions and not req.liked and not req.disliked
+                and session.pending == [] and (not parsed.understood() or parsed.only_guessed())):  # "the matirx"
+            return self._suggest(session, req.steer, parsed.suggestions, True, notes)
         self._apply_cards(session, req.card_liked, True, notes)
         self._apply_cards(session, req.card_disliked, False, notes)
         self._apply_genres(session, req, notes)
@@ -615,13 +615,13 @@ class ChatService:
         if any(parts):
             notes.insert(0, "Noted: " + " and ".join(p for p in parts if p) + ".")
 
-    def _apply_excluded(self, session: Session, req: Request, notes: list[str]) -> None:
+    def _apply_excluded(self, session: Session, parsed: ParsedQuery | None, notes: list[str]) -> None:
         """Names a request rules out ("nothing with Al Pacino", "no Disney") hold for the rest of the session, as
         genre rules do; the rest of the request steers this page only."""
-        if not req.steer:
+        if parsed is None:
             return
         said = []
-        for e in self.rec.parse(req.steer).entities:
+        for e in parsed.entities:
             rule = (e.kind, tuple(str(v) for v in e.values), e.label)
             if e.negated and e.kind not in ("genre", "decade") and rule not in session.excluded:
                 session.excluded.append(rule)

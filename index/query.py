@@ -28,7 +28,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from index.store import Boost, FieldMatch, Filters
-from index.titles import TitleIndex, same_number, sequel_number
+from index.titles import SEQUEL_NUMBERS, TitleIndex, same_number
 
 Kind = Literal["director", "actor", "writer", "person", "company", "collection", "genre", "keyword", "language",
                "country", "decade"]
@@ -391,7 +391,9 @@ class Vocabulary:
                         TOPIC_FUZZY_CUTOFF)
 
     @classmethod
-    def from_payloads(cls, payloads: Mapping[int, Mapping[str, Any]]) -> Vocabulary:
+    def from_payloads(cls, payloads: Mapping[int, Mapping[str, Any]], titles: TitleIndex | None = None) -> Vocabulary:
+        """The vocabulary of these payloads; ``titles``, when given, is their :class:`TitleIndex` already built
+        (a Recommender has one), so it is not built twice."""
         credits: dict[str, Counter[str]] = defaultdict(Counter)
         display: dict[str, str] = {}
         companies: Counter[str] = Counter()
@@ -423,7 +425,7 @@ class Vocabulary:
         common = ({w for w, n in lower_words.items() if n >= 3} | FILLER | set(FILM_WORDS)
                   | {w for g in GENRE_WORDS for w in g.split()})
         entries: dict[str, list[Entry]] = defaultdict(list)
-        titles = TitleIndex(payloads)
+        titles = titles if titles is not None else TitleIndex(payloads)
         title_keys = {k for k in titles.keys}
 
         for norm, roles in credits.items():
@@ -758,7 +760,7 @@ def _references(text: str, tokens: list[_Token], starts: list[int], used: list[b
             phrase = text[tokens[first].start:tokens[j - 1].end]
             if tokens[first].norm in ("a", "an") and not tokens[first].raw[:1].isupper():
                 break  # "like a heist": a kind of film, not the title "Heist"
-            if j < last and (tokens[j].raw[:1].isupper() or sequel_number(f"x {tokens[j].norm}")):
+            if j < last and (tokens[j].raw[:1].isupper() or tokens[j].norm in SEQUEL_NUMBERS):
                 continue  # "like Toy Storry 2" is no "Toy", "like Toy Story 4" no Toy Story: the rest is the title
             series = vocab.titles.series(phrase)  # "like Harry Potter": its films, not the franchise itself
             ids = series or vocab.titles.exact(phrase)

@@ -50,6 +50,8 @@ def split_year(text: str) -> tuple[str, int | None]:
 _PARENS = re.compile(r"\(([^()]*)\)")
 _ROMAN = {"ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9"}
 _ARABIC = {v: k for k, v in _ROMAN.items()}
+#: the words that number a sequel, as a digit or a Roman numeral ("2", "ii" ... "9", "ix")
+SEQUEL_NUMBERS = frozenset({*_ROMAN, *_ARABIC})
 _NUMBERED = re.compile(r"^(?P<head>.+?) (?:(?:part|episode|chapter) )?(?P<n>[2-9]|ii|iii|iv|v|vi|vii|viii|ix)$")
 
 

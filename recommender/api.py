@@ -434,8 +434,8 @@ class Recommender:
                 scores = steered(scores, self._text_match(query, cand), steer_weight)
             if best:
                 scores = steered(scores, shrunk_ratings([self.payloads.get(int(m), {}) for m in cand]), BEST_WEIGHT)
-            liked = [i.movie_id for i in items if i.sentiment() > 0]
-            if obscure and liked:  # "less mainstream" than what they liked: less seen for its time, then the rest
+            liked = [i.movie_id for i in items if i.sentiment() > 0] if obscure else []
+            if liked:  # "less mainstream" than what they liked: less seen for its time, then the rest
                 bound = float(np.median(self._renown(np.array(liked))))
                 bound = min(bound, MAINSTREAM_RENOWN) if obscure > 0 else bound
                 scores = scores + np.where(obscure * (self._renown(cand) - bound) < 0, 0.0, -1e6)
@@ -675,7 +675,7 @@ class Recommender:
     def vocabulary(self) -> Vocabulary:
         """Every name this index knows (people, studios, franchises, keywords...), built on first use."""
         if self._vocabulary is None:
-            self._vocabulary = Vocabulary.from_payloads(self.payloads)
+            self._vocabulary = Vocabulary.from_payloads(self.payloads, titles=self.titles)
         return self._vocabulary
 
     def parse(self, text: str) -> ParsedQuery:
