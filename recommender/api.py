@@ -434,12 +434,12 @@ class Recommender:
                 scores = steered(scores, self._text_match(query, cand), steer_weight)
             if best:
                 scores = steered(scores, shrunk_ratings([self.payloads.get(int(m), {}) for m in cand]), BEST_WEIGHT)
-            liked = [i.movie_id for i in items if i.sentiment() > 0] if obscure else []
-            if liked:  # "less mainstream" than what they liked: less seen for its time, then the rest
-                bound = float(np.median(self._renown(np.array(liked))))
-                bound = min(bound, MAINSTREAM_RENOWN) if obscure > 0 else bound
+            liked = [i.movie_id for i in items if i.sentiment() > 0]
+            if obscure and liked:  # "less mainstream" than what they liked: less seen for its time, then the rest
+                bound = self._mainstream_bound(liked, cap=obscure > 0)
                 scores = scores + np.where(obscure * (self._renown(cand) - bound) < 0, 0.0, -1e6)
-            out = self._page(feats, cand, scores, k, diversity, explore)
+            # the gamble is a less mainstream pick, so a page asked to be more mainstream has none
+            out = self._page(feats, cand, scores, k, diversity, explore and obscure >= 0, liked)
             for r in out:
                 r.query = said if steer or obscure else None  # what the page leans towards, for its explanations
         if explain:
@@ -465,8 +465,9 @@ class Recommender:
             return feats, cand, self._rank(feats, cand, h)
 
     def _page(self, feats: np.ndarray, cand: np.ndarray, scores: np.ndarray, k: int, diversity: float | None,
-              explore: bool) -> list[Recommendation]:
-        """The best ``k`` of the scored candidates, MMR-diversified, with the exploration pick last."""
+              explore: bool, liked: Sequence[int] = ()) -> list[Recommendation]:
+        """The best ``k`` of the scored candidates, MMR-diversified, with the exploration pick (less mainstream
+        than the ``liked`` movies) last."""
         order = np.argsort(-scores)
         pool = cand[order][: max(4 * k, 40)]
         pool_scores = scores[order][: len(pool)]
@@ -478,7 +479,7 @@ class Recommender:
         chosen = [int(pool[i]) for i in picks]
         out = [self._recommendation(c, float(pool_scores[i]), feats) for i, c in zip(picks, chosen, strict=True)]
         if explore and k > 2:
-            pick = self._exploration_pick(feats, cand, scores, set(chosen))
+            pick = self._exploration_pick(cand, scores, set(chosen), liked)
             if pick is not None:
                 out.append(self._recommendation(pick[0], pick[1], feats, reason="exploration"))
             else:  # nothing fits a gamble (no content vectors, say): the next ranked pick keeps the page whole
@@ -552,19 +553,22 @@ class Recommender:
             parts.append(self.items.vectors["overview"][idx])
         return np.hstack(parts)
 
-    def _exploration_pick(self, feats: np.ndarray, cand: np.ndarray, scores: np.ndarray,
-                          taken: set[int]) -> tuple[int, float] | None:
-        cols = self._cols(cand)
-        if len(cols) == 0:
-            return None
-        popularity = self.model.popularity[cols]
-        content = feats[cols][:, 2:5]
-        content = np.where(np.isnan(content), -np.inf, content).max(axis=1)
-        ok = (popularity <= np.quantile(popularity, 0.5)) & np.isfinite(content) & ~np.isin(cand, list(taken))
+    def _exploration_pick(self, cand: np.ndarray, scores: np.ndarray, taken: set[int],
+                          liked: Sequence[int]) -> tuple[int, float] | None:
+        """The best-scored candidate not ``taken`` that is less mainstream than the ``liked`` movies (the bound of
+        "less mainstream"): a well-matched gamble. The best content match among the less-rated half of the
+        candidates, as before, picked the same unrated movie for half the people (benchmarks/exploration.py)."""
+        ok = (self._renown(cand) < self._mainstream_bound(liked)) & ~np.isin(cand, list(taken))
         if not ok.any():
             return None
-        best = int(np.flatnonzero(ok)[np.argmax(content[ok])])
+        best = int(np.flatnonzero(ok)[np.argmax(scores[ok])])
         return int(cand[best]), float(scores[best])
+
+    def _mainstream_bound(self, liked: Sequence[int], cap: bool = True) -> float:
+        """The median renown of the liked movies, at most :data:`MAINSTREAM_RENOWN` when ``cap``: what a less
+        mainstream pick stays below (and a more mainstream one above, uncapped)."""
+        bound = float(np.median(self._renown(np.array(liked)))) if len(liked) else MAINSTREAM_RENOWN
+        return min(bound, MAINSTREAM_RENOWN) if cap else bound
 
     def popular(self, k: int = 10, filters: Filters | None = None, diversity: float = 0.7,
                 recent_years: int = 15) -> list[Recommendation]:

@@ -94,6 +94,21 @@ def test_filters_cold_start_rows_and_exploration(rec: Recommender) -> None:
     assert rec.recommend(user_id=1, k=3)
 
 
+
+def test_the_exploration_pick_is_the_best_ranked_film_less_mainstream_than_the_likes(rec: Recommender) -> None:
+    liked = [1, 2, 21]
+    explored = rec.recommend(dict.fromkeys(liked, 5.0), k=5)
+    ranked = [r.movie_id for r in rec.recommend(dict.fromkeys(liked, 5.0), k=60, explore=False)]
+    bound = min(float(np.median(rec._renown(np.array(liked)))), 0.95)
+    gamble = explored[-1]
+    assert gamble.reason == "exploration" and [r.movie_id for r in explored[:4]] == ranked[:4]
+    # the best-ranked of the films below the likes' median renown, not the best content match among the least rated
+    assert gamble.movie_id == next(m for m in ranked[4:] if rec._renown(np.array([m]))[0] < bound)
+    assert rec._renown(np.array([gamble.movie_id]))[0] < bound < max(rec._renown(np.array(ranked[:4])))
+    # asked for the more mainstream, a page takes no gamble
+    mainstream = rec.recommend(dict.fromkeys(liked, 5.0), k=5, steer="more mainstream")
+    assert mainstream and all(r.reason != "exploration" for r in mainstream)
+
 def test_rows_never_repeat_a_movie_honour_filters_and_name_only_the_given_likes(rec: Recommender) -> None:
     history = {1: 5.0, 21: 4.5}
     plain = rec.rows(history, k=4)
@@ -178,3 +193,21 @@ def test_evaluation_report_says_whether_a_gap_beats_the_luck_of_the_split(shared
     assert "Trained fusion minus each baseline" in text and "| EASE |" in text
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["A"]["fusion_minus_baseline_ndcg@10"]["EASE"] == list(paired["EASE"])
+
+
+def test_real_exploration_picks_are_each_persons_best_ranked_less_mainstream_film(built_store: Path) -> None:
+    # the old rule (best content match among the less-rated half) took films the ranker placed far down
+    with Recommender.open(built_store) as real:
+        checked = 0
+        for user in real.model.inter.user_ids[:40].tolist():  # type: ignore[union-attr]
+            liked = np.array([i.movie_id for i in real.history_of(user) if i.sentiment() > 0])
+            if len(liked) < 3:
+                continue
+            page = real.recommend(user_id=user, k=6)
+            ranked = [r.movie_id for r in real.recommend(user_id=user, k=60, explore=False)]
+            bound = min(float(np.median(real._renown(liked))), 0.95)
+            below = [m for m in ranked[5:] if real._renown(np.array([m]))[0] < bound]
+            if below:
+                assert page[-1].reason == "exploration" and page[-1].movie_id == below[0], (user, page[-1].title)
+                checked += 1
+    assert checked >= 15
