@@ -63,6 +63,36 @@ _VERDICT = re.compile(
     r"(?:^|(?<=[.;!?,]))\s*(?P<t>[^.;!?,]+?)\s+(?:was|were|is|are)\s+(?:so\s+|really\s+|very\s+|just\s+|truly\s+)?"
     r"(?:(?P<pos>great|amazing|awesome|fantastic|brilliant|excellent|wonderful|superb|perfect|good|fun|a\s+masterpiece)"
     r"|(?P<neg>terrible|awful|boring|bad|dull|horrible|overrated|a\s+mess|the\s+worst))\b", re.I)
+#: "I watched Interstellar last night and loved it", "just saw Heat": a watched title is liked unless what is said
+#: of "it" says otherwise (a bare watch-history entry counts as a like, as in the API)
+_WATCHED_VERB = (r"\b(?:(?:i|we)\s+)?(?:just\s+|finally\s+|recently\s+|also\s+)?(?:watched|saw|re-?watched|"
+                 r"finished|(?:have|'ve)\s+(?:just\s+)?(?:seen|watched))\s+(?P<t>[^.;!?,]+?)"
+                 r"(?:\s+(?:last\s+(?:night|week|weekend)|yesterday|today|tonight|recently|again|earlier|"
+                 r"this\s+(?:week|weekend|morning|afternoon|evening)|on\s+(?:netflix|tv|a\s+plane)))?")
+_WATCHED_SAID = re.compile(
+    _WATCHED_VERB + r"\s*(?:,\s*and|,|\band\b)\s*(?:"
+    r"(?:(?:i|we)\s+)?(?:really\s+|absolutely\s+|totally\s+)?(?:(?P<pos>loved|liked|enjoyed|adored)|"
+    r"(?P<neg>hated|disliked|didn'?t\s+(?:like|enjoy|love)|did\s+not\s+(?:like|enjoy|love)))\s+"
+    r"(?:it|that(?:\s+one)?|them|both)\b(?:\s+(?:a\s+lot|so\s+much|very\s+much))?"
+    r"|(?:it|that|they)\s+(?:was|were|is)\s+(?:so\s+|really\s+|very\s+|just\s+)?(?:(?P<good>great|amazing|awesome|"
+    r"fantastic|brilliant|excellent|wonderful|superb|perfect|good|fun|a\s+masterpiece)|(?P<bad>terrible|awful|"
+    r"boring|bad|dull|horrible|overrated|a\s+mess|the\s+worst))\b)", re.I)
+_WATCHED = re.compile(_WATCHED_VERB + r"(?=\s*(?:[.;!?,]|$))", re.I)
+#: a whole message about the card the last "why" discussed: "not that one", "more like this one"
+_THAT_ONE = re.compile(r"^(?:(?:no|nah|ok(?:ay)?|hmm+)[,.!]?\s+)?(?:(?P<neg>not|less\s+like|drop|hide|remove|skip|"
+                       r"(?:i\s+)?(?:don'?t|didn'?t|do\s+not|did\s+not)\s+(?:like|want)|(?:i\s+)?hated?)|"
+                       r"(?P<pos>more\s+like|(?:i\s+)?(?:really\s+)?(?:liked?|loved?)))\s+(?:that|this|it)(?:\s+one)?"
+                       r"(?:\s+(?:please|then|thanks))?\s*[.!]*$", re.I)
+#: a comma that starts a question after a list of titles ("I loved Heat, any ideas?")
+_ASKED = re.compile(r"\s*,\s*(?:so\s+|and\s+|now\s+)?(?=(?:what|which|any|anything|something|got\s+any|can\s+you|"
+                    r"could\s+you|recommend|suggest|ideas)\b)", re.I)
+#: "what should I watch after Heat?": the film named is liked
+_AFTER = re.compile(r"\b(?:watch|see)\s+(?:next\s+)?after\s+(?P<t>[^.;!?,]+)", re.I)
+#: "I've seen all of these": the page's films are passed like "show me more" passes them
+_SEEN_PAGE = re.compile(r"^(?:(?:but|well|hmm+|ok(?:ay)?|no|nah|sorry)[,.!]?\s+)?(?:i'?ve\s+|i\s+have\s+|we'?ve\s+)?"
+                        r"(?:already\s+)?(?:seen|watched|saw)\s+(?:all\s+(?:of\s+)?|most\s+of\s+|every\s+one\s+of\s+)?"
+                        r"(?:these|those|them|them\s+all|the\s+lot|everything(?:\s+here)?|all\s+of\s+them|it\s+all)"
+                        r"(?:\s+(?:already|before|too))?\s*[.!]*$", re.I)
 #: where a sentence ends: not at "Inc.," or "Dr. Strangelove", which belong to titles
 _STOP = re.compile(r"[;!?]|(?<!\b(?:Mr|Dr|St|Jr|vs|Ms))(?<!\bMrs|\bInc)\.(?=\s|$)", re.I)
 _PRONOUN = re.compile(r"^(?:it|them|that|those|these|this|both|all\s+of\s+them|it\s+all)$", re.I)
@@ -78,7 +108,8 @@ _FILLER = re.compile(r"\b(?:please|pls|thanks|thank you|hi|hello|hey|ok(?:ay)?|s
 
 @dataclass
 class Request:
-    """Everything one message asked for. Titles are raw text; positions are 1-based (-1 is the last card).
+    """Everything one message asked for. Titles are raw text; positions are 1-based (-1 is the last card, 0 the
+    card the last "why" was about).
 
     Example:
         >>> Request(liked=["Heat"]).is_empty()
@@ -97,11 +128,13 @@ class Request:
     reset: bool = False
     picks: bool = False  # "what should I watch tonight?": the page, with nothing else asked
     more: bool = False  # "show me more", "next", "something else": the next picks of the same request
+    seen: bool = False  # "I've seen all of these": the next picks, and the page's films never shown again
 
     def changes_page(self) -> bool:
         """Whether it asks for anything that re-ranks the page (everything but "why")."""
         return bool(self.liked or self.disliked or self.exclude_genres or self.only_genres or self.any_genre
-                    or self.card_liked or self.card_disliked or self.steer or self.reset or self.picks or self.more)
+                    or self.card_liked or self.card_disliked or self.steer or self.reset or self.picks or self.more
+                    or self.seen)
 
     def is_empty(self) -> bool:
         return not (self.changes_page() or self.why)
@@ -196,16 +229,24 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     if _MORE.match(rest):
         req.more = True
         return req
+    if _SEEN_PAGE.match(rest):
+        req.seen = True
+        return req
+    that = _THAT_ONE.match(rest)
+    if that:  # position 0: the card last discussed
+        (req.card_disliked if that.group("neg") else req.card_liked).append(0)
+        return req
     m = _RESET.match(rest)
     if m:
         req.reset = True
         rest = rest[m.end():]
 
-    def take(pattern: re.Pattern[str], handle: Callable[[re.Match[str]], None]) -> None:
+    def take(pattern: re.Pattern[str], handle: Callable[[re.Match[str]], bool | None]) -> None:
         nonlocal rest
         pieces, last = [], 0
         for found in pattern.finditer(rest):
-            handle(found)
+            if handle(found) is False:  # not what the pattern means here: the words stay for the other readers
+                continue
             pieces.append(rest[last:found.start()])
             last = found.end()
         pieces.append(rest[last:])
@@ -239,6 +280,22 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
         if found.group("steer"):
             req.steer = found.group("steer").strip()
 
+    def watched(found: re.Match[str]) -> bool:
+        titles = _titles(found.group("t"), is_title)
+        if not titles or not all(is_title(t) for t in titles):  # "I watched a film about sharks"
+            return False
+        disliked = "neg" in found.re.groupindex and bool(found.group("neg") or found.group("bad"))
+        (req.disliked if disliked else req.liked).extend(titles)
+        return True
+
+    def after(found: re.Match[str]) -> bool:
+        titles = _titles(found.group("t"), is_title)
+        if not titles or not all(is_title(t) for t in titles):
+            return False
+        req.liked.extend(titles)
+        req.picks = True
+        return True
+
     def verdict(found: re.Match[str]) -> None:
         (req.disliked if found.group("neg") else req.liked).extend(_titles(found.group("t"), is_title))
 
@@ -248,6 +305,9 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     take(_ONLY_GENRE, genre(req.only_genres))
     take(_ANY_GENRE, any_genre)
     take(_SIMILAR, similar)
+    take(_WATCHED_SAID, watched)
+    take(_WATCHED, watched)
+    take(_AFTER, after)
     take(_VERDICT, verdict)
     rest = _sentiments(rest, req, is_title)
     leftover = _FILLER.sub(" ", re.sub(r"[^\w' -]+", " ", rest))
@@ -278,14 +338,14 @@ _NOT_A_REQUEST = frozenset({
     "would", "do", "does", "is", "are", "watch", "see", "good", "great", "nice", "fun", "decent", "tonight", "today",
     "now", "any", "ideas", "idea", "suggestion", "suggestions", "pick", "picks", "for", "this", "evening", "night",
     "weekend", "my", "our", "wife", "husband", "partner", "girlfriend", "boyfriend", "friend", "friends", "looking",
-    "both", "together", "we'd", "i'm", "really", "she", "he", "they", "there"})
+    "both", "together", "we'd", "i'm", "really", "she", "he", "they", "there", "next", "similar", "else"})
 #: a whole message asking for the next picks of the same request
 _MORE = re.compile(r"^(?:(?:ok(?:ay)?|hmm+|nah|no|meh)[,.!]?\s+)?(?:(?:please\s+)?(?:show|give|find)\s+me\s+|any\s+|"
                    r"got\s+any\s+|can\s+i\s+see\s+|let'?s\s+see\s+)?(?:some\s+)?(?:more|next|others?|other\s+ones|"
                    r"some\s+others|(?:more|other|different|new)\s+(?:ones|picks|movies|films|suggestions|options)|"
                    r"something\s+else|anything\s+else|what\s+else|next\s+page|the\s+next\s+(?:ones|page|few)|"
                    r"different\s+ones|keep\s+going)(?:\s+(?:please|pls|then|one|ones))?\s*[.!?]*$", re.I)
-_ASKS_FOR_PICKS = re.compile(r"\bwhat\s+(?:should|can|could|shall)\s+(?:i|we)\s+see\b|"
+_ASKS_FOR_PICKS = re.compile(r"\bwhat\s+(?:should|can|could|shall)\s+(?:i|we)\s+see\b|\bwhat\s+(?:next|now)\b|"
                              r"\b(?:watch|recommend|suggest|picks?|ideas?|suggestions?|anything|something)\b", re.I)
 _FILLER_START = re.compile(r"^(?:(?:please|show\s+me|give\s+me|find\s+me|recommend(?:\s+me)?|i\s+want|"
                            r"i'?d\s+like|i\s+would\s+like|can\s+you\s+(?:find|show|recommend)(?:\s+me)?|"
@@ -317,6 +377,9 @@ def _sentiments(text: str, req: Request, is_title: Callable[[str], bool]) -> str
         chunk = text[verb.end():end]
         stop = _STOP.search(chunk)
         obj, after = (chunk[:stop.start()], chunk[stop.end():]) if stop else (chunk, "")
+        asked = _ASKED.search(obj)  # "I loved Interstellar, what next?": the question is no title
+        if asked and not is_title(_clean(obj[asked.end():].split(",")[0])):
+            obj, after = obj[:asked.start()], f"{obj[asked.end():]} {after}"
         obj = re.sub(r"(?:(?:,|\s)+(?:and|but|i|we|also)?)+\s*$", "", obj.strip(), flags=re.I).strip(" ,")
         kinds = _GENRE_LIST.fullmatch(obj) if obj and not is_title(obj) else None
         if kinds and verb.group("neg"):  # "I can't stand romantic comedies": a genre rule, not a title

@@ -115,6 +115,8 @@ class Session:
     #: names ruled out for the rest of the session ("nothing with Al Pacino", "no Disney"), as the parser read
     #: them: (kind, payload values, label)
     excluded: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
+    #: the card the last "why" was about, which "not that one" and "more like this one" mean
+    focus: int | None = None
     _clock: float = 0.0
     revision: int = 0  # bumped on every save to a session store (app.sessions), so the newest copy wins
 
@@ -335,7 +337,9 @@ class ChatService:
         if not changed:
             return Reply(" ".join(dict.fromkeys(notes + why)))  # a note said twice ("the first and the second")
         steer = req.steer
-        if req.more:  # the next picks of the same request: the same steer, none of the picks already passed
+        if req.more or req.seen:  # the next picks of the same request: the same steer, none of the picks passed
+            if req.seen and session.page:
+                notes.append(f"Noted: you have seen those {len(session.page)}; I will not show them again.")
             session.passed = [*session.passed, *(c.movie_id for c in session.page)][-MAX_PASSED:]
             steer = session.steer
         cards, recs, lead = self.page(session, steer=steer)
@@ -633,7 +637,8 @@ class ChatService:
         for pos in positions:
             card = self._card_at(session, pos)
             if card is None:
-                notes.append(f"There is no card {pos} on this page (it has {len(session.page)})."
+                notes.append("Which one? Name it or its place (“not the second one”)." if pos == 0 and session.page
+                             else f"There is no card {pos} on this page (it has {len(session.page)})."
                              if session.page else "There are no cards yet: tell me what you like first.")
                 continue
             session.tell(card.movie_id, liked, declared=False)
@@ -690,6 +695,8 @@ class ChatService:
         return pending[0] if yes and len(pending) == 1 else None
 
     def _card_at(self, session: Session, pos: int) -> Card | None:
+        if pos == 0:  # "that one": the card the last "why" was about
+            return next((c for c in session.page if c.movie_id == session.focus), None)
         if session.page and pos == -1:
             return session.page[-1]
         return session.page[pos - 1] if 1 <= pos <= len(session.page) else None
@@ -706,6 +713,7 @@ class ChatService:
                 hint = f" Did you mean {describe_list(options[:3])}?" if options else ""
                 return f"“{ref}” is not on this page.{hint}"
             card = match[0]
+        session.focus = card.movie_id
         return f"Why {card.title}? {self._reason(session, card)}"
 
     def _reason(self, session: Session, card: Card) -> str:

@@ -180,6 +180,30 @@ def test_show_me_more_gives_the_next_picks_of_the_same_request(service: ChatServ
     assert session.passed == [] and session.steer is None
 
 
+
+def test_a_watched_film_is_liked_and_films_seen_are_never_shown_again(service: ChatService) -> None:
+    session = Session()
+    reply = service.respond(session, "I watched Heat last night and loved it, what next?")
+    assert reply.text.startswith("Noted: you liked Heat (1995).") and "what next" not in reply.text
+    first = {c.movie_id for c in reply.cards or []}
+    reply = service.respond(session, "I've seen all of these")
+    assert reply.text.startswith(f"Noted: you have seen those {len(first)}; I will not show them again.")
+    second = {c.movie_id for c in reply.cards or []}
+    assert first and second and not first & second
+    later = service.respond(session, "something darker").cards or []  # another request keeps them out too
+    assert later and not {c.movie_id for c in later} & first
+
+
+def test_that_one_is_the_card_the_last_why_was_about(service: ChatService) -> None:
+    session = Session()
+    assert "Which one?" in service.respond(service.respond(session, "I loved Heat") and session, "not that one").text
+    third = session.page[2]
+    assert service.respond(session, "why the third?").text.startswith(f"Why {third.title}?")
+    assert session_from_dict(session_to_dict(session)).focus == third.movie_id  # a stored session keeps it
+    reply = service.respond(session, "not that one")
+    assert reply.text.startswith(f"Noted: less like {third.title}.") and session.history[third.movie_id].liked is False
+    assert third.movie_id not in {c.movie_id for c in reply.cards or []}
+
 def test_a_name_ruled_out_holds_for_the_session_and_can_be_removed(service: ChatService) -> None:
     rec = service.rec
     pacino = {m for m, p in rec.payloads.items() if "Al Pacino" in (p.get("cast") or [])}

@@ -9,7 +9,7 @@ from index.titles import normalize_title
 
 KNOWN = {"heat", "alien", "titanic", "toy story", "the matrix", "sense and sensibility", "fargo", "se7en", "up",
          "harry and the hendersons", "monsters, inc.", "monsters", "finding nemo", "in the mood for love",
-         "love actually", "amelie", "pride and prejudice"}
+         "love actually", "amelie", "pride and prejudice", "interstellar"}
 
 
 def is_title(text: str) -> bool:
@@ -76,6 +76,23 @@ def parse(text: str) -> dict[str, object]:
     ("I liked Heat and Love Actually, hated Up", {"liked": ["Heat", "Love Actually"], "disliked": ["Up"]}),
     ("I loved Heat and loved Alien", {"liked": ["Heat", "Alien"]}),
     ("I liked Alien and Heat. not too scary", {"liked": ["Alien", "Heat"], "exclude_genres": ["Horror"]}),
+    # what was watched, and what people then ask: "what next" is no title, a watched film is liked unless said not
+    ("I watched Interstellar last night and loved it, what next?", {"liked": ["Interstellar"], "picks": True}),
+    ("Just saw Heat, loved it", {"liked": ["Heat"]}),
+    ("I saw Titanic yesterday and hated it", {"disliked": ["Titanic"]}),
+    ("I watched Heat, it was boring", {"disliked": ["Heat"]}),
+    ("we watched Heat and Alien last week and loved them", {"liked": ["Heat", "Alien"]}),
+    ("I have seen Fargo", {"liked": ["Fargo"]}),
+    ("I watched a movie about sharks", {"steer": "I watched a movie about sharks"}),
+    ("what should I watch after Se7en?", {"liked": ["Se7en"], "picks": True}),
+    ("I loved Interstellar, what next?", {"liked": ["Interstellar"], "picks": True}),
+    ("I loved Heat, anything similar?", {"liked": ["Heat"], "picks": True}),
+    ("I've seen all of these", {"seen": True}),
+    ("already watched them", {"seen": True}),
+    ("not that one", {"card_disliked": [0]}),  # 0: the card the last "why" was about
+    ("no, I didn't like that one", {"card_disliked": [0]}),
+    ("more like this one please", {"card_liked": [0]}),
+    ("not that", {"card_disliked": [0]}),
 ])
 def test_chat_sentences(message: str, expected: dict[str, object]) -> None:
     assert parse(message) == expected
