@@ -115,7 +115,7 @@ FEATURE_MINUTES = 60
 LONG_MINUTES = 140
 #: what "lighter", "darker" and "a tearjerker" are searched as (a lone word embeds as little more than itself)
 TONES = {"light": "a light-hearted, funny and feel-good story", "dark": "a dark, grim and disturbing story",
-         "sad": "a moving, heartbreaking and sad story"}
+         "sad": "a moving, heartbreaking and sad story", "romantic": "a romantic, charming and funny love story"}
 KEYWORD_BOOST, MENTION_BOOST = 1.0, 0.5
 #: a topic outweighs a person's or studio's name spelt the same ("space movies" is not Space Productions' one film,
 #: "a movie set in Paris" not the studio Paris', "Christmas movies" not Eric Christmas') when it has at least this
@@ -223,7 +223,7 @@ class ParsedQuery:
     avoided: str = ""  # "scary but not gory": words ruled out that name nothing the catalog knows (not searched)
     newer: int = 0  # "newer" +1, "older" -1: than the movies the request is about (see anchored)
     shorter: int = 0  # "shorter" +1, "longer" -1
-    tone: str = ""  # "lighter" -> "light", "darker" -> "dark", "a tearjerker" -> "sad": searched as TONES says
+    tone: str = ""  # "lighter" -> "light", "darker" -> "dark", "a tearjerker" -> "sad", "date night" -> "romantic"
     obscure: int = 0  # "less mainstream", "hidden gems" +1; "more mainstream" -1: the less (more) rated first
     no_sequels: list[int] = field(default_factory=list)  # "that aren't sequels": the later films of franchises
     said: str = ""  # the semantic query in the request's own words ("heist, darker"), for explanations
@@ -960,6 +960,8 @@ _COMPARATIVES: list[tuple[re.Pattern[str], str, Any]] = [
     (re.compile(r"\b(?:sad|sadder|depressing|heartbreaking|tear[\s-]?jerkers?|weepies?|more\s+(?:moving|emotional)|"
                 r"(?:makes?|made)\s+(?:me|us)\s+cry|(?:want|need)\s+to\s+cry|cry\s+my\s+eyes\s+out)\b", re.I),
      "tone", "sad"),
+    (re.compile(r"\b(?:(?:for|on)\s+(?:a|our)\s+(?:first\s+)?date(?:[\s-]+night)?|(?:a\s+|our\s+)?date[\s-]+night|"
+                r"more\s+romantic)\b", re.I), "tone", "romantic"),
     (re.compile(r"\b(?:less\s+(?:mainstream|popular|known|obvious|famous|commercial)|lesser[\s-]+known|"
                 r"little[\s-]+known|(?:more\s+)?obscure|underrated|under[\s-]+the[\s-]+radar|under[\s-]?seen|"
                 r"hidden\s+gems?|deep\s+cuts?|off\s+the\s+beaten\s+(?:path|track)|not\s+(?:so\s+|too\s+|very\s+)?"

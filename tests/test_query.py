@@ -210,6 +210,9 @@ def test_a_ruled_out_description_does_not_steer_towards_itself(vocab: Vocabulary
     ("a tearjerker from the 90s", {"tone": "sad", "year_min": 1990}),
     ("nothing sad please", {"tone": "light", "semantic": TONES["light"]}),  # ruled out: the other way
     ("cheer me up", {"tone": "light"}),
+    ("something for a date night", {"tone": "romantic", "semantic": TONES["romantic"], "said": "for a date night"}),
+    ("a film for our first date", {"tone": "romantic", "said": "for our first date"}),
+    ("like that but more romantic", {"tone": "romantic", "semantic": TONES["romantic"]}),
 ])
 def test_comparisons_are_read_as_such(vocab: Vocabulary, text: str, fields: dict[str, Any]) -> None:
     q = parse_query(text, vocab)
