@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -18,6 +18,19 @@ from index.store import Filters, FusionMethod, Hit, SignalQuery, VectorStore, rr
 
 Signal = Literal["overview", "reviews", "poster", "cf"]
 By = Literal["overview", "reviews", "poster", "cf", "fused"]
+
+
+def check_by(by: object) -> None:
+    """:class:`InputError` unless ``by`` is one of :data:`By`'s signals ("plot" is no signal, not a missing one).
+
+    Example:
+        >>> check_by("plot")
+        Traceback (most recent call last):
+        ...
+        index.errors.InputError: by must be one of overview, reviews, poster, cf, fused; got 'plot'
+    """
+    if by not in get_args(By):
+        raise InputError(f"by must be one of {', '.join(get_args(By))}; got {by!r}")
 TEXT_SIGNALS: tuple[Signal, ...] = ("overview", "reviews", "poster")
 # A description reads like a plot summary, so in a fused text search the overview leads: with equal weights,
 # review vectors (which mostly discuss acting and pacing) put off-topic films in the top three.
@@ -101,6 +114,7 @@ def text_queries(text: str, store: VectorStore, text_encoder: TextEncoder,
     Example:
         >>> # text_queries("a heist that goes wrong", store, load_text_encoder())
     """
+    check_by(by)
     available = stored_signals(store)
     wanted = [s for s in TEXT_SIGNALS if s in available] if by == "fused" else [by]
     if by == "cf":
@@ -392,6 +406,7 @@ def similar_movies(movie_id: int, store: VectorStore, *, by: By = "fused", filte
     """
     limit = check_limit(limit)
     available = stored_signals(store)
+    check_by(by)
     names = available if by == "fused" else [by]
     if by != "fused" and by not in available:
         raise StoreError(f"this index has no '{by}' vectors (it has {', '.join(available)})")

@@ -8,20 +8,21 @@ import math
 import os
 import pickle
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
+from rapidfuzz import fuzz, process
 from scipy.sparse import csr_matrix
 
 from index.build import failpoint
 from index.config import Settings, artifact_dir
 from index.errors import CinefuseError, InputError, StoreError, TitleNotFound
 from index.match import match_sentence
-from index.query import ParsedQuery, Vocabulary, parse_query
+from index.query import GENRE_WORDS, ParsedQuery, Vocabulary, parse_query
 from index.search import (
     By,
     SearchResult,
@@ -58,7 +59,8 @@ BEST_WEIGHT = 1.0
 MAINSTREAM_RENOWN = 0.95
 RANKER_FILE = "ranker.pkl"
 MIN_STARS, MAX_STARS = 0.5, 5.0
-HistoryInput = Sequence[Interaction] | Mapping[str | int, float | bool] | Sequence[str | int] | None
+HistoryInput: TypeAlias = (Sequence[Interaction] | Mapping[str | int, float | bool] | Sequence[str | int] | pd.Series
+                | pd.DataFrame | np.ndarray | None)
 
 
 #: where the classes of a ranker.pkl pickled before ``recommender.ranking`` existed live now
@@ -143,7 +145,8 @@ def file_sha256(path: Path) -> str:
 
 
 def as_history(history: HistoryInput, titles: TitleIndex) -> list[Interaction]:
-    """Accept interactions, ``{title or id: rating or like}``, or a list of liked titles or ids; every movie must be
+    """Accept interactions, ``{title or id: rating or like}``, a list of liked titles or ids, or the same as a pandas
+    Series, a DataFrame (``movieId`` and ``rating`` columns, as in ratings.csv) or a numpy array; every movie must be
     in the index and every rating a number from 0.5 to 5 (or True/False), else :class:`InputError` says which.
 
     Example:
@@ -157,6 +160,7 @@ def as_history(history: HistoryInput, titles: TitleIndex) -> list[Interaction]:
     """
     if history is None:
         return []
+    history = _from_frame(history)
     if isinstance(history, str | bytes):
         raise InputError(f"the history is the text {history!r}: pass a list of titles ([{history!r}]) or a mapping "
                          f"of titles to ratings ({{{history!r}: 5}})")
@@ -182,6 +186,43 @@ def as_history(history: HistoryInput, titles: TitleIndex) -> list[Interaction]:
         else:
             out.append(Interaction(movie_id, rating=_rating(value, str(key))))
     return out
+
+
+def _from_frame(history: Any) -> Any:
+    """A pandas or numpy history as the plain one it stands for: a Series maps its index (titles or movieIds) to
+    its values, a DataFrame's ``movieId`` (or ``movie_id``, or ``title``) column to its ``rating`` (or ``liked``)
+    column (with a ``timestamp`` column, as in ratings.csv, dated :class:`Interaction` records), and a 1-D array
+    lists liked movies.
+
+    Example:
+        >>> _from_frame(pd.DataFrame({"movieId": [6, 1], "rating": [5.0, 2.5]})), _from_frame(np.array([6, 1]))
+        ({6: 5.0, 1: 2.5}, [6, 1])
+    """
+    if isinstance(history, pd.Series):
+        return dict(zip(history.index.tolist(), history.tolist(), strict=True))
+    if isinstance(history, np.ndarray):
+        if history.ndim != 1:
+            raise InputError(f"the history is a {history.ndim}-D array: pass a 1-D array of movieIds or titles")
+        return history.tolist()
+    if isinstance(history, pd.DataFrame):
+        key = next((c for c in ("movieId", "movie_id", "title") if c in history.columns), None)
+        value = next((c for c in ("rating", "liked") if c in history.columns), None)
+        if key is None:
+            raise InputError(f"the history DataFrame has columns {list(history.columns)}: give it a 'movieId' (or "
+                             "'movie_id', or 'title') column, and a 'rating' (0.5-5) or 'liked' (True/False) one")
+        people = next((history[c].nunique() for c in ("userId", "user_id") if c in history.columns), 1)
+        if people > 1:
+            raise InputError(f"the history DataFrame holds {people} people's ratings (its userId column): pass one "
+                             "person's rows, e.g. ratings[ratings.userId == 1]")
+        if value is None:
+            return history[key].tolist()
+        if value == "rating" and key != "title" and "timestamp" in history.columns:  # dated: recent ones weigh more
+            ids = history[key].tolist()
+            if all(isinstance(m, int) for m in ids):
+                return [Interaction(m, rating=float(r), timestamp=float(t)) for m, r, t in
+                        zip(ids, history["rating"].tolist(), history["timestamp"].tolist(), strict=True)]
+        return dict(zip(history[key].tolist(), history[value].tolist(), strict=True))
+    return history
 
 
 def _movie_id(key: Any, titles: TitleIndex) -> int:
@@ -210,6 +251,31 @@ def _rating(value: Any, what: str) -> float:
         raise InputError(f"the rating of {what!r} is {value!r}: give 0.5 to 5 stars, or True (liked) / False "
                          "(disliked)")
     return stars
+
+
+def check_filters(filters: Filters | None, genres: Collection[str]) -> Filters | None:
+    """``filters`` unchanged if every genre it names is one of ``genres``, else :class:`InputError` naming the field,
+    the genre and the nearest known one (a misspelt genre would silently match nothing, or exclude nothing).
+
+    Example:
+        >>> try:
+        ...     check_filters(Filters(genres=["Comedyy"]), ["Comedy", "Drama"])
+        ... except InputError as err:
+        ...     print(err)
+        Filters.genres: no genre 'Comedyy' here; did you mean 'Comedy'? The genres are Comedy, Drama
+    """
+    if filters is None:
+        return None
+    if not isinstance(filters, Filters):
+        raise InputError(f"filters must be an index.store.Filters, got {type(filters).__name__}")
+    for name in ("genres", "exclude_genres"):
+        for genre in getattr(filters, name):
+            if genre not in genres:
+                near = process.extractOne(str(genre), list(genres), scorer=fuzz.WRatio)
+                hint = f"; did you mean {near[0]!r}?" if near and near[1] >= 60 else "."
+                raise InputError(f"Filters.{name}: no genre {genre!r} here{hint} The genres are "
+                                 f"{', '.join(sorted(genres))}")
+    return filters
 
 
 def check_count(value: Any, name: str = "k", most: int = 1000) -> int:
@@ -294,6 +360,7 @@ class Recommender:
         self._text_encoder: Any = None
         self._image_encoder: Any = None
         self._vocabulary: Vocabulary | None = None
+        self._genres: set[str] | None = None
         self._renown_by_id: dict[int, float] | None = None
         self._sparse: Any = sparse_encoder_for(store)
         self.explainer: Any = None
@@ -402,6 +469,7 @@ class Recommender:
             >>> # rec.recommend({"Heat": 5, "Alien": 5, "Titanic": False}, k=10, diversity=0.7)
             >>> # rec.recommend({"Toy Story": True}, steer="darker")
         """
+        filters = check_filters(filters, self.genres())
         k = check_count(k)
         if diversity is not None and (isinstance(diversity, bool) or not isinstance(diversity, int | float)
                                       or not 0 < diversity <= 1):
@@ -577,6 +645,7 @@ class Recommender:
         Example:
             >>> # rec.popular(k=10)
         """
+        filters = check_filters(filters, self.genres())
         k = check_count(k)
         years = self.items.year
         newest = np.nanmax(years) if np.isfinite(years).any() else 0
@@ -612,6 +681,7 @@ class Recommender:
         Example:
             >>> # list(rec.rows({"Heat": 5, "Alien": 5}, filters=Filters(exclude_genres=["Horror"])))
         """
+        filters = check_filters(filters, self.genres())
         k = check_count(k)
         anchors = check_count(anchors, "anchors", most=20)
         items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
@@ -666,6 +736,7 @@ class Recommender:
         Example:
             >>> # rec.similar("Toy Story (1995)", by="overview")
         """
+        filters = check_filters(filters, self.genres())
         hits = similar_movies(self.resolve(title), self.store, by=by, filters=filters, limit=check_count(k))
         return [self._from_hit(h, "similar") for h in hits]
 
@@ -675,6 +746,17 @@ class Recommender:
             ids = list(self.payloads)
             self._renown_by_id = dict(zip(ids, renown([self.payloads[m] for m in ids]).tolist(), strict=True))
         return np.array([self._renown_by_id.get(int(m), 0.0) for m in movie_ids])
+
+    def genres(self) -> set[str]:
+        """The genres a filter may name: every genre of this catalogue and MovieLens' own.
+
+        Example:
+            >>> # "Comedy" in rec.genres()
+        """
+        if self._genres is None:
+            self._genres = {str(g) for p in self.payloads.values() for g in p.get("genres") or []} | set(
+                GENRE_WORDS.values())
+        return self._genres
 
     def vocabulary(self) -> Vocabulary:
         """Every name this index knows (people, studios, franchises, keywords...), built on first use."""
@@ -709,6 +791,7 @@ class Recommender:
         Example:
             >>> # rec.ask("Christopher Nolan films").notes
         """
+        filters = check_filters(filters, self.genres())
         k = check_count(k)
         text = check_query(text)
         self._load_search_encoders("fused")
@@ -732,6 +815,7 @@ class Recommender:
         Example:
             >>> # rec.search("a heist that goes wrong")
         """
+        filters = check_filters(filters, self.genres())
         k = check_count(k)
         text = check_query(text)
         if by == "fused":

@@ -20,12 +20,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import requests
 
 from app.session import ChatService
 from index.errors import CinefuseError, InputError, StoreError, TitleNotFound
+from index.store import Filters
 from recommender.api import Recommender, file_sha256
+from recommender.ranking.profile import Interaction
 from tests.cli_subset import HISTORY, REPO, answers, build, one_line_error, run_cli
 
 # ----- data loss ------------------------------------------------------------------------------------------------
@@ -357,11 +361,36 @@ def test_a_bad_rating_names_the_title(rec: Recommender, rating: object) -> None:
     (lambda r: r.similar("Heat", k=-5), InputError, "from 1 to 1000"),
     (lambda r: r.search(""), InputError, "needs a description"),
     (lambda r: r.search("   "), InputError, "needs a description"),
+    (lambda r: r.recommend(HISTORY, filters=Filters(genres=["Comedyy"])), InputError,
+     "Filters.genres: no genre 'Comedyy' here; did you mean 'Comedy'"),  # it gave an empty page
+    (lambda r: r.rows(HISTORY, filters=Filters(exclude_genres=["Horor"])), InputError, "Filters.exclude_genres"),
+    (lambda r: r.similar("Heat", by="plot"), InputError, "by must be one of overview, reviews, poster, cf, fused"),
+    (lambda r: r.recommend(np.zeros((2, 2))), InputError, "2-D array"),
+    (lambda r: r.recommend(pd.DataFrame({"item": [6], "rating": [5.0]})), InputError, "a 'movieId'"),
+    (lambda r: r.recommend(pd.DataFrame({"userId": [1, 2], "movieId": [6, 6], "rating": [5.0, 4.0]})), InputError,
+     "holds 2 people's ratings"),
+    (lambda r: r.recommend(pd.DataFrame({"movieId": [6], "rating": [7.0]})), InputError, "0.5 to 5 stars"),
 ])
 def test_bad_api_arguments_raise_named_errors(rec: Recommender, call, error: type, words: str) -> None:  # noqa: ANN001
     with pytest.raises(error, match=words):
         call(rec)
     assert issubclass(error, CinefuseError)
+
+
+def test_pandas_and_numpy_histories_are_read_as_the_plain_ones_they_stand_for(rec: Recommender) -> None:
+    ids = [rec.resolve(t) for t in HISTORY]
+    plain = [r.movie_id for r in rec.recommend(dict.fromkeys(ids, 5.0), k=5, explore=False)]
+    series = pd.Series(dict.fromkeys(ids, 5.0))
+    frame = pd.DataFrame({"userId": 7, "movieId": ids, "rating": 5.0})
+    for history in (series, frame):
+        assert [r.movie_id for r in rec.recommend(history, k=5, explore=False)] == plain
+    liked = [r.movie_id for r in rec.recommend(ids, k=5, explore=False)]
+    assert [r.movie_id for r in rec.recommend(np.array(ids), k=5, explore=False)] == liked
+    # ratings.csv's rows with their timestamps are one person's dated history, as recommend(user_id=...) reads it
+    dated = frame.assign(timestamp=[1.0e9 + 86400 * i for i in range(len(ids))])
+    assert [r.movie_id for r in rec.recommend(dated, k=5, explore=False)] == [r.movie_id for r in rec.recommend(
+        [Interaction(m, rating=5.0, timestamp=t) for m, t in zip(ids, dated["timestamp"], strict=True)], k=5,
+        explore=False)]
 
 
 def test_the_cli_says_what_is_wrong_in_one_line(index: Path, cache: Path) -> None:
