@@ -83,9 +83,20 @@ _THAT_ONE = re.compile(r"^(?:(?:no|nah|ok(?:ay)?|hmm+)[,.!]?\s+)?(?:(?P<neg>not|
                        r"(?:i\s+)?(?:don'?t|didn'?t|do\s+not|did\s+not)\s+(?:like|want)|(?:i\s+)?hated?)|"
                        r"(?P<pos>more\s+like|(?:i\s+)?(?:really\s+)?(?:liked?|loved?)))\s+(?:that|this|it)(?:\s+one)?"
                        r"(?:\s+(?:please|then|thanks))?\s*[.!]*$", re.I)
+NUMBER_WORDS = {w: i for i, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                                             "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+                                             "seventeen", "eighteen", "nineteen", "twenty"], 1)}
+#: the most cards a message may ask for ("give me 50" gets this many)
+MAX_COUNT = 20
+#: "give me 5 comedies", "top 3 horror films", "just 4 picks": how many cards the page shows from now on
+_COUNT = re.compile(rf"\b(?:(?:give|show|find|get)\s+(?:me|us)\s+|recommend(?:\s+(?:me|us))?\s+|suggest\s+|list\s+|"
+                    rf"top\s+|(?:just|only)\s+|i\s+want\s+|pick\s+)(?:the\s+)?(?P<n>\d{{1,3}}|{'|'.join(NUMBER_WORDS)})"
+                    rf"(?=(?:\s+[\w'-]+){{0,3}}?\s+(?:movies|films|picks|ones|titles|suggestions|options|recommendations|"
+                    rf"comedies|dramas|thrillers|westerns|musicals|documentaries|cartoons|classics|things|more)\b"
+                    rf"|\s*(?:more|please|[.!?]|$))", re.I)
 #: a comma that starts a question after a list of titles ("I loved Heat, any ideas?")
 _ASKED = re.compile(r"\s*,\s*(?:so\s+|and\s+|now\s+)?(?=(?:what|which|any|anything|something|got\s+any|can\s+you|"
-                    r"could\s+you|recommend|suggest|ideas)\b)", re.I)
+                    r"could\s+you|recommend|suggest|ideas|(?:give|show|find)\s+(?:me|us))\b)", re.I)
 #: "what should I watch after Heat?": the film named is liked
 _AFTER = re.compile(r"\b(?:watch|see)\s+(?:next\s+)?after\s+(?P<t>[^.;!?,]+)", re.I)
 #: "I've seen all of these": the page's films are passed like "show me more" passes them
@@ -129,12 +140,13 @@ class Request:
     picks: bool = False  # "what should I watch tonight?": the page, with nothing else asked
     more: bool = False  # "show me more", "next", "something else": the next picks of the same request
     seen: bool = False  # "I've seen all of these": the next picks, and the page's films never shown again
+    count: int | None = None  # "give me 5 comedies": cards per page from now on (1 to MAX_COUNT)
 
     def changes_page(self) -> bool:
         """Whether it asks for anything that re-ranks the page (everything but "why")."""
         return bool(self.liked or self.disliked or self.exclude_genres or self.only_genres or self.any_genre
                     or self.card_liked or self.card_disliked or self.steer or self.reset or self.picks or self.more
-                    or self.seen)
+                    or self.seen or self.count)
 
     def is_empty(self) -> bool:
         return not (self.changes_page() or self.why)
@@ -226,6 +238,12 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     """
     req = Request()
     rest = " ".join(text.split())
+    counted = _COUNT.search(rest)
+    if counted:  # "top 3 horror films": the number goes, the words stay ("top horror films")
+        n = counted.group("n").lower()
+        req.count = min(MAX_COUNT, max(1, int(n) if n.isdigit() else NUMBER_WORDS[n]))
+        start = counted.start() if re.match(r"just|only", counted.group(), re.I) else counted.start("n")
+        rest = " ".join(f"{rest[:start]}{rest[counted.end('n'):]}".split())
     if _MORE.match(rest):
         req.more = True
         return req

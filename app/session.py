@@ -117,6 +117,8 @@ class Session:
     excluded: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
     #: the card the last "why" was about, which "not that one" and "more like this one" mean
     focus: int | None = None
+    #: cards per page the person asked for ("give me 5 comedies"); None: the app's page size
+    size: int | None = None
     _clock: float = 0.0
     revision: int = 0  # bumped on every save to a session store (app.sessions), so the newest copy wins
 
@@ -148,6 +150,7 @@ class Session:
         self.passed.clear()
         self.steer = None
         self.excluded.clear()
+        self.size = None
 
     def declared_likes(self) -> list[int]:
         """The movies the person said they liked, newest first (the anchors of "Because you liked" rows)."""
@@ -326,6 +329,8 @@ class ChatService:
         if (req.steer and parsed and parsed.suggestions and not req.liked and not req.disliked
                 and session.pending == [] and (not parsed.understood() or parsed.only_guessed())):  # "the matirx"
             return self._suggest(session, req.steer, parsed.suggestions, True, notes)
+        if req.count:
+            session.size = req.count
         self._apply_cards(session, req.card_liked, True, notes)
         self._apply_cards(session, req.card_disliked, False, notes)
         self._apply_genres(session, req, notes)
@@ -413,6 +418,7 @@ class ChatService:
         after, from :meth:`explanations` (the returned recommendations are the ones still to explain). The lead
         sentence says what changed: how many picks are new since the last page."""
         session.steer = steer
+        size = session.size or self.page_size
         history = list(session.history.values())
         flt = session.filters()
         shown = [c.movie_id for c in session.page if c.reason != "popular"]
@@ -425,10 +431,10 @@ class ChatService:
             notes = [AVOIDED_NOTE.format(parsed.avoided)]
         with self._rank_lock:
             if steer and not history:  # a request on its own: searched, with the honest note when few movies fit
-                answer = self.rec.ask(steer, k=self.page_size, filters=None if flt.is_empty() else flt)
+                answer = self.rec.ask(steer, k=size, filters=None if flt.is_empty() else flt)
                 recs, notes = answer.recommendations, answer.notes
             else:
-                recs = self.rec.recommend(history, k=self.page_size, filters=None if flt.is_empty() else flt,
+                recs = self.rec.recommend(history, k=size, filters=None if flt.is_empty() else flt,
                                           diversity=0.85, steer=steer)
         cards = [self.card(r) for r in recs]
         session.page = cards
@@ -438,14 +444,15 @@ class ChatService:
         said = ", ".join(dict.fromkeys(x for x in (parsed.describe(), parsed.said) if x)) if parsed else ""
         suffix = f", leaning towards “{said or steer}”" if steer else ""  # "from the 1990s", not "only 90s"
         new = len({c.movie_id for c in cards} - before)
-        lead = (f"Here are {len(cards)} picks{suffix}." if not before
+        resized = not new and len(cards) != len(shown)  # "just 4 please": fewer (or more) of the same picks
+        lead = (f"Here are {len(cards)} picks{suffix}." if not before or resized
                 else f"{new} new pick{'s' if new != 1 else ''}{suffix}." if new
                 else f"The same picks{suffix}, re-ranked." if [c.movie_id for c in cards] != shown
                 else "The picks stay the same.")
         if not history:
             what = f"movies matching “{steer}”" if steer else "popular recent picks to start from"
             lead = " ".join([*notes, f"Here are {what}. Give them a thumbs up or down, or tell me what you liked."])
-        elif steer and parsed and len(cards) < self.page_size and parsed.constrained():
+        elif steer and parsed and len(cards) < size and parsed.constrained():
             asked = parsed.describe()  # "Studio Ghibli films" once the liked ones are out: say so
             lead += (f" Only {len(cards)} movie{'s' if len(cards) != 1 else ''} you have not told me about "
                      f"{'fit' if len(cards) != 1 else 'fits'} {asked}.")

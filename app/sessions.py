@@ -42,7 +42,7 @@ def session_to_dict(session: Session) -> dict[str, Any]:
             "pending": list(session.pending), "pending_liked": session.pending_liked,
             "passed": list(session.passed), "steer": session.steer,
             "excluded": [[kind, list(values), label] for kind, values, label in session.excluded],
-            "focus": session.focus, "clock": session._clock, "revision": session.revision}
+            "focus": session.focus, "size": session.size, "clock": session._clock, "revision": session.revision}
 
 
 def session_from_dict(data: dict[str, Any]) -> Session:
@@ -62,7 +62,8 @@ def session_from_dict(data: dict[str, Any]) -> Session:
         pending=[int(m) for m in data.get("pending", [])], pending_liked=bool(data.get("pending_liked", True)),
         passed=[int(m) for m in data.get("passed", [])], steer=data.get("steer"),
         excluded=[(str(kind), tuple(values), str(label)) for kind, values, label in data.get("excluded", [])],
-        focus=None if data.get("focus") is None else int(data["focus"]))
+        focus=None if data.get("focus") is None else int(data["focus"]),
+        size=None if data.get("size") is None else int(data["size"]))
     session._clock = float(data.get("clock", 0.0))
     session.revision = int(data.get("revision", 0))
     return session

@@ -204,6 +204,15 @@ def test_that_one_is_the_card_the_last_why_was_about(service: ChatService) -> No
     assert reply.text.startswith(f"Noted: less like {third.title}.") and session.history[third.movie_id].liked is False
     assert third.movie_id not in {c.movie_id for c in reply.cards or []}
 
+
+def test_a_number_of_picks_asked_for_holds_for_the_session(service: ChatService) -> None:
+    session = Session()
+    reply = service.respond(session, "I loved Heat and The Matrix, give me 3 picks")
+    assert reply.text.endswith("Here are 3 picks.") and len(reply.cards or []) == 3
+    assert len(service.respond(session, "show me more").cards or []) == 3  # the next page keeps the size
+    assert session_from_dict(session_to_dict(session)).size == 3
+    assert len(service.respond(session, "start over").cards or []) == service.page_size
+
 def test_a_name_ruled_out_holds_for_the_session_and_can_be_removed(service: ChatService) -> None:
     rec = service.rec
     pacino = {m for m, p in rec.payloads.items() if "Al Pacino" in (p.get("cast") or [])}

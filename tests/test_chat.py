@@ -93,6 +93,15 @@ def parse(text: str) -> dict[str, object]:
     ("no, I didn't like that one", {"card_disliked": [0]}),
     ("more like this one please", {"card_liked": [0]}),
     ("not that", {"card_disliked": [0]}),
+    # how many cards: the number goes, the request stays
+    ("give me 5 comedies", {"count": 5, "steer": "comedies"}),
+    ("top 3 horror films", {"count": 3, "steer": "top horror films"}),
+    ("show me three more", {"count": 3, "more": True}),
+    ("just 2 more", {"count": 2, "more": True}),
+    ("give me 50", {"count": 20}),
+    ("I loved Heat, recommend 4 movies", {"liked": ["Heat"], "count": 4, "picks": True}),
+    ("only 90s", {"steer": "only 90s"}),  # no number: no count
+    ("I loved Se7en", {"liked": ["Se7en"]}),
 ])
 def test_chat_sentences(message: str, expected: dict[str, object]) -> None:
     assert parse(message) == expected
