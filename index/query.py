@@ -115,7 +115,9 @@ FEATURE_MINUTES = 60
 LONG_MINUTES = 140
 #: what "lighter", "darker" and "a tearjerker" are searched as (a lone word embeds as little more than itself)
 TONES = {"light": "a light-hearted, funny and feel-good story", "dark": "a dark, grim and disturbing story",
-         "sad": "a moving, heartbreaking and sad story", "romantic": "a romantic, charming and funny love story"}
+         "sad": "a moving, heartbreaking and sad story", "romantic": "a romantic, charming and funny love story",
+         "tense": "a slow, tense and atmospheric story where the suspense builds",
+         "mind": "a mind-bending, surreal puzzle that plays with reality, memory and dreams"}
 KEYWORD_BOOST, MENTION_BOOST = 1.0, 0.5
 #: a topic outweighs a person's or studio's name spelt the same ("space movies" is not Space Productions' one film,
 #: "a movie set in Paris" not the studio Paris', "Christmas movies" not Eric Christmas') when it has at least this
@@ -223,7 +225,7 @@ class ParsedQuery:
     avoided: str = ""  # "scary but not gory": words ruled out that name nothing the catalog knows (not searched)
     newer: int = 0  # "newer" +1, "older" -1: than the movies the request is about (see anchored)
     shorter: int = 0  # "shorter" +1, "longer" -1
-    tone: str = ""  # "lighter" -> "light", "darker" -> "dark", "a tearjerker" -> "sad", "date night" -> "romantic"
+    tone: str = ""  # "lighter" -> "light", "darker" -> "dark", "date night" -> "romantic", "slow burn" -> "tense"...
     obscure: int = 0  # "less mainstream", "hidden gems" +1; "more mainstream" -1: the less (more) rated first
     no_sequels: list[int] = field(default_factory=list)  # "that aren't sequels": the later films of franchises
     said: str = ""  # the semantic query in the request's own words ("heist, darker"), for explanations
@@ -646,6 +648,9 @@ _AUDIENCE = re.compile(
     r"family|grandkids|grandchildren)\b"
     r"|\b(?:(?:for|with)\s+)?(?:(?:my|our|your|an?)\s+)?(?P<age>\d{1,2})[\s-]*(?:years?|yrs?)[\s-]*olds?\b"
     r"|\b(?:(?:for|with)\s+)?(?:(?:my|our|your|an?)\s+)?(?P<age2>\d{1,2})\s*(?:yo|y/o)\b", re.I)
+#: "animated movies for adults", "for grown-ups": no Children's films
+_ADULTS = re.compile(r"\b(?:for|with)\s+(?:(?:the|other|just|only)\s+)?(?:adults|grown[\s-]?ups)\b"
+                     r"|\bgrown[\s-]?up\b", re.I)
 _LIKE = re.compile(r"\b(?:(?<!\bi\s)(?<!\bwe\s)(?<!\bthey\s)(?<!\byou\s)(?<!\bwould\s)(?<!\bd\s)like|similar\s+to|"
                    r"reminds?\s+me\s+of|in\s+the\s+(?:style|vein|spirit)\s+of|the\s+same\s+as|along\s+the\s+lines\s+of|"
                    r"such\s+as|as\s+good\s+as)\s+", re.I)
@@ -656,6 +661,10 @@ _REFERENCE_END = re.compile(r"\s*(?:[.,;:!?()]|\b(?:but|and|or|with|without|from
 #: words asking for the well-rated: "the best heist movies", "top-rated comedies", "acclaimed dramas"
 _BEST = re.compile(r"\b(?:best|greatest|finest|top|top[- ]rated|highest[- ]rated|highly[- ]rated|best[- ]rated|"
                    r"acclaimed|must[- ]see)\b", re.I)
+#: "Oscar winners", "award-winning": the data holds no awards, so the well-rated stand for them (the words are no
+#: topic: "oscar" matched The Odd Couple's overview)
+_AWARDS = re.compile(r"\b(?:(?:award|oscar|academy[- ]award)[- ]winn(?:ing|ers?)|oscar[- ](?:winners?|worthy)|"
+                     r"won\s+(?:an?\s+)?(?:oscars?|academy\s+awards?))\b", re.I)
 
 
 def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True, rule_out: bool = True,
@@ -678,7 +687,7 @@ def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True, rule_o
         ([1], 'dark', 'a dark, grim and disturbing story')
     """
     compare = READ_COMPARISONS if compare is None else compare
-    query = ParsedQuery(text=text, best=bool(_BEST.search(text)))
+    query = ParsedQuery(text=text, best=bool(_BEST.search(text) or _AWARDS.search(text)))
     tokens = [_Token(normalize(m.group()), m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
     tokens = [t for t in tokens if t.norm]
     for t in tokens:  # "Nolan's films": the possessive belongs to the name
@@ -691,6 +700,9 @@ def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True, rule_o
         for i in range(bisect_left(starts, start), bisect_right(starts, end - 1)):
             if tokens[i].end <= end:
                 used[i] = True
+
+    for m in _AWARDS.finditer(text):
+        claim(m.start(), m.end())
 
     _references(text, tokens, starts, used, query, vocab, claim)
     _years(text, query, vocab, claim, used, tokens, starts)
@@ -962,6 +974,9 @@ _COMPARATIVES: list[tuple[re.Pattern[str], str, Any]] = [
      "tone", "sad"),
     (re.compile(r"\b(?:(?:for|on)\s+(?:a|our)\s+(?:first\s+)?date(?:[\s-]+night)?|(?:a\s+|our\s+)?date[\s-]+night|"
                 r"more\s+romantic)\b", re.I), "tone", "romantic"),
+    (re.compile(r"\bslow[\s-]+burn(?:ing|er)?s?\b", re.I), "tone", "tense"),
+    (re.compile(r"\b(?:mind[\s-]+(?:bending|bender|blowing|blowers?|benders?|fucks?|melting)|trippy|puzzl(?:e|ing)\s+box|"
+                r"messes\s+with\s+(?:your|my)\s+(?:head|mind))\b", re.I), "tone", "mind"),
     (re.compile(r"\b(?:less\s+(?:mainstream|popular|known|obvious|famous|commercial)|lesser[\s-]+known|"
                 r"little[\s-]+known|(?:more\s+)?obscure|underrated|under[\s-]+the[\s-]+radar|under[\s-]?seen|"
                 r"hidden\s+gems?|deep\s+cuts?|off\s+the\s+beaten\s+(?:path|track)|not\s+(?:so\s+|too\s+|very\s+)?"
@@ -1012,6 +1027,10 @@ def _audience(text: str, query: ParsedQuery, claim: Any) -> None:
             claim(_negation_start(text, m.start()) if negated else m.start(), m.end())
         else:
             claim(m.start(), m.end())
+    for m in _ADULTS.finditer(text):
+        if ("genre", ("Children",)) not in {(e.kind, e.values) for e in query.entities}:
+            query.entities.append(Entity("genre", ("Children",), "Children", m.span(), True))
+        claim(m.start(), m.end())
 
 
 def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab: Vocabulary,

@@ -213,11 +213,24 @@ def test_a_ruled_out_description_does_not_steer_towards_itself(vocab: Vocabulary
     ("something for a date night", {"tone": "romantic", "semantic": TONES["romantic"], "said": "for a date night"}),
     ("a film for our first date", {"tone": "romantic", "said": "for our first date"}),
     ("like that but more romantic", {"tone": "romantic", "semantic": TONES["romantic"]}),
+    ("a slow burn thriller", {"tone": "tense", "semantic": TONES["tense"]}),  # "burn" was a keyword (Ladder 49)
+    ("a mind-bending movie", {"tone": "mind", "semantic": TONES["mind"]}),  # "bend": Bend It Like Beckham
+    ("something trippy", {"tone": "mind"}),
 ])
 def test_comparisons_are_read_as_such(vocab: Vocabulary, text: str, fields: dict[str, Any]) -> None:
     q = parse_query(text, vocab)
     assert {k: getattr(q, k) for k in fields} == fields and q.understood()
     assert parse_query("but newer", vocab, compare=False).semantic == "newer"  # as the parser read it before
+
+
+def test_films_for_adults_leave_out_childrens_films_and_awards_read_as_the_well_rated(vocab: Vocabulary) -> None:
+    for text in ("animated movies for adults", "cartoons for grown-ups", "a grown-up comedy"):
+        q = parse_query(text, vocab)
+        assert any(e.label == "Children" and e.negated for e in q.entities) and q.semantic == "", text
+    for text in ("an Oscar winner", "award-winning dramas", "a film that won an Oscar"):
+        q = parse_query(text, vocab)
+        assert q.best and q.semantic == "", text  # the words are no topic: "oscar" matched overviews
+    assert not parse_query("Oscar Isaac movies", vocab).best
 
 
 def test_a_first_name_alone_names_the_one_person_who_dominates_it() -> None:
