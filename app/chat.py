@@ -58,7 +58,7 @@ _VERB = re.compile(
     r"hated?|hates|dislikes|loathed?|(?:was|wasn'?t|am|i'?m|not)\s+(?:a\s+)?fan\s+of|bored\s+by|was\s+bored\s+by)\b"
     r"|\b(?P<pos>(?:really\s+|also\s+|absolutely\s+)?(?:loved?|loves|liked?|likes|enjoyed|enjoys?|adored?|adores)|"
     r"(?:big\s+)?fan\s+of|"
-    r"favou?rites?\s+(?:are|is|were|was|include))\b", re.I)
+    r"favou?rites?\s+(?:(?:movies?|films?|ones?)\s+)?(?:of\s+all\s+time\s+)?(?:are|is|were|was|include))\b", re.I)
 _VERDICT = re.compile(
     r"(?:^|(?<=[.;!?,]))\s*(?P<t>[^.;!?,]+?)\s+(?:was|were|is|are)\s+(?:so\s+|really\s+|very\s+|just\s+|truly\s+)?"
     r"(?:(?P<pos>great|amazing|awesome|fantastic|brilliant|excellent|wonderful|superb|perfect|good|fun|a\s+masterpiece)"
@@ -356,7 +356,8 @@ _NOT_A_REQUEST = frozenset({
     "would", "do", "does", "is", "are", "watch", "see", "good", "great", "nice", "fun", "decent", "tonight", "today",
     "now", "any", "ideas", "idea", "suggestion", "suggestions", "pick", "picks", "for", "this", "evening", "night",
     "weekend", "my", "our", "wife", "husband", "partner", "girlfriend", "boyfriend", "friend", "friends", "looking",
-    "both", "together", "we'd", "i'm", "really", "she", "he", "they", "there", "next", "similar", "else"})
+    "both", "together", "we'd", "i'm", "really", "she", "he", "they", "there", "next", "similar", "else", "more",
+    "bored", "surprise", "something", "random"})
 #: a whole message asking for the next picks of the same request
 _MORE = re.compile(r"^(?:(?:ok(?:ay)?|hmm+|nah|no|meh)[,.!]?\s+)?(?:(?:please\s+)?(?:show|give|find)\s+me\s+|any\s+|"
                    r"got\s+any\s+|can\s+i\s+see\s+|let'?s\s+see\s+)?(?:some\s+)?(?:more|next|others?|other\s+ones|"
@@ -364,8 +365,10 @@ _MORE = re.compile(r"^(?:(?:ok(?:ay)?|hmm+|nah|no|meh)[,.!]?\s+)?(?:(?:please\s+
                    r"something\s+else|anything\s+else|what\s+else|next\s+page|the\s+next\s+(?:ones|page|few)|"
                    r"different\s+ones|keep\s+going)(?:\s+(?:please|pls|then|one|ones))?\s*[.!?]*$", re.I)
 _ASKS_FOR_PICKS = re.compile(r"\bwhat\s+(?:should|can|could|shall)\s+(?:i|we)\s+see\b|\bwhat\s+(?:next|now)\b|"
+                             r"\bsurprise\s+(?:me|us)\b|\bbored\b|\bmore\s+please\b|"
                              r"\b(?:watch|recommend|suggest|picks?|ideas?|suggestions?|anything|something)\b", re.I)
 _FILLER_START = re.compile(r"^(?:(?:please|show\s+me|give\s+me|find\s+me|recommend(?:\s+me)?|i\s+want|"
+                           r"surprise\s+(?:me|us)(?:\s+with)?|"
                            r"i'?d\s+like|i\s+would\s+like|can\s+you\s+(?:find|show|recommend)(?:\s+me)?|"
                            r"something|anything|some|a\s+movie|a\s+film|movies|films)\s+)+", re.I)
 

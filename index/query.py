@@ -701,7 +701,7 @@ def parse_query(text: str, vocab: Vocabulary, *, fix_topics: bool = True, rule_o
             if tokens[i].end <= end:
                 used[i] = True
 
-    for m in _AWARDS.finditer(text):
+    for m in (*_AWARDS.finditer(text), *_MOOD.finditer(text)):  # no topic: "mood" found 2046
         claim(m.start(), m.end())
 
     _references(text, tokens, starts, used, query, vocab, claim)
@@ -764,11 +764,15 @@ def _references(text: str, tokens: list[_Token], starts: list[int], used: list[b
         first = bisect_left(starts, begin)
         if first >= len(tokens):
             continue
-        stop = _REFERENCE_END.search(text, begin, begin + MAX_TITLE_CHARS)  # bounded: linear in the message
+        stop = _REFERENCE_END.search(text, tokens[first].end, begin + MAX_TITLE_CHARS)  # bounded: linear in the text
         limit = stop.start() if stop else min(len(text), begin + MAX_TITLE_CHARS)
         last = bisect_right(starts, max(limit - 1, begin))
+        # an exact title may run past a word that usually ends one ("like Lost in Translation", "like The Man Who
+        # Knew Too Much"), never past punctuation
+        clause = re.search(r"[.,;:!?()]", text[begin:begin + MAX_TITLE_CHARS])
+        longest = bisect_right(starts, begin + (clause.start() if clause else MAX_TITLE_CHARS) - 1)
         found = None
-        for j in range(min(last, first + 12), first, -1):
+        for j in range(min(max(last, longest), first + 12), first, -1):
             phrase = text[tokens[first].start:tokens[j - 1].end]
             if tokens[first].norm in ("a", "an") and not tokens[first].raw[:1].isupper():
                 break  # "like a heist": a kind of film, not the title "Heist"
@@ -792,6 +796,17 @@ def _references(text: str, tokens: list[_Token], starts: list[int], used: list[b
         if found is None:
             continue
         ids, end = found
+        while True:  # "like Heat and Alien", "like Heat, Alien and Ronin": the titles listed after the first
+            more = re.match(r"\s*(?:,\s*(?:and\s+)?|and\s+|&\s*|or\s+)", text[tokens[end - 1].end:])
+            nxt = bisect_left(starts, tokens[end - 1].end + more.end()) if more else len(tokens)
+            if nxt >= len(tokens) or not (tokens[nxt].raw[:1].isupper() or tokens[nxt].raw[:1].isdigit()):
+                break  # a listed title is written as one ("like Heat and more", not the film More)
+            title = next((j for j in range(min(len(tokens), nxt + 12), nxt, -1)
+                          if vocab.titles.exact(text[tokens[nxt].start:tokens[j - 1].end])), None)
+            if title is None:
+                break
+            listed = vocab.titles.exact(text[tokens[nxt].start:tokens[title - 1].end])
+            ids, end = [*ids, max(listed, key=lambda m: _popularity(vocab, m))], title
         for movie_id in ids:
             if movie_id not in query.references:
                 query.references.append(movie_id)
@@ -866,8 +881,19 @@ def _decade(m: re.Match[str]) -> int | None:
     return 2000 + digit * 10 if digit <= 2 else 1900 + digit * 10
 
 
+#: "I'm (not) in the mood for ...": what follows is the request (or what is ruled out), the words are none
+_MOOD = re.compile(r"\b(?:(?:i'?m|i\s+am|we'?re|we\s+are)\s+)?(?:not\s+)?in\s+the\s+mood\s+for\b(?!\s+love\b)",
+                   re.I)
+_NOT_IN_THE_MOOD = re.compile(r"\bnot\s+in\s+the\s+mood\s+for(?:\s+(?:anything|something|a|an|any))?"
+                              r"(?:\s+(?:too|very|so|that))?\s*$", re.I)
+_NOT_IN_THE_MOOD_NORM = re.compile(r"\bnot in the mood for(?: anything| something| a| an| any)?(?: too| very| so)?"
+                                   r"$")
+
+
 def _negated_before(text: str, at: int) -> bool:
     """Whether a negation leads up to ``at`` within its clause ("no 80s", "not from the 90s"; not "no horror, 90s")."""
+    if _NOT_IN_THE_MOOD.search(text[max(0, at - 60):at]):  # "not in the mood for anything heavy"
+        return True
     window = re.split(r"[,.;:!?]", text[max(0, at - 24):at])[-1]
     before = normalize(window).split()[-3:]
     return bool(before) and any(w in NEGATIONS - {"but"} for w in before) and "like" not in before
@@ -967,7 +993,7 @@ _COMPARATIVES: list[tuple[re.Pattern[str], str, Any]] = [
     (re.compile(r"\b(?:lighter|light[\s-]?hearted|funnier|happier|cheerier|sillier|feel[\s-]?good|uplifting|"
                 r"cheer\s+(?:me|us)\s+up|more\s+(?:fun|upbeat|cheerful|light)|less\s+(?:dark|serious|heavy|sad|"
                 r"depressing|intense|grim|bleak|violent|disturbing))\b", re.I), "tone", "light"),
-    (re.compile(r"\b(?:darker|grittier|heavier|bleaker|grimmer|more\s+(?:serious|intense|dark|violent|disturbing|"
+    (re.compile(r"\b(?:darker|grittier|heavier|heavy(?!\s+metal)|bleaker|grimmer|more\s+(?:serious|intense|dark|violent|disturbing|"
                 r"grim)|less\s+(?:funny|light|silly|cheerful|upbeat))\b", re.I), "tone", "dark"),
     (re.compile(r"\b(?:sad|sadder|depressing|heartbreaking|tear[\s-]?jerkers?|weepies?|more\s+(?:moving|emotional)|"
                 r"(?:makes?|made)\s+(?:me|us)\s+cry|(?:want|need)\s+to\s+cry|cry\s+my\s+eyes\s+out)\b", re.I),
@@ -1071,7 +1097,8 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
             continue
         entry, length = match
         begin = _cue_start(norms, i, used)
-        negated = _is_negated(norms, begin, i, used) != entry.opposite
+        mood = " ".join(norms[max(0, begin - 7):begin])  # "not in the mood for horror" (those words are claimed)
+        negated = (_is_negated(norms, begin, i, used) or bool(_NOT_IN_THE_MOOD_NORM.search(mood))) != entry.opposite
         kind = _role(entry, norms, begin, i) if entry.kind == "person" else entry.kind
         span = (tokens[i].start, tokens[i + length - 1].end)
         entity = Entity(kind, entry.values, entry.label, span, negated, entry.count)
@@ -1196,9 +1223,10 @@ def _cue_start(norms: list[str], i: int, used: list[bool]) -> int:
     """Where the words introducing a name begin ("not directed by", "starring", "no"): they go with it."""
     cues = NEGATIONS | DIRECTOR_CUES | ACTOR_CUES | WRITER_CUES | {"from", "made", "in", "about", "only", "just",
                                                                    "the", "any", "more", "anything", "too", "very",
-                                                                   "so", "overly"}  # "not too scary"
+                                                                   "so", "overly", "a", "an", "mood", "for",
+                                                                   "that"}  # "not too scary", "that isn't a drama"
     begin = i
-    while begin > 0 and i - begin < 4 and not used[begin - 1] and norms[begin - 1] in cues:
+    while begin > 0 and i - begin < 6 and not used[begin - 1] and norms[begin - 1] in cues:
         begin -= 1
     return begin
 

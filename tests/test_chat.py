@@ -102,6 +102,10 @@ def parse(text: str) -> dict[str, object]:
     ("I loved Heat, recommend 4 movies", {"liked": ["Heat"], "count": 4, "picks": True}),
     ("only 90s", {"steer": "only 90s"}),  # no number: no count
     ("I loved Se7en", {"liked": ["Se7en"]}),
+    ("My favourite movies are Heat, Fargo and Se7en", {"liked": ["Heat", "Fargo", "Se7en"]}),  # was a search
+    ("I'm bored. Surprise me!", {"picks": True}),
+    ("I liked Toy Story. More please", {"liked": ["Toy Story"], "picks": True}),  # not a search for "More"
+    ("surprise me with a comedy", {"steer": "a comedy"}),
 ])
 def test_chat_sentences(message: str, expected: dict[str, object]) -> None:
     assert parse(message) == expected

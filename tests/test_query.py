@@ -187,7 +187,7 @@ def test_a_teenager_asks_for_no_genre_and_searches_no_number(vocab: Vocabulary) 
 @pytest.mark.parametrize(("text", "semantic", "avoided"), [
     ("something scary but not gory", "", "gory"),
     ("funny, nothing too silly", "", "silly"),
-    ("a heist but not heavy, set in winter", "heist set in winter", "heavy"),
+    ("a heist but not gory, set in winter", "heist set in winter", "gory"),
     ("a robot who is not human", "robot who is not human", ""),  # a plot: "not" inside its clause
     ("a world without colour", "world without colour", ""),
     ("a comedy, but not so violent", "", "violent"),
@@ -216,11 +216,19 @@ def test_a_ruled_out_description_does_not_steer_towards_itself(vocab: Vocabulary
     ("a slow burn thriller", {"tone": "tense", "semantic": TONES["tense"]}),  # "burn" was a keyword (Ladder 49)
     ("a mind-bending movie", {"tone": "mind", "semantic": TONES["mind"]}),  # "bend": Bend It Like Beckham
     ("something trippy", {"tone": "mind"}),
+    ("not in the mood for anything heavy tonight", {"tone": "light", "semantic": TONES["light"]}),
+    ("a heist but not heavy", {"tone": "light", "semantic": f"heist, {TONES['light']}"}),
 ])
 def test_comparisons_are_read_as_such(vocab: Vocabulary, text: str, fields: dict[str, Any]) -> None:
     q = parse_query(text, vocab)
     assert {k: getattr(q, k) for k in fields} == fields and q.understood()
     assert parse_query("but newer", vocab, compare=False).semantic == "newer"  # as the parser read it before
+
+
+def test_a_genre_after_not_a_or_not_in_the_mood_for_is_ruled_out(vocab: Vocabulary) -> None:
+    for text in ("a comedy that isn't a drama", "Tom Hanks but not a drama", "not in the mood for a drama"):
+        assert [(e.label, e.negated) for e in parse_query(text, vocab).entities if e.label == "Drama"] == [
+            ("Drama", True)], text
 
 
 def test_films_for_adults_leave_out_childrens_films_and_awards_read_as_the_well_rated(vocab: Vocabulary) -> None:
@@ -295,6 +303,18 @@ def test_a_sequel_number_is_part_of_the_title_and_set_in_is_a_topic_cue() -> Non
     assert parse_query("movies like Toy Storry 2", v).references == [2]  # was "The Toy"
     q = parse_query("something like Amelie set in Paris", v)  # the place, not the studio "Paris Films"
     assert q.references == [4] and [(e.kind, e.label) for e in q.entities] == [("keyword", "paris")]
+
+
+def test_a_referenced_title_runs_past_words_that_usually_end_one_and_a_list_is_every_title() -> None:
+    v = Vocabulary.from_payloads({1: {"title": "Lost in Translation"}, 2: {"title": "Snow White and the Seven Dwarfs"},
+                                  3: {"title": "Snow White"}, 4: {"title": "The Man Who Knew Too Much"},
+                                  5: {"title": "The Man"}, 6: {"title": "In Bruges"}, 7: {"title": "Heat"},
+                                  8: {"title": "Alien"}, 9: {"title": "Ronin"}, 10: {"title": "More"}})
+    for text, refs in [("like Lost in Translation but newer", [1]), ("like Snow White and the Seven Dwarfs", [2]),
+                       ("something like The Man Who Knew Too Much", [4]), ("like In Bruges", [6]),
+                       ("like Heat, Alien and Ronin but newer", [7, 8, 9]), ("like Heat or Alien", [7, 8]),
+                       ("like Heat and more", [7]), ("like Snow White, from the 90s", [3])]:
+        assert parse_query(text, v).references == refs, text
 
 
 def test_a_kind_of_film_or_a_kind_word_is_no_franchise_or_studio() -> None:
