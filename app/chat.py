@@ -94,6 +94,9 @@ _COUNT = re.compile(rf"\b(?:(?:give|show|find|get)\s+(?:me|us)\s+|recommend(?:\s
                     rf"(?=(?:\s+[\w'-]+){{0,3}}?\s+(?:movies|films|picks|ones|titles|suggestions|options|recommendations|"
                     rf"comedies|dramas|thrillers|westerns|musicals|documentaries|cartoons|classics|things|more)\b"
                     rf"|\s*(?:more|please|[.!?]|$))", re.I)
+#: "anything with Adam Sandler", "movies by Michael Bay" after a verb: a name, not a title
+_ANYTHING_WITH = re.compile(r"^(?:anything|everything|something|movies?|films?|stuff)\s+(?P<who>(?:with|by|starring|"
+                            r"featuring|from|directed\s+by)\s+.+)$", re.I)
 #: a comma that starts a question after a list of titles ("I loved Heat, any ideas?")
 _ASKED = re.compile(r"\s*,\s*(?:so\s+|and\s+|now\s+)?(?=(?:what|which|any|anything|something|got\s+any|can\s+you|"
                     r"could\s+you|recommend|suggest|ideas|(?:give|show|find)\s+(?:me|us))\b)", re.I)
@@ -294,9 +297,16 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
         req.any_genre = True
 
     def similar(found: re.Match[str]) -> None:
-        req.liked.extend(_titles(found.group("t"), is_title))  # "more like that but newer": no new title
-        if found.group("steer"):
-            req.steer = found.group("steer").strip()
+        titles, rest = _titles(found.group("t"), is_title), ""
+        if titles and not is_title(titles[-1]):  # "like Pulp Fiction from the last 10 years": the title, then a steer
+            words = titles[-1].split()
+            cut = next((k for k in range(len(words) - 1, 0, -1) if is_title(" ".join(words[:k]))), 0)
+            if cut:
+                titles[-1], rest = " ".join(words[:cut]), " ".join(words[cut:])
+        req.liked.extend(titles)  # "more like that but newer": no new title
+        steer = ", ".join(x.strip() for x in (rest, found.group("steer") or "") if x.strip())
+        if steer:
+            req.steer = steer
 
     def watched(found: re.Match[str]) -> bool:
         titles = _titles(found.group("t"), is_title)
@@ -402,14 +412,19 @@ def _sentiments(text: str, req: Request, is_title: Callable[[str], bool]) -> str
         if asked and not is_title(_clean(obj[asked.end():].split(",")[0])):
             obj, after = obj[:asked.start()], f"{obj[asked.end():]} {after}"
         obj = re.sub(r"(?:(?:,|\s)+(?:and|but|i|we|also)?)+\s*$", "", obj.strip(), flags=re.I).strip(" ,")
-        kinds = _GENRE_LIST.fullmatch(obj) if obj and not is_title(obj) else None
-        if kinds and verb.group("neg"):  # "I can't stand romantic comedies": a genre rule, not a title
-            req.exclude_genres.extend(g for g in _genres(kinds.group()) if g not in req.exclude_genres)
-        elif kinds:  # "she loves musicals": what the page leans towards
-            kept.append(obj)
-        elif obj and not re.match(r"^(?:something|anything|some|movies|films)\b", obj, re.I):
-            (req.disliked if verb.group("neg") else req.liked).extend(_titles(obj, is_title))
-        elif obj:
-            kept.append(obj)
+        pieces = [obj] if not obj or is_title(obj) or _GENRE_LIST.fullmatch(obj) else split_titles(obj, is_title)
+        for piece in pieces:  # "I hate musicals and anything with Adam Sandler": a rule, then a name ruled out
+            kinds = _GENRE_LIST.fullmatch(piece) if piece and not is_title(piece) else None
+            named = _ANYTHING_WITH.match(piece) if piece and not is_title(piece) else None
+            if kinds and verb.group("neg"):  # "I can't stand romantic comedies": a genre rule, not a title
+                req.exclude_genres.extend(g for g in _genres(kinds.group()) if g not in req.exclude_genres)
+            elif kinds:  # "she loves musicals": what the page leans towards
+                kept.append(piece)
+            elif named:  # read by the search's parser: "nothing with X" is ruled out for the session
+                kept.append(f"nothing {named.group('who')}" if verb.group("neg") else named.group("who"))
+            elif piece and not re.match(r"^(?:something|anything|some|movies|films)\b", piece, re.I):
+                (req.disliked if verb.group("neg") else req.liked).extend(_titles(piece, is_title))
+            elif piece:
+                kept.append(piece)
         kept.append(after)
     return " ; ".join(k for k in kept if k.strip())

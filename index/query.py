@@ -614,10 +614,14 @@ _YEAR_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?P<w>twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties)\b", re.I), "decade"),
     (re.compile(r"\b(?:in|from|of|year)\s+(?P<a>1[89]\d\d|20\d\d)\b", re.I), "year"),
     (re.compile(r"\b(?P<a>1[89]\d\d|20\d\d)\s+(?:movies|films|releases)\b", re.I), "year"),
+    (re.compile(r"\b(?:the\s+)?(?:last|past)\s+(?:(?P<n>\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|twenty|"
+                r"few|couple\s+of)\s+years|(?P<dec>decade))\b", re.I), "last"),
     (re.compile(r"\b(?:recent|recently|latest|newest|new\s+releases?)\b", re.I), "recent"),
     (re.compile(r"\b(?:old|older|classic|vintage)\s+(?:movies|films|ones|hollywood|stuff|pictures)\b|\bclassics\b",
                 re.I), "classic"),
 ]
+_LAST_YEARS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+               "twenty": 20, "few": 3, "couple": 2}
 _UNIT = r"(?P<unit>minutes?|mins?|m|hours?|hrs?|h)\b(?P<half_after>\s+and\s+a\s+half)?"
 _AMOUNT = r"(?P<n>\d{1,3}(?:\.\d)?|one|two|three|four|an|a)(?P<half>\s+and\s+a\s+half)?"
 _RUNTIME_PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -858,6 +862,10 @@ def _years(text: str, query: ParsedQuery, vocab: Vocabulary, claim: Any, used: l
             elif kind == "year":
                 lo = hi = int(m.group("a"))
                 label = f"in {lo}"
+            elif kind == "last":  # "from the last 10 years", "the past decade": up to the catalogue's newest year
+                n = m.group("n")
+                span = 10 if n is None else int(n) if n.isdigit() else _LAST_YEARS.get(n.lower().split()[0], 3)
+                lo, hi, label = vocab.newest_year - span + 1, None, f"since {vocab.newest_year - span + 1}"
             elif kind == "recent":
                 lo, hi, label = vocab.newest_year - RECENT_YEARS, None, f"since {vocab.newest_year - RECENT_YEARS}"
             else:  # classic

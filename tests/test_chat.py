@@ -106,6 +106,12 @@ def parse(text: str) -> dict[str, object]:
     ("I'm bored. Surprise me!", {"picks": True}),
     ("I liked Toy Story. More please", {"liked": ["Toy Story"], "picks": True}),  # not a search for "More"
     ("surprise me with a comedy", {"steer": "a comedy"}),
+    ("something like Se7en from the last 10 years", {"liked": ["Se7en"], "steer": "from the last 10 years"}),
+    ("something like Se7en from the 90s but darker", {"liked": ["Se7en"], "steer": "from the 90s, darker"}),
+    ("I hate musicals and anything with Adam Sandler", {"exclude_genres": ["Musical"],
+                                                        "steer": "nothing with Adam Sandler"}),  # no "musicals" title
+    ("I hate Titanic and musicals", {"disliked": ["Titanic"], "exclude_genres": ["Musical"]}),
+    ("I love Heat and anything with Al Pacino", {"liked": ["Heat"], "steer": "with Al Pacino"}),
 ])
 def test_chat_sentences(message: str, expected: dict[str, object]) -> None:
     assert parse(message) == expected

@@ -225,6 +225,14 @@ def test_comparisons_are_read_as_such(vocab: Vocabulary, text: str, fields: dict
     assert parse_query("but newer", vocab, compare=False).semantic == "newer"  # as the parser read it before
 
 
+def test_the_last_years_count_back_from_the_newest_film(vocab: Vocabulary) -> None:
+    newest = vocab.newest_year
+    for text, span in [("from the last 10 years", 10), ("the past decade", 10), ("in the last five years", 5),
+                       ("comedies from the last few years", 3)]:
+        assert parse_query(text, vocab).year_min == newest - span + 1, text
+    assert parse_query("Last Year at Marienbad", vocab).year_min is None
+
+
 def test_a_genre_after_not_a_or_not_in_the_mood_for_is_ruled_out(vocab: Vocabulary) -> None:
     for text in ("a comedy that isn't a drama", "Tom Hanks but not a drama", "not in the mood for a drama"):
         assert [(e.label, e.negated) for e in parse_query(text, vocab).entities if e.label == "Drama"] == [
