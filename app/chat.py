@@ -97,6 +97,37 @@ _COUNT = re.compile(rf"\b(?:(?:give|show|find|get)\s+(?:me|us)\s+|recommend(?:\s
 #: "anything with Adam Sandler", "movies by Michael Bay" after a verb: a name, not a title
 _ANYTHING_WITH = re.compile(r"^(?:anything|everything|something|movies?|films?|stuff)\s+(?P<who>(?:with|by|starring|"
                             r"featuring|from|directed\s+by)\s+.+)$", re.I)
+#: a question about a card's facts ("how long is the second one?", "who directed #3", "is the first one on
+#: Netflix?"): the aspect asked, answered from the card's movie; the page stays
+ASPECTS = {"runtime": r"how\s+long|runtime|length|how\s+many\s+minutes",
+           "director": r"who\s+(?:directed|made)|director|directed\s+by",
+           "cast": r"who'?s\s+in|who\s+(?:is|stars|plays|acts)\s+in|who\s+stars|cast|actors?|starring",
+           "plot": r"what'?s|what\s+is|tell\s+me\s+(?:more\s+)?about|plot|about|story|synopsis",
+           "year": r"when\s+(?:was|did|is)|what\s+year|how\s+old|released",
+           "rating": r"rating|rated|how\s+good|reviews?|score",
+           "streaming": r"netflix|stream(?:ing)?|hulu|prime|disney\+|"
+                        r"where\s+(?:can|could)\s+(?:i|we)\s+(?:watch|see|find)"}
+_ASPECT = re.compile("|".join(rf"(?P<{k}>\b(?:{v})\b)" for k, v in ASPECTS.items()), re.I)
+_CARD_IN = re.compile(rf"(?<![\w#])(?:{_ORD}|(?:the\s+)?(?P<that>that|this|it)(?:\s+one)?)(?![\w-])", re.I)
+_QUESTION = re.compile(r"^\s*(?:and\s+|so\s+|ok(?:ay)?[,.]?\s+)?(?:what|who|whos|who'?s|how|when|is|does|did|"
+                       r"tell\s+me|where|which|can\s+i|could\s+i)\b|\?\s*$", re.I)
+_AFTER_CARD = {"", "on", "about", "in", "is", "and", "run", "runs", "last", "lasts", "for", "made", "directed",
+               "released", "come", "came", "rated", "streaming", "available"}
+#: "the third one looks good": a thumbs up for that card
+_LOOKS_GOOD = re.compile(rf"^(?:(?:oh|ooh|hmm+|ok(?:ay)?)[,.!]?\s+)?{_ORD}\s+(?:looks|sounds|seems)\s+"
+                         rf"(?:really\s+|very\s+|pretty\s+)?(?:good|great|interesting|fun|promising|cool|nice|amazing)\b"
+                         rf"[.!]*$", re.I)
+_ORD2 = _ORD.replace("?P<ord>", "?P<ord2>")
+#: "already seen the first two", "I've seen the second one": those cards are passed, never shown again
+_SEEN_CARDS = re.compile(rf"^(?:(?:but|well|ok(?:ay)?|sorry)[,.!]?\s+)?(?:i'?ve\s+|i\s+have\s+|we'?ve\s+)?"
+                         rf"(?:already\s+)?(?:seen|watched|saw)\s+(?:(?:the\s+)?(?P<edge>first|last)\s+"
+                         rf"(?P<n>two|three|four|five|[2-5])|{_ORD}(?:\s+(?:and|&)\s+{_ORD2})?)"
+                         rf"(?:\s+(?:ones?|already|before))?\s*[.!]*$", re.I)
+#: thanks and praise: nothing to change
+_THANKS = re.compile(r"^(?:(?:thanks?(?:\s+you)?|thx|ty|cheers|great|cool|awesome|perfect|nice|wow|lovely|brilliant|"
+                     r"excellent|amazing|that'?s\s+(?:great|perfect|awesome|helpful|nice|lovely|brilliant|it)|"
+                     r"(?:this|these)\s+(?:is|are|look)\s+(?:great|perfect|good)|sounds\s+good|looks\s+good|ok(?:ay)?"
+                     r")[\s,.!]*)+$", re.I)
 #: a comma that starts a question after a list of titles ("I loved Heat, any ideas?")
 _ASKED = re.compile(r"\s*,\s*(?:so\s+|and\s+|now\s+)?(?=(?:what|which|any|anything|something|got\s+any|can\s+you|"
                     r"could\s+you|recommend|suggest|ideas|(?:give|show|find)\s+(?:me|us))\b)", re.I)
@@ -144,15 +175,18 @@ class Request:
     more: bool = False  # "show me more", "next", "something else": the next picks of the same request
     seen: bool = False  # "I've seen all of these": the next picks, and the page's films never shown again
     count: int | None = None  # "give me 5 comedies": cards per page from now on (1 to MAX_COUNT)
+    about: list[tuple[int, str]] = field(default_factory=list)  # "how long is the 2nd?": (position, aspect)
+    seen_cards: list[int] = field(default_factory=list)  # "already seen the first two": passed for the session
+    thanks: bool = False  # "thanks, that's great!"
 
     def changes_page(self) -> bool:
         """Whether it asks for anything that re-ranks the page (everything but "why")."""
         return bool(self.liked or self.disliked or self.exclude_genres or self.only_genres or self.any_genre
                     or self.card_liked or self.card_disliked or self.steer or self.reset or self.picks or self.more
-                    or self.seen or self.count)
+                    or self.seen or self.count or self.seen_cards)
 
     def is_empty(self) -> bool:
-        return not (self.changes_page() or self.why)
+        return not (self.changes_page() or self.why or self.about or self.thanks)
 
 
 def ordinal(text: str) -> int | None:
@@ -253,6 +287,29 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     if _SEEN_PAGE.match(rest):
         req.seen = True
         return req
+    if _THANKS.match(rest):
+        req.thanks = True
+        return req
+    seen = _SEEN_CARDS.match(rest)
+    if seen:
+        if seen.group("edge"):
+            n = int(seen.group("n")) if seen.group("n").isdigit() else NUMBER_WORDS[seen.group("n").lower()]
+            req.seen_cards = list(range(1, n + 1)) if seen.group("edge").lower() == "first" else list(range(-n, 0))
+        else:
+            req.seen_cards = [p for p in (ordinal(seen.group("ord")), ordinal(seen.group("ord2") or "")) if p]
+        return req
+    good = _LOOKS_GOOD.match(rest)
+    if good and ordinal(good.group("ord")) is not None:
+        req.card_liked.append(ordinal(good.group("ord")) or 0)
+        return req
+    asked, named = _ASPECT.search(rest), _CARD_IN.search(rest)
+    following = rest[named.end():].split()[:1] if named else []  # "the first man on the moon" is no card
+    if (asked and named and len(rest.split()) <= 10 and _QUESTION.search(rest)
+            and (not following or following[0].lower().strip("?.!,") in _AFTER_CARD)):  # answered, the page stays
+        pos = 0 if named.group("that") else ordinal(named.group("ord") or "")
+        if pos is not None:
+            req.about.append((pos, next(k for k in ASPECTS if asked.group(k))))
+            return req
     that = _THAT_ONE.match(rest)
     if that:  # position 0: the card last discussed
         (req.card_disliked if that.group("neg") else req.card_liked).append(0)

@@ -334,8 +334,12 @@ class ChatService:
         self._apply_cards(session, req.card_liked, True, notes)
         self._apply_cards(session, req.card_disliked, False, notes)
         self._apply_genres(session, req, notes)
-        why = [self._why(session, ref) for ref in req.why]
-        changed = not session.page or req.changes_page()
+        why = [self._why(session, ref) for ref in req.why] + [self._about(session, pos, a) for pos, a in req.about]
+        if req.thanks:
+            why.append("Glad to help. Give any card a thumbs up or down, or ask for something else.")
+        if req.seen_cards:
+            self._pass_cards(session, req.seen_cards, notes)
+        changed = req.changes_page() or (not session.page and not (req.about or req.thanks))
         if req.is_empty() and (message or "").strip():
             notes.append("Tell me movies you liked or disliked (\"I loved Heat and Alien, hated Titanic\"), "
                          "describe what you want (\"a heist that goes wrong\"), or say \"no horror\".")
@@ -707,6 +711,39 @@ class ChatService:
         if session.page and pos == -1:
             return session.page[-1]
         return session.page[pos - 1] if 1 <= pos <= len(session.page) else None
+
+    def _pass_cards(self, session: Session, positions: list[int], notes: list[str]) -> None:
+        cards = [c for c in (self._card_at(session, p) for p in positions) if c is not None]
+        if not cards:
+            notes.append("There are no such cards on this page." if session.page else "There are no cards yet.")
+            return
+        session.passed = [*session.passed, *(c.movie_id for c in cards)][-MAX_PASSED:]
+        notes.append(f"Noted: you have seen {describe_list([c.title for c in cards])}; I will not show "
+                     f"{'it' if len(cards) == 1 else 'them'} again.")
+
+    def _about(self, session: Session, pos: int, aspect: str) -> str:
+        """A card's fact, as asked ("how long is the second one?"), from its movie's payload; the page stays."""
+        card = self._card_at(session, pos)
+        if card is None:
+            return ("Which one? Name its place (“how long is the second one?”)." if pos == 0 and session.page
+                    else f"There is no card {pos} on this page." if session.page else "There are no cards yet.")
+        session.focus = card.movie_id
+        p = self.rec.payloads.get(card.movie_id, {})
+        people = p.get("directors") or []
+        cast = (p.get("cast") or [])[:3]
+        overview = " ".join(re.split(r"(?<=[.!?])\s+", (p.get("overview") or "").strip())[:2])
+        facts = {
+            "runtime": f"{card.title} runs {p['runtime']} minutes." if p.get("runtime") else "",
+            "director": f"{card.title} is directed by {describe_list(people)}." if people else "",
+            "cast": f"{card.title} stars {describe_list(cast)}." if cast else "",
+            "plot": f"{card.title}: {overview[:400]}" if overview else "",
+            "year": f"{p.get('title') or card.title} came out in {p['year']}." if p.get("year") else "",
+            "rating": (f"{card.title} averages {p['rating_mean']:.1f}★ from {p.get('rating_count', 0):,} ratings here."
+                       if p.get("rating_mean") else ""),
+            "streaming": (f"I can't tell where {card.title} streams: the data here holds no streaming services, only "
+                          "what the films are."),
+        }
+        return facts[aspect] or f"The data here does not say that about {card.title}."
 
     def _why(self, session: Session, ref: int | str) -> str:
         if isinstance(ref, int):

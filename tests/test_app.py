@@ -213,6 +213,21 @@ def test_a_number_of_picks_asked_for_holds_for_the_session(service: ChatService)
     assert session_from_dict(session_to_dict(session)).size == 3
     assert len(service.respond(session, "start over").cards or []) == service.page_size
 
+
+def test_questions_about_a_card_are_answered_from_its_movie_and_keep_the_page(service: ChatService) -> None:
+    session = Session()
+    service.respond(session, "I loved Heat and The Matrix")
+    page = [c.movie_id for c in session.page]
+    second = service.rec.payloads[page[1]]
+    reply = service.respond(session, "how long is the second one?")
+    assert reply.cards is None and [c.movie_id for c in session.page] == page
+    assert reply.text == (f"{session.page[1].title} runs {second['runtime']} minutes." if second.get("runtime")
+                          else f"The data here does not say that about {session.page[1].title}.")
+    assert "no streaming services" in service.respond(session, "is the first one on Netflix?").text
+    assert session.focus == page[0] and service.respond(session, "thanks!").cards is None
+    reply = service.respond(session, "already seen the first two")
+    assert reply.text.startswith("Noted: you have seen") and not set(page[:2]) & {c.movie_id for c in reply.cards or []}
+
 def test_a_name_ruled_out_holds_for_the_session_and_can_be_removed(service: ChatService) -> None:
     rec = service.rec
     pacino = {m for m, p in rec.payloads.items() if "Al Pacino" in (p.get("cast") or [])}

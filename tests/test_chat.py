@@ -47,7 +47,7 @@ def parse(text: str) -> dict[str, object]:
     ("Heat", {"liked": ["Heat"]}),
     ("I like Heatt", {"liked": ["Heatt"]}),
     ("hi", {}),
-    ("thanks!", {}),
+    ("thanks!", {"thanks": True}),
     ("see you", {}),
     ("what should I watch tonight?", {"picks": True}),
     ("recommend me something good", {"picks": True}),
@@ -112,6 +112,19 @@ def parse(text: str) -> dict[str, object]:
                                                         "steer": "nothing with Adam Sandler"}),  # no "musicals" title
     ("I hate Titanic and musicals", {"disliked": ["Titanic"], "exclude_genres": ["Musical"]}),
     ("I love Heat and anything with Al Pacino", {"liked": ["Heat"], "steer": "with Al Pacino"}),
+    # questions about a card, thanks, and cards seen: the page stays, or loses those cards
+    ("how long is the second one?", {"about": [(2, "runtime")]}),
+    ("who directed the third one?", {"about": [(3, "director")]}),
+    ("who is in #4", {"about": [(4, "cast")]}),
+    ("is the first one on Netflix?", {"about": [(1, "streaming")]}),
+    ("what is the last film about?", {"about": [(-1, "plot")]}),
+    ("when was it released?", {"about": [(0, "year")]}),
+    ("something about the first world war", {"steer": "about the first world war"}),  # a topic, not a card
+    ("movies about the first man on the moon?", {"steer": "about the first man on the moon"}),
+    ("the third one looks good", {"card_liked": [3]}),
+    ("already seen the first two", {"seen_cards": [1, 2]}),
+    ("I've seen the 1st and the 3rd", {"seen_cards": [1, 3]}),
+    ("thanks, that's great!", {"thanks": True}),  # it searched "that's great"
 ])
 def test_chat_sentences(message: str, expected: dict[str, object]) -> None:
     assert parse(message) == expected
