@@ -123,6 +123,10 @@ _SEEN_CARDS = re.compile(rf"^(?:(?:but|well|ok(?:ay)?|sorry)[,.!]?\s+)?(?:i'?ve\
                          rf"(?:already\s+)?(?:seen|watched|saw)\s+(?:(?:the\s+)?(?P<edge>first|last)\s+"
                          rf"(?P<n>two|three|four|five|[2-5])|{_ORD}(?:\s+(?:and|&)\s+{_ORD2})?)"
                          rf"(?:\s+(?:ones?|already|before))?\s*[.!]*$", re.I)
+#: "help", "what can you do?": the guide (the film The Help is "I loved The Help")
+_HELP = re.compile(r"^(?:(?:hi|hello|hey)(?:\s+there)?[,.!]*\s*)?(?:help(?:\s+me)?|how\s+does\s+(?:this|it)\s+work|"
+                   r"what\s+can\s+(?:you|i)\s+(?:do|say|ask(?:\s+you)?)|how\s+do\s+i\s+use\s+(?:this|it)|commands|"
+                   r"instructions)\s*[?!.]*$", re.I)
 #: thanks and praise: nothing to change
 _THANKS = re.compile(r"^(?:(?:thanks?(?:\s+you)?|thx|ty|cheers|great|cool|awesome|perfect|nice|wow|lovely|brilliant|"
                      r"excellent|amazing|that'?s\s+(?:great|perfect|awesome|helpful|nice|lovely|brilliant|it)|"
@@ -178,6 +182,7 @@ class Request:
     about: list[tuple[int, str]] = field(default_factory=list)  # "how long is the 2nd?": (position, aspect)
     seen_cards: list[int] = field(default_factory=list)  # "already seen the first two": passed for the session
     thanks: bool = False  # "thanks, that's great!"
+    help: bool = False  # "help", "what can you do?"
 
     def changes_page(self) -> bool:
         """Whether it asks for anything that re-ranks the page (everything but "why")."""
@@ -186,7 +191,7 @@ class Request:
                     or self.seen or self.count or self.seen_cards)
 
     def is_empty(self) -> bool:
-        return not (self.changes_page() or self.why or self.about or self.thanks)
+        return not (self.changes_page() or self.why or self.about or self.thanks or self.help)
 
 
 def ordinal(text: str) -> int | None:
@@ -286,6 +291,9 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
         return req
     if _SEEN_PAGE.match(rest):
         req.seen = True
+        return req
+    if _HELP.match(rest):
+        req.help = True
         return req
     if _THANKS.match(rest):
         req.thanks = True
@@ -412,9 +420,15 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
 
 
 def _asks_something(piece: str) -> bool:
-    """Whether a stretch of a message says anything about which movies (not "Hi!", "I", "my wife and")."""
+    """Whether a stretch of a message says anything about which movies (not "Hi!", "I", "my wife and", "to watch
+    something with my girlfriend": a word of its own, not only words that link others)."""
     words = _FILLER.sub(" ", re.sub(r"[^\w' -]+", " ", piece)).split()
-    return any(re.search(r"[A-Za-z]{3,}", w) and w.lower() not in _NOT_A_REQUEST for w in words)
+    return any(re.search(r"[A-Za-z]{3,}|\d\d", w) and w.lower() not in _NOT_A_REQUEST | _LINKING for w in words)
+
+
+#: words that only link others ("with robots" asks for robots; "with my girlfriend" for nothing)
+_LINKING = frozenset({"with", "to", "for", "of", "in", "on", "at", "by", "from", "about", "as", "that", "who", "when",
+                      "where", "while", "after", "before", "into", "like"})
 
 
 #: words that say nothing about which movies: "what should I watch tonight?", "recommend me something good"

@@ -34,6 +34,11 @@ ExplainerKind = Literal["auto", "model", "template"]
 #: the longest message read (longer ones get a friendly reply), and the most titles taken from one message
 MAX_MESSAGE_CHARS = 2000
 MAX_TITLES = 20
+#: what "help" answers: one example of each kind of message the chat understands
+HELP_TEXT = ("Tell me films you liked or disliked (“I loved Heat and Alien, hated Titanic”), or describe what you "
+             "want (“a heist that goes wrong”, “something lighter from the 90s”, “hidden gems”). Set rules for the "
+             "session (“no horror”, “nothing with Adam Sandler”, “give me 5”), react to a card (“more like the third "
+             "one”, “why the second?”, “how long is the first one?”), or say “show me more” or “start over”.")
 #: how many passed picks a session keeps out of its pages ("show me more" ten times over)
 MAX_PASSED = 200
 _BARE_ANSWER = re.compile(r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|no|nope|nah)\s*[.!]*\s*$", re.I)
@@ -337,9 +342,11 @@ class ChatService:
         why = [self._why(session, ref) for ref in req.why] + [self._about(session, pos, a) for pos, a in req.about]
         if req.thanks:
             why.append("Glad to help. Give any card a thumbs up or down, or ask for something else.")
+        if req.help:
+            why.append(HELP_TEXT)
         if req.seen_cards:
             self._pass_cards(session, req.seen_cards, notes)
-        changed = req.changes_page() or (not session.page and not (req.about or req.thanks))
+        changed = req.changes_page() or (not session.page and not (req.about or req.thanks or req.help))
         if req.is_empty() and (message or "").strip():
             notes.append("Tell me movies you liked or disliked (\"I loved Heat and Alien, hated Titanic\"), "
                          "describe what you want (\"a heist that goes wrong\"), or say \"no horror\".")

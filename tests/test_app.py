@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from app.session import SORRY, ChatService, Session
+from app.session import HELP_TEXT, SORRY, ChatService, Session
 from app.sessions import session_from_dict, session_to_dict
 from recommender.api import Recommender
 
@@ -225,6 +225,7 @@ def test_questions_about_a_card_are_answered_from_its_movie_and_keep_the_page(se
                           else f"The data here does not say that about {session.page[1].title}.")
     assert "no streaming services" in service.respond(session, "is the first one on Netflix?").text
     assert session.focus == page[0] and service.respond(session, "thanks!").cards is None
+    assert service.respond(session, "help").text == HELP_TEXT and [c.movie_id for c in session.page] == page
     reply = service.respond(session, "already seen the first two")
     assert reply.text.startswith("Noted: you have seen") and not set(page[:2]) & {c.movie_id for c in reply.cards or []}
 

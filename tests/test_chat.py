@@ -125,6 +125,10 @@ def parse(text: str) -> dict[str, object]:
     ("already seen the first two", {"seen_cards": [1, 2]}),
     ("I've seen the 1st and the 3rd", {"seen_cards": [1, 3]}),
     ("thanks, that's great!", {"thanks": True}),  # it searched "that's great"
+    ("help", {"help": True}),  # it liked The Help (2011)
+    ("Hello! What can you do?", {"help": True}),
+    ("I want to watch something with my girlfriend tonight, she likes romcoms and I like action",
+     {"steer": "romcoms action"}),  # "to watch something with my girlfriend tonight, she romcoms action"
 ])
 def test_chat_sentences(message: str, expected: dict[str, object]) -> None:
     assert parse(message) == expected
