@@ -151,7 +151,7 @@ _LEAD = re.compile(r"^\s*(?:and\s+|also\s+|especially\s+|particularly\s+|mostly\
                    r"the\s+(?:movies?|films?)\s+|movies?\s+|films?\s+)+", re.I)
 _FILLER = re.compile(r"\b(?:please|pls|thanks|thank you|hi|hello|hey|ok(?:ay)?|so|well|now|"
                      r"show\s+me|give\s+me|find\s+me|recommend(?:\s+me)?|suggest|i\s+want(?:\s+to\s+watch)?|"
-                     r"i'?d\s+like|i\s+would\s+like|can\s+you|could\s+you|maybe|some|something|anything|"
+                     r"i'?d\s+(?:like|love)|i\s+would\s+(?:like|love)|can\s+you|could\s+you|maybe|some|something|anything|"
                      r"a\s+(?:movie|film)|movies?|films?|to\s+watch|tonight|for\s+me)\b", re.I)
 
 
@@ -450,7 +450,7 @@ _ASKS_FOR_PICKS = re.compile(r"\bwhat\s+(?:should|can|could|shall)\s+(?:i|we)\s+
                              r"\b(?:watch|recommend|suggest|picks?|ideas?|suggestions?|anything|something)\b", re.I)
 _FILLER_START = re.compile(r"^(?:(?:please|show\s+me|give\s+me|find\s+me|recommend(?:\s+me)?|i\s+want|"
                            r"surprise\s+(?:me|us)(?:\s+with)?|"
-                           r"i'?d\s+like|i\s+would\s+like|can\s+you\s+(?:find|show|recommend)(?:\s+me)?|"
+                           r"i'?d\s+(?:like|love)|i\s+would\s+(?:like|love)|can\s+you\s+(?:find|show|recommend)(?:\s+me)?|"
                            r"something|anything|some|a\s+movie|a\s+film|movies|films)\s+)+", re.I)
 
 

@@ -126,6 +126,7 @@ def parse(text: str) -> dict[str, object]:
     ("I've seen the 1st and the 3rd", {"seen_cards": [1, 3]}),
     ("thanks, that's great!", {"thanks": True}),  # it searched "that's great"
     ("help", {"help": True}),  # it liked The Help (2011)
+    ("I'd love something like Se7en", {"liked": ["Se7en"]}),  # the page leaned towards "I'd"
     ("Hello! What can you do?", {"help": True}),
     ("I want to watch something with my girlfriend tonight, she likes romcoms and I like action",
      {"steer": "romcoms action"}),  # "to watch something with my girlfriend tonight, she romcoms action"
