@@ -127,6 +127,14 @@ _SEEN_CARDS = re.compile(rf"^(?:(?:but|well|ok(?:ay)?|sorry)[,.!]?\s+)?(?:i'?ve\
 _HELP = re.compile(r"^(?:(?:hi|hello|hey)(?:\s+there)?[,.!]*\s*)?(?:help(?:\s+me)?|how\s+does\s+(?:this|it)\s+work|"
                    r"what\s+can\s+(?:you|i)\s+(?:do|say|ask(?:\s+you)?)|how\s+do\s+i\s+use\s+(?:this|it)|commands|"
                    r"instructions)\s*[?!.]*$", re.I)
+#: "go back", "undo": not kept as a history of pages, so the reply says how to take a step back
+_UNDO = re.compile(r"^(?:(?:no|nah|hmm+|oops|sorry)[,.!]?\s+)?(?:go\s+back|undo(?:\s+that)?|take\s+(?:that|it)\s+back|"
+                   r"back|previous(?:\s+page)?|the\s+(?:previous|last)\s+(?:page|ones|picks))(?:\s+please)?\s*[.!]*$",
+                   re.I)
+#: "forget Heat", "remove the Horror rule": one thing out of the profile, as the panel's remove button does
+_FORGET = re.compile(r"^(?:please\s+)?(?:forget(?:\s+about)?|remove|drop|delete|take\s+out|unlike)\s+(?:the\s+rule\s+)?"
+                     r"(?P<t>.+?)(?:\s+(?:rule|from\s+my\s+(?:likes|dislikes|profile|list)))?(?:\s+please)?\s*[.!]*$",
+                     re.I)
 #: thanks and praise: nothing to change
 _THANKS = re.compile(r"^(?:(?:thanks?(?:\s+you)?|thx|ty|cheers|great|cool|awesome|perfect|nice|wow|lovely|brilliant|"
                      r"excellent|amazing|that'?s\s+(?:great|perfect|awesome|helpful|nice|lovely|brilliant|it)|"
@@ -183,6 +191,8 @@ class Request:
     seen_cards: list[int] = field(default_factory=list)  # "already seen the first two": passed for the session
     thanks: bool = False  # "thanks, that's great!"
     help: bool = False  # "help", "what can you do?"
+    undo: bool = False  # "go back", "undo"
+    forget: str | None = None  # "forget Heat": a movie, a genre rule or a ruled-out name, as the panel lists it
 
     def changes_page(self) -> bool:
         """Whether it asks for anything that re-ranks the page (everything but "why")."""
@@ -191,7 +201,8 @@ class Request:
                     or self.seen or self.count or self.seen_cards)
 
     def is_empty(self) -> bool:
-        return not (self.changes_page() or self.why or self.about or self.thanks or self.help)
+        return not (self.changes_page() or self.why or self.about or self.thanks or self.help or self.undo
+                    or self.forget)
 
 
 def ordinal(text: str) -> int | None:
@@ -291,6 +302,13 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
         return req
     if _SEEN_PAGE.match(rest):
         req.seen = True
+        return req
+    gone = _FORGET.match(rest) if not _RESET.match(rest) else None
+    if gone:
+        req.forget = re.sub(r"\s+rule$", "", gone.group("t").strip(" '\"“”"), flags=re.I)
+        return req
+    if _UNDO.match(rest):
+        req.undo = True
         return req
     if _HELP.match(rest):
         req.help = True
@@ -438,7 +456,7 @@ _NOT_A_REQUEST = frozenset({
     "now", "any", "ideas", "idea", "suggestion", "suggestions", "pick", "picks", "for", "this", "evening", "night",
     "weekend", "my", "our", "wife", "husband", "partner", "girlfriend", "boyfriend", "friend", "friends", "looking",
     "both", "together", "we'd", "i'm", "really", "she", "he", "they", "there", "next", "similar", "else", "more",
-    "bored", "surprise", "something", "random"})
+    "bored", "surprise", "something", "random", "actually", "instead", "though", "anyway", "then"})
 #: a whole message asking for the next picks of the same request
 _MORE = re.compile(r"^(?:(?:ok(?:ay)?|hmm+|nah|no|meh)[,.!]?\s+)?(?:(?:please\s+)?(?:show|give|find)\s+me\s+|any\s+|"
                    r"got\s+any\s+|can\s+i\s+see\s+|let'?s\s+see\s+)?(?:some\s+)?(?:more|next|others?|other\s+ones|"
@@ -449,7 +467,7 @@ _ASKS_FOR_PICKS = re.compile(r"\bwhat\s+(?:should|can|could|shall)\s+(?:i|we)\s+
                              r"\bsurprise\s+(?:me|us)\b|\bbored\b|\bmore\s+please\b|"
                              r"\b(?:watch|recommend|suggest|picks?|ideas?|suggestions?|anything|something)\b", re.I)
 _FILLER_START = re.compile(r"^(?:(?:please|show\s+me|give\s+me|find\s+me|recommend(?:\s+me)?|i\s+want|"
-                           r"surprise\s+(?:me|us)(?:\s+with)?|"
+                           r"surprise\s+(?:me|us)(?:\s+with)?|(?:what|how)\s+about|"
                            r"i'?d\s+(?:like|love)|i\s+would\s+(?:like|love)|can\s+you\s+(?:find|show|recommend)(?:\s+me)?|"
                            r"something|anything|some|a\s+movie|a\s+film|movies|films)\s+)+", re.I)
 
@@ -474,6 +492,7 @@ def _sentiments(text: str, req: Request, is_title: Callable[[str], bool]) -> str
     if not verbs:
         return text
     kept = [text[:verbs[0].start()]]
+    named_last = [*req.liked, *req.disliked]  # the titles in the order they were named, for "it"
     for i, verb in enumerate(verbs):
         end = verbs[i + 1].start() if i + 1 < len(verbs) else len(text)
         chunk = text[verb.end():end]
@@ -493,8 +512,15 @@ def _sentiments(text: str, req: Request, is_title: Callable[[str], bool]) -> str
                 kept.append(piece)
             elif named:  # read by the search's parser: "nothing with X" is ruled out for the session
                 kept.append(f"nothing {named.group('who')}" if verb.group("neg") else named.group("who"))
+            elif _PRONOUN.match(piece) and (req.liked or req.disliked):  # "I loved Heat. Actually I didn't like it"
+                said = req.liked if req.liked and req.liked[-1] == named_last[-1] else req.disliked
+                title = said.pop()
+                (req.disliked if verb.group("neg") else req.liked).append(title)
+                named_last.append(title)
             elif piece and not re.match(r"^(?:something|anything|some|movies|films)\b", piece, re.I):
-                (req.disliked if verb.group("neg") else req.liked).extend(_titles(piece, is_title))
+                titles = _titles(piece, is_title)
+                (req.disliked if verb.group("neg") else req.liked).extend(titles)
+                named_last.extend(titles)
             elif piece:
                 kept.append(piece)
         kept.append(after)

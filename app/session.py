@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from app.chat import Request, ordinal, parse_message
+from app.chat import GENRE_WORDS, Request, ordinal, parse_message
 from index.errors import CinefuseError, TitleNotFound
 from index.query import Entity, ParsedQuery, describe_list
 from index.search import AVOIDED_NOTE, UNKNOWN_WORDS_NOTE
 from index.store import Filters
-from index.titles import sequel_number
+from index.titles import normalize_title, sequel_number
 from recommender.api import Recommendation, Recommender
 from recommender.explain.lm import TemplateExplainer
 from recommender.ranking.profile import Interaction
@@ -324,6 +324,12 @@ class ChatService:
             return Reply("There is nothing open to answer “yes” or “no” to. Tell me movies you liked or disliked, "
                          "or describe what you want.")
         req = parse_message(message, self._is_title)
+        if req.forget:  # "forget Heat": what the panel's remove button does
+            item = self._in_profile(session, req.forget)
+            if item is None:
+                return Reply(f"There is nothing called “{req.forget}” in your profile to remove; it lists what you "
+                             "liked, disliked and ruled out.")
+            return self.forget(session, item)
         notes: list[str] = []
         if req.reset:
             session.clear()
@@ -344,9 +350,12 @@ class ChatService:
             why.append("Glad to help. Give any card a thumbs up or down, or ask for something else.")
         if req.help:
             why.append(HELP_TEXT)
+        if req.undo:
+            why.append("I keep no earlier pages to go back to. Remove a like, a dislike or a rule with its × in "
+                       "“Your taste” (or say “forget Heat”), or say “start over”.")
         if req.seen_cards:
             self._pass_cards(session, req.seen_cards, notes)
-        changed = req.changes_page() or (not session.page and not (req.about or req.thanks or req.help))
+        changed = req.changes_page() or (not session.page and not (req.about or req.thanks or req.help or req.undo))
         if req.is_empty() and (message or "").strip():
             notes.append("Tell me movies you liked or disliked (\"I loved Heat and Alien, hated Titanic\"), "
                          "describe what you want (\"a heist that goes wrong\"), or say \"no horror\".")
@@ -718,6 +727,18 @@ class ChatService:
         if session.page and pos == -1:
             return session.page[-1]
         return session.page[pos - 1] if 1 <= pos <= len(session.page) else None
+
+    def _in_profile(self, session: Session, text: str) -> int | str | None:
+        """What of the profile ``text`` names, as :meth:`forget` takes it: a genre rule ("horror"), a ruled-out name
+        ("Al Pacino") or a movie said about ("heat", "Heat (1995)"); None if nothing there is called that."""
+        key = re.sub(r"^(?:the|my)\s+", "", text.strip(), flags=re.I)
+        genre = GENRE_WORDS.get(key.lower(), key)
+        rule = next((g for g in [*session.exclude_genres, *session.only_genres] if g.lower() == genre.lower()), None)
+        label = next((r[2] for r in session.excluded if r[2].lower() == key.lower()), None)
+        wanted = {normalize_title(text), normalize_title(key)}
+        movie = next((m for m in session.history if normalize_title(self.titles.get(m, "")) in wanted
+                      or normalize_title(re.sub(r"\s*\(\d{4}\)$", "", self.titles.get(m, ""))) in wanted), None)
+        return rule or label or movie
 
     def _pass_cards(self, session: Session, positions: list[int], notes: list[str]) -> None:
         cards = [c for c in (self._card_at(session, p) for p in positions) if c is not None]

@@ -61,7 +61,7 @@ FILM_WORDS = {"movie", "movies", "film", "films", "flick", "flicks", "picture", 
               "romances", "mysteries", "adventures", "fantasy", "action", "scifi"}
 FRANCHISE_WORDS = {"franchise", "series", "saga", "collection", "trilogy", "sequels", "films", "movies"}
 NEGATIONS = {"no", "not", "without", "except", "excluding", "minus", "avoid", "skip", "exclude", "never", "nothing",
-             "none", "non", "isnt", "arent", "dont", "but"}
+             "none", "non", "isnt", "arent", "dont", "but", "less", "fewer"}
 DIRECTOR_CUES = {"directed", "director", "directors", "by", "filmmaker"}
 ACTOR_CUES = {"starring", "stars", "star", "with", "featuring", "feat", "actor", "actress", "played", "acted",
               "cast"}
@@ -75,7 +75,8 @@ FILLER = {"similar", "greatest", "finest", "acclaimed", "rated", "highest", "hig
           "give", "find", "recommend", "suggest", "some", "something", "anything", "any", "please", "i", "want",
           "would", "like", "to", "watch", "see", "the", "a", "an", "from", "by", "directed", "starring", "with",
           "featuring", "in", "of", "and", "or", "made", "about", "that", "are", "is", "ones", "one", "stuff", "for",
-          "tonight", "good", "great", "best", "top", "all", "every", "only", "just", "more", "other", "franchise",
+          "tonight", "good", "great", "best", "top", "instead", "actually", "fewer", "all", "every", "only", "just",
+          "more", "other", "franchise",
           "series", "saga", "collection", "studio", "studios", "s", "d", "im", "can", "you", "could", "we", "do",
           "get", "list", "lists", "what", "which", "there", "set", "era", "decade", "years",
           "produced", "production", "company", "language", "spoken", "country", "countries", "written", "writer",
@@ -616,7 +617,7 @@ _YEAR_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?P<a>1[89]\d\d|20\d\d)\s+(?:movies|films|releases)\b", re.I), "year"),
     (re.compile(r"\b(?:the\s+)?(?:last|past)\s+(?:(?P<n>\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|twenty|"
                 r"few|couple\s+of)\s+years|(?P<dec>decade))\b", re.I), "last"),
-    (re.compile(r"\b(?:recent|recently|latest|newest|new\s+releases?)\b", re.I), "recent"),
+    (re.compile(r"(?<!\bmore\s)(?<!\bless\s)\b(?:recent|recently|latest|newest|new\s+releases?)\b", re.I), "recent"),
     (re.compile(r"\b(?:old|older|classic|vintage)\s+(?:movies|films|ones|hollywood|stuff|pictures)\b|\bclassics\b",
                 re.I), "classic"),
 ]

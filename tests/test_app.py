@@ -229,6 +229,21 @@ def test_questions_about_a_card_are_answered_from_its_movie_and_keep_the_page(se
     reply = service.respond(session, "already seen the first two")
     assert reply.text.startswith("Noted: you have seen") and not set(page[:2]) & {c.movie_id for c in reply.cards or []}
 
+
+def test_forget_in_words_removes_what_the_panel_lists_and_go_back_says_how(service: ChatService) -> None:
+    session = Session()
+    service.respond(session, "I loved Heat and The Matrix")
+    service.respond(session, "no horror")
+    heat = service.rec.resolve("Heat (1995)")
+    assert service.respond(session, "forget heat").text.startswith("Removed Heat (1995) from your likes.")
+    assert heat not in session.history
+    assert service.respond(session, "remove the horror rule").text.startswith("Removed the rule “no Horror”.")
+    assert session.exclude_genres == []
+    assert "nothing called “Titanic” in your profile" in service.respond(session, "forget Titanic").text
+    assert "start over" in service.respond(session, "go back").text
+    service.respond(session, "I loved Heat. Actually I didn't like it")
+    assert session.history[heat].liked is False
+
 def test_a_name_ruled_out_holds_for_the_session_and_can_be_removed(service: ChatService) -> None:
     rec = service.rec
     pacino = {m for m, p in rec.payloads.items() if "Al Pacino" in (p.get("cast") or [])}

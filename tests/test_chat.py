@@ -127,6 +127,12 @@ def parse(text: str) -> dict[str, object]:
     ("thanks, that's great!", {"thanks": True}),  # it searched "that's great"
     ("help", {"help": True}),  # it liked The Help (2011)
     ("I'd love something like Se7en", {"liked": ["Se7en"]}),  # the page leaned towards "I'd"
+    ("I loved Heat. Actually I didn't like it", {"disliked": ["Heat"]}),  # "it": the title just named
+    ("what about something funny instead?", {"steer": "funny instead"}),
+    ("go back", {"undo": True}),
+    ("forget Heat", {"forget": "Heat"}),
+    ("remove the horror rule", {"forget": "the horror"}),
+    ("forget everything", {"reset": True}),
     ("Hello! What can you do?", {"help": True}),
     ("I want to watch something with my girlfriend tonight, she likes romcoms and I like action",
      {"steer": "romcoms action"}),  # "to watch something with my girlfriend tonight, she romcoms action"

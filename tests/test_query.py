@@ -225,6 +225,14 @@ def test_comparisons_are_read_as_such(vocab: Vocabulary, text: str, fields: dict
     assert parse_query("but newer", vocab, compare=False).semantic == "newer"  # as the parser read it before
 
 
+def test_less_of_something_rules_it_out_and_more_recent_is_a_comparison(vocab: Vocabulary) -> None:
+    assert [(e.label, e.negated) for e in parse_query("something with less romance", vocab).entities] == [
+        ("Romance", True)]
+    q = parse_query("something more recent", vocab)
+    assert (q.newer, q.year_min) == (1, None)  # newer than the likes, not the last five years
+    assert parse_query("recent comedies", vocab).year_min == vocab.newest_year - 5
+
+
 def test_the_last_years_count_back_from_the_newest_film(vocab: Vocabulary) -> None:
     newest = vocab.newest_year
     for text, span in [("from the last 10 years", 10), ("the past decade", 10), ("in the last five years", 5),
