@@ -12,7 +12,7 @@ import numpy as np
 from encoders.base import ImageEncoder, TextEncoder
 from index.errors import InputError, StoreError
 from index.match import MatchFacts, match_facts, thin_note
-from index.query import ParsedQuery, Vocabulary, describe_list, parse_query
+from index.query import TONES, ParsedQuery, Vocabulary, describe_list, parse_query
 from index.sparse import SPARSE_SIGNAL, SparseEncoder, load_sparse_encoder
 from index.store import Filters, FusionMethod, Hit, SignalQuery, VectorStore, rrf_term
 
@@ -394,7 +394,9 @@ def mentions_nothing(parsed: ParsedQuery, text: str, store: VectorStore, sparse:
 def _terms(parsed: ParsedQuery, sparse: SparseEncoder | None) -> frozenset[int]:
     if sparse is None:
         return frozenset()
-    return sparse.terms(" ".join([parsed.semantic, *(e.label for e in parsed.entities if e.kind == "keyword")]))
+    # a tone's description is ours, not the request's: "for a date night" does not "mention story"
+    words = parsed.semantic.removesuffix(TONES[parsed.tone]).strip(" ,") if parsed.tone else parsed.semantic
+    return sparse.terms(" ".join([words, *(e.label for e in parsed.entities if e.kind == "keyword")]))
 
 
 def similar_movies(movie_id: int, store: VectorStore, *, by: By = "fused", filters: Filters | None = None,

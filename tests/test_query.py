@@ -486,6 +486,13 @@ def test_a_name_nobody_here_has_is_owned_up_to(tiny_index: tuple[VectorStore, An
     assert ask(tiny_index, "A Heist That Goes Wrong").query.unknown_names == []  # title case is not a name
 
 
+def test_a_tone_says_no_words_of_its_own_description(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
+    for text in ("something darker", "a sadder one", "something lighter"):
+        result = ask(tiny_index, text, limit=5)
+        said = {w for facts in result.matches.values() for key in ("keywords", "mentions") for w in facts.get(key, [])}
+        assert result.hits and not said, (text, said)  # "Its story mentions story": our words, not the request's
+
+
 def test_a_ruled_out_description_is_owned_up_to(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
     result = ask(tiny_index, "horror but not gory")
     assert set(ids(result)) <= HORROR and result.query.avoided == "gory"
