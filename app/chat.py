@@ -10,8 +10,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from index.query import COUNT_WORDS, normalize
 from index.query import GENRE_WORDS as QUERY_GENRE_WORDS
-from index.query import normalize
 
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
             "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "ninth": 9, "9th": 9,
@@ -83,14 +83,11 @@ _THAT_ONE = re.compile(r"^(?:(?:no|nah|ok(?:ay)?|hmm+)[,.!]?\s+)?(?:(?P<neg>not|
                        r"(?:i\s+)?(?:don'?t|didn'?t|do\s+not|did\s+not)\s+(?:like|want)|(?:i\s+)?hated?)|"
                        r"(?P<pos>more\s+like|(?:i\s+)?(?:really\s+)?(?:liked?|loved?)))\s+(?:that|this|it)(?:\s+one)?"
                        r"(?:\s+(?:please|then|thanks))?\s*[.!]*$", re.I)
-NUMBER_WORDS = {w: i for i, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-                                             "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-                                             "seventeen", "eighteen", "nineteen", "twenty"], 1)}
 #: the most cards a message may ask for ("give me 50" gets this many)
 MAX_COUNT = 20
 #: "give me 5 comedies", "top 3 horror films", "just 4 picks": how many cards the page shows from now on
 _COUNT = re.compile(rf"\b(?:(?:give|show|find|get)\s+(?:me|us)\s+|recommend(?:\s+(?:me|us))?\s+|suggest\s+|list\s+|"
-                    rf"top\s+|(?:just|only)\s+|i\s+want\s+|pick\s+)(?:the\s+)?(?P<n>\d{{1,3}}|{'|'.join(NUMBER_WORDS)})"
+                    rf"top\s+|(?:just|only)\s+|i\s+want\s+|pick\s+)(?:the\s+)?(?P<n>\d{{1,3}}|{'|'.join(COUNT_WORDS)})"
                     rf"(?=(?:\s+[\w'-]+){{0,3}}?\s+(?:movies|films|picks|ones|titles|suggestions|options|recommendations|"
                     rf"comedies|dramas|thrillers|westerns|musicals|documentaries|cartoons|classics|things|more)\b"
                     rf"|\s*(?:more|please|[.!?]|$))", re.I)
@@ -118,9 +115,11 @@ _LOOKS_GOOD = re.compile(rf"^(?:(?:oh|ooh|hmm+|ok(?:ay)?)[,.!]?\s+)?{_ORD}\s+(?:
                          rf"(?:really\s+|very\s+|pretty\s+)?(?:good|great|interesting|fun|promising|cool|nice|amazing)\b"
                          rf"[.!]*$", re.I)
 _ORD2 = _ORD.replace("?P<ord>", "?P<ord2>")
+#: "I've already seen", "watched": what "seen" messages about cards and pages begin with
+_SEEN_LEAD = r"(?:i'?ve\s+|i\s+have\s+|we'?ve\s+)?(?:already\s+)?(?:seen|watched|saw)\s+"
 #: "already seen the first two", "I've seen the second one": those cards are passed, never shown again
-_SEEN_CARDS = re.compile(rf"^(?:(?:but|well|ok(?:ay)?|sorry)[,.!]?\s+)?(?:i'?ve\s+|i\s+have\s+|we'?ve\s+)?"
-                         rf"(?:already\s+)?(?:seen|watched|saw)\s+(?:(?:the\s+)?(?P<edge>first|last)\s+"
+_SEEN_CARDS = re.compile(rf"^(?:(?:but|well|ok(?:ay)?|sorry)[,.!]?\s+)?{_SEEN_LEAD}"
+                         rf"(?:(?:the\s+)?(?P<edge>first|last)\s+"
                          rf"(?P<n>two|three|four|five|[2-5])|{_ORD}(?:\s+(?:and|&)\s+{_ORD2})?)"
                          rf"(?:\s+(?:ones?|already|before))?\s*[.!]*$", re.I)
 #: "help", "what can you do?": the guide (the film The Help is "I loved The Help")
@@ -146,8 +145,8 @@ _ASKED = re.compile(r"\s*,\s*(?:so\s+|and\s+|now\s+)?(?=(?:what|which|any|anythi
 #: "what should I watch after Heat?": the film named is liked
 _AFTER = re.compile(r"\b(?:watch|see)\s+(?:next\s+)?after\s+(?P<t>[^.;!?,]+)", re.I)
 #: "I've seen all of these": the page's films are passed like "show me more" passes them
-_SEEN_PAGE = re.compile(r"^(?:(?:but|well|hmm+|ok(?:ay)?|no|nah|sorry)[,.!]?\s+)?(?:i'?ve\s+|i\s+have\s+|we'?ve\s+)?"
-                        r"(?:already\s+)?(?:seen|watched|saw)\s+(?:all\s+(?:of\s+)?|most\s+of\s+|every\s+one\s+of\s+)?"
+_SEEN_PAGE = re.compile(rf"^(?:(?:but|well|hmm+|ok(?:ay)?|no|nah|sorry)[,.!]?\s+)?{_SEEN_LEAD}"
+                        r"(?:all\s+(?:of\s+)?|most\s+of\s+|every\s+one\s+of\s+)?"
                         r"(?:these|those|them|them\s+all|the\s+lot|everything(?:\s+here)?|all\s+of\s+them|it\s+all)"
                         r"(?:\s+(?:already|before|too))?\s*[.!]*$", re.I)
 #: where a sentence ends: not at "Inc.," or "Dr. Strangelove", which belong to titles
@@ -294,7 +293,7 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     counted = _COUNT.search(rest)
     if counted:  # "top 3 horror films": the number goes, the words stay ("top horror films")
         n = counted.group("n").lower()
-        req.count = min(MAX_COUNT, max(1, int(n) if n.isdigit() else NUMBER_WORDS[n]))
+        req.count = min(MAX_COUNT, max(1, int(n) if n.isdigit() else COUNT_WORDS[n]))
         start = counted.start() if re.match(r"just|only", counted.group(), re.I) else counted.start("n")
         rest = " ".join(f"{rest[:start]}{rest[counted.end('n'):]}".split())
     if _MORE.match(rest):
@@ -319,7 +318,7 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     seen = _SEEN_CARDS.match(rest)
     if seen:
         if seen.group("edge"):
-            n = int(seen.group("n")) if seen.group("n").isdigit() else NUMBER_WORDS[seen.group("n").lower()]
+            n = int(seen.group("n")) if seen.group("n").isdigit() else COUNT_WORDS[seen.group("n").lower()]
             req.seen_cards = list(range(1, n + 1)) if seen.group("edge").lower() == "first" else list(range(-n, 0))
         else:
             req.seen_cards = [p for p in (ordinal(seen.group("ord")), ordinal(seen.group("ord2") or "")) if p]
@@ -391,17 +390,20 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
         if steer:
             req.steer = steer
 
-    def watched(found: re.Match[str]) -> bool:
+    def known_titles(found: re.Match[str]) -> list[str]:
+        """The titles the match names, or none unless every one is known ("I watched a film about sharks")."""
         titles = _titles(found.group("t"), is_title)
-        if not titles or not all(is_title(t) for t in titles):  # "I watched a film about sharks"
-            return False
-        disliked = "neg" in found.re.groupindex and bool(found.group("neg") or found.group("bad"))
-        (req.disliked if disliked else req.liked).extend(titles)
-        return True
+        return titles if all(is_title(t) for t in titles) else []
+
+    def watched(found: re.Match[str]) -> bool:
+        titles = known_titles(found)
+        said = found.groupdict()
+        (req.disliked if said.get("neg") or said.get("bad") else req.liked).extend(titles)
+        return bool(titles)
 
     def after(found: re.Match[str]) -> bool:
-        titles = _titles(found.group("t"), is_title)
-        if not titles or not all(is_title(t) for t in titles):
+        titles = known_titles(found)
+        if not titles:
             return False
         req.liked.extend(titles)
         req.picks = True
@@ -512,11 +514,12 @@ def _sentiments(text: str, req: Request, is_title: Callable[[str], bool]) -> str
                 kept.append(piece)
             elif named:  # read by the search's parser: "nothing with X" is ruled out for the session
                 kept.append(f"nothing {named.group('who')}" if verb.group("neg") else named.group("who"))
-            elif _PRONOUN.match(piece) and (req.liked or req.disliked):  # "I loved Heat. Actually I didn't like it"
-                said = req.liked if req.liked and req.liked[-1] == named_last[-1] else req.disliked
-                title = said.pop()
+            elif _PRONOUN.match(piece) and named_last:  # "I loved Heat. Actually I didn't like it"
+                title = named_last[-1]
+                for said in (req.liked, req.disliked):
+                    if title in said:
+                        said.remove(title)
                 (req.disliked if verb.group("neg") else req.liked).append(title)
-                named_last.append(title)
             elif piece and not re.match(r"^(?:something|anything|some|movies|films)\b", piece, re.I):
                 titles = _titles(piece, is_title)
                 (req.disliked if verb.group("neg") else req.liked).extend(titles)

@@ -98,6 +98,10 @@ DEMONYMS = {"american": "US", "british": "GB", "english": "GB", "scottish": "GB"
 DECADE_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
                 "seventies": 1970, "eighties": 1980, "nineties": 1990}
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "an": 1, "a": 1}
+#: numbers written out, as people count films or years ("give me five", "the last ten years")
+COUNT_WORDS = {w: i for i, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                                            "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
+                                            "seventeen", "eighteen", "nineteen", "twenty"], 1)}
 #: the longest name (in words) looked up at each word, and the most fuzzy look-ups one message gets
 MAX_NAME_WORDS = 8
 MAX_FUZZY_LOOKUPS = 12
@@ -621,8 +625,7 @@ _YEAR_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b(?:old|older|classic|vintage)\s+(?:movies|films|ones|hollywood|stuff|pictures)\b|\bclassics\b",
                 re.I), "classic"),
 ]
-_LAST_YEARS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-               "twenty": 20, "few": 3, "couple": 2}
+_LAST_YEARS = {**COUNT_WORDS, "few": 3, "couple": 2}
 _UNIT = r"(?P<unit>minutes?|mins?|m|hours?|hrs?|h)\b(?P<half_after>\s+and\s+a\s+half)?"
 _AMOUNT = r"(?P<n>\d{1,3}(?:\.\d)?|one|two|three|four|an|a)(?P<half>\s+and\s+a\s+half)?"
 _RUNTIME_PATTERNS: list[tuple[re.Pattern[str], str]] = [
