@@ -724,8 +724,8 @@ class ChatService:
     def _card_at(self, session: Session, pos: int) -> Card | None:
         if pos == 0:  # "that one": the card the last "why" was about
             return next((c for c in session.page if c.movie_id == session.focus), None)
-        if session.page and pos == -1:
-            return session.page[-1]
+        if -len(session.page) <= pos < 0:  # "the last one", "the last two": counted from the end
+            return session.page[pos]
         return session.page[pos - 1] if 1 <= pos <= len(session.page) else None
 
     def _in_profile(self, session: Session, text: str) -> int | str | None:

@@ -228,6 +228,9 @@ def test_questions_about_a_card_are_answered_from_its_movie_and_keep_the_page(se
     assert service.respond(session, "help").text == HELP_TEXT and [c.movie_id for c in session.page] == page
     reply = service.respond(session, "already seen the first two")
     assert reply.text.startswith("Noted: you have seen") and not set(page[:2]) & {c.movie_id for c in reply.cards or []}
+    last_two = [c.movie_id for c in session.page[-2:]]
+    reply = service.respond(session, "already seen the last two")  # it passed only the last card
+    assert set(last_two) <= set(session.passed) and not set(last_two) & {c.movie_id for c in reply.cards or []}
 
 
 def test_forget_in_words_removes_what_the_panel_lists_and_go_back_says_how(service: ChatService) -> None:
