@@ -52,8 +52,8 @@ import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.query import COMPANY_SUFFIXES, Vocabulary, normalize, parse_query  # noqa: E402
-from index.search import search_request, search_text, shrunk_ratings, sparse_encoder_for  # noqa: E402
+from index.query import COMPANY_SUFFIXES, TONE_GENRES, Vocabulary, normalize, parse_query  # noqa: E402
+from index.search import renown, search_request, search_text, shrunk_ratings, sparse_encoder_for  # noqa: E402
 from index.sparse import SPARSE_SIGNAL, Bm25Encoder, average_length, movie_document  # noqa: E402
 from index.store import StorePoint, StoreSchema, open_store  # noqa: E402
 from recommender.evaluation.metrics import ndcg_at_k, paired_difference  # noqa: E402
@@ -461,11 +461,13 @@ def main(argv: list[str] | None = None) -> int:
         ranked = run_systems(queries, store, encoder, sparse, vocab, bm25, min(depth, 200))
         report_best = best_ablation([q for q in queries if is_constraint(q)], store,
                                     encoder, sparse, vocab, full)
+        report_tone = tone_ablation(store, encoder, sparse, vocab, full)
         store.close()
     results = {s: score(queries, ranked[s]) for s in (*SYSTEMS, *ABLATIONS)}
     report = table(queries, results)
     report["ablations"] = ablations(queries, results)
     report["best"] = report_best
+    report["tone"] = report_tone
     lat = latency([q for q in queries if not q.family.startswith("description (unseen")], args.store, encoder)
     print(f"\nlatency on {args.store} (embedded Qdrant Edge, {lat['queries']} queries, parse + search incl. text "
           f"encoding): p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms (target <= 50); parse alone p95 "
@@ -518,6 +520,70 @@ def best_ablation(queries: list[Query], store: Any, encoder: Any, sparse: Any, v
               f"difference {d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
         out[what] = {"X": float(np.mean(plain[ok, j])), "the best X": float(np.mean(best[ok, j])),
                      "difference": [d, lo, hi]}
+    return out
+
+
+#: requests that ask only for a tone, five ways per tone, and the words of MovieLens tags and TMDB keywords that
+#: judge a film's tone (a judge the tone pool does not read: it reads genres and rating counts)
+TONE_REQUESTS = {
+    "light": ["something light-hearted", "a feel-good movie", "I'm sad, cheer me up", "nothing too heavy",
+              "an uplifting film"],
+    "dark": ["something darker", "a darker film", "something grittier", "something heavier", "something heavy"],
+    "sad": ["a tearjerker", "a sad movie", "something that makes me cry", "a heartbreaking film", "a weepie"],
+    "romantic": ["a date night movie", "something for a first date", "something romantic for date night",
+                 "a movie for our date night", "something more romantic"],
+    "tense": ["a slow burn", "a slow-burn film", "something slow burning", "slow burners", "a slow burner"],
+    "mind": ["something mind-bending", "a mind-blowing film", "something trippy", "a puzzle box movie",
+             "a movie that messes with your head"]}
+TONE_JUDGE = {
+    "light": {"funny", "hilarious", "feel-good", "feel good", "comedy", "humor", "heartwarming", "cute", "witty",
+              "quirky", "fun", "family"},
+    "dark": {"dark", "disturbing", "violence", "violent", "creepy", "bleak", "grim", "dark comedy", "brutal", "gore",
+             "scary", "serial killer", "murder"},
+    "sad": {"sad", "depressing", "tearjerker", "emotional", "moving", "bittersweet", "melancholy", "tragedy",
+            "heartbreaking", "death"},
+    "romantic": {"romance", "romantic", "love", "love story", "chick flick", "romantic comedy", "relationships"},
+    "tense": {"suspense", "tense", "suspenseful", "atmospheric", "thriller", "psychological thriller", "slow"},
+    "mind": {"mindfuck", "mind-bending", "surreal", "twist ending", "psychological", "dream", "reality",
+             "nonlinear", "memory", "alternate reality", "time travel", "thought-provoking"}}
+
+
+def tone_ablation(store: Any, encoder: Any, sparse: Any, vocab: Vocabulary, payloads: Mapping[int, dict[str, Any]],
+                  k: int = 10) -> dict[str, Any]:
+    """A tone asked on its own, searched among the most-rated films of its genres (the tone pool, on) or among all
+    films (off), per request of :data:`TONE_REQUESTS`: the share of the top k whose tags or keywords name the tone
+    (of those with any), the share in the tone's genres minus the share in its excluded ones (the pool reads
+    genres, so this judge favours it), the mean shrunk rating and the median renown, with paired 95% intervals."""
+    shrunk = dict(zip(payloads, shrunk_ratings(list(payloads.values())), strict=True))
+    fame = dict(zip(payloads, renown(list(payloads.values())), strict=True))
+
+    def judged(top: list[int], tone: str) -> tuple[float, float, float, float]:
+        words = [{t.lower() for t in [*(payloads[m].get("tags") or []), *(payloads[m].get("keywords") or [])]}
+                 for m in top]
+        named = [bool(w & TONE_JUDGE[tone]) for w in words if w]
+        include, exclude = TONE_GENRES[tone]
+        genres = [set(payloads[m].get("genres") or []) for m in top]
+        fit = np.mean([bool(g & set(include)) - bool(g & set(exclude)) for g in genres]) if top else np.nan
+        return (float(np.mean(named)) if named else np.nan, float(fit),
+                float(np.mean([shrunk[m] for m in top])) if top else np.nan,
+                float(np.median([fame[m] for m in top])) if top else np.nan)
+
+    rows: dict[str, list[tuple[float, float, float, float]]] = {"off": [], "on": []}
+    for tone, texts in TONE_REQUESTS.items():
+        for text in texts:
+            for name in rows:
+                top = [h.id for h in search_request(text, store, encoder, vocab, sparse=sparse, limit=k,
+                                                    tone_pool=name == "on").hits][:k]
+                rows[name].append(judged(top, tone))
+    on, off = np.array(rows["on"]), np.array(rows["off"])
+    out: dict[str, Any] = {"requests": len(on)}
+    print(f"\ntone requests with the tone pool (on) and without it (off) ({len(on)} requests, top {k})")
+    for j, what in enumerate(("tags name the tone", "genre fit", "mean shrunk rating", "median renown")):
+        ok = ~np.isnan(on[:, j]) & ~np.isnan(off[:, j])
+        d, lo, hi = paired_difference(on[ok, j], off[ok, j])
+        print(f"  {what:<20} off {np.mean(off[ok, j]):.3f}  on {np.mean(on[ok, j]):.3f}  "
+              f"difference {d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        out[what] = {"off": float(np.mean(off[ok, j])), "on": float(np.mean(on[ok, j])), "difference": [d, lo, hi]}
     return out
 
 

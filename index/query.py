@@ -123,6 +123,16 @@ TONES = {"light": "a light-hearted, funny and feel-good story", "dark": "a dark,
          "sad": "a moving, heartbreaking and sad story", "romantic": "a romantic, charming and funny love story",
          "tense": "a slow, tense and atmospheric story where the suspense builds",
          "mind": "a mind-bending, surreal puzzle that plays with reality, memory and dreams"}
+#: a tone asked on its own ("cheer me up", "a date night movie") is looked for among the most-rated films of the
+#: first genres and none of the second (index.search.TONE_POOL): MiniLM reads a plot summary's tone weakly, and the
+#: overviews nearest the tone's description alone were obscure films (The Acid House for "cheer me up")
+TONE_GENRES = {"light": (("Comedy", "Children", "Animation"), ("Horror", "Thriller", "War", "Crime")),
+               "dark": (("Horror", "Thriller", "Crime", "War", "Mystery"), ("Children", "Animation", "Musical",
+                                                                           "Comedy")),
+               "sad": (("Drama", "Romance", "War"), ("Horror", "Children", "Animation", "Comedy")),
+               "romantic": (("Romance",), ("Horror", "War", "Children")),
+               "tense": (("Thriller", "Mystery", "Crime"), ("Children", "Animation", "Musical", "Comedy")),
+               "mind": (("Sci-Fi", "Mystery", "Fantasy", "Thriller"), ("Children", "Musical"))}
 KEYWORD_BOOST, MENTION_BOOST = 1.0, 0.5
 #: a topic outweighs a person's or studio's name spelt the same ("space movies" is not Space Productions' one film,
 #: "a movie set in Paris" not the studio Paris', "Christmas movies" not Eric Christmas') when it has at least this
@@ -274,6 +284,12 @@ class ParsedQuery:
         """Whether the parser found anything beyond free text."""
         return bool(self.entities or self.references or self.constrained() or self.newer or self.shorter
                     or self.tone or self.obscure)
+
+    def tone_only(self) -> bool:
+        """Whether a tone is all this request asks about ("cheer me up", "something darker from the 90s"): no title,
+        name, genre, topic or other words (years and runtimes may bound it)."""
+        return bool(self.tone) and self.semantic == TONES.get(self.tone) and not (
+            self.entities or self.references or self.obscure > 0)
 
     def only_guessed(self) -> bool:
         """Whether all the parser understood are spelling corrections: "the matirx" may be a title misspelt."""
@@ -1003,7 +1019,12 @@ _COMPARATIVES: list[tuple[re.Pattern[str], str, Any]] = [
     (re.compile(r"\bshorter\b", re.I), "shorter", 1),
     (re.compile(r"\blonger\b", re.I), "shorter", -1),
     (re.compile(r"\b(?:lighter|light[\s-]?hearted|funnier|happier|cheerier|sillier|feel[\s-]?good|uplifting|"
-                r"cheer\s+(?:me|us)\s+up|more\s+(?:fun|upbeat|cheerful|light)|less\s+(?:dark|serious|heavy|sad|"
+                r"cheer\s+(?:me|us)\s+up|more\s+(?:fun|upbeat|cheerful|light)|"
+                # the person's mood, not the film's: "I'm sad, cheer me up", "feeling down", "after a rough day"
+                r"(?:i'?m|i\s+am|we'?re|(?:i'?m\s+)?feeling|i\s+feel)\s+(?:so\s+|really\s+|very\s+|a\s+bit\s+|"
+                r"kind\s+of\s+|pretty\s+|quite\s+)?(?:sad|down|blue|depressed|low|gloomy|miserable|stressed)|"
+                r"(?:(?:i\s+|we\s+)?had\s+(?:a\s+|such\s+a\s+)?|after\s+(?:a\s+)?)?"
+                r"(?:bad|rough|hard|awful|terrible|long|tough)\s+(?:day|week)|less\s+(?:dark|serious|heavy|sad|"
                 r"depressing|intense|grim|bleak|violent|disturbing))\b", re.I), "tone", "light"),
     (re.compile(r"\b(?:darker|grittier|heavier|heavy(?!\s+metal)|bleaker|grimmer|more\s+(?:serious|intense|dark|violent|disturbing|"
                 r"grim)|less\s+(?:funny|light|silly|cheerful|upbeat))\b", re.I), "tone", "dark"),
@@ -1161,8 +1182,8 @@ def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start:
             a_film = bool(before) and before[-1] in ("a", "an") and norms[start] in _FILM_NOUNS  # "a musical"
             ok = not e.weak or film_next or genre_next or negated_or_only or period_before or a_film
         elif e.kind in ("language", "country") and e.weak:
-            ok = film_next or genre_next or in_before or negated_or_only or (bool(after) and after[0] in (
-                "language", "speaking", "spoken", "dubbed", "subtitled"))
+            ok = film_next or genre_next or in_before or negated_or_only or whole or (bool(after) and after[0] in (
+                "language", "speaking", "spoken", "dubbed", "subtitled"))  # whole: "Korean" is what "like X" left
         elif e.kind == "collection" and e.weak:
             ok = franchise_next or (film_next and (capitalised or not competing))
         elif e.kind == "company" and e.weak:

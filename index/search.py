@@ -12,7 +12,7 @@ import numpy as np
 from encoders.base import ImageEncoder, TextEncoder
 from index.errors import InputError, StoreError
 from index.match import MatchFacts, match_facts, thin_note
-from index.query import TONES, ParsedQuery, Vocabulary, describe_list, parse_query
+from index.query import TONE_GENRES, TONES, ParsedQuery, Vocabulary, describe_list, parse_query
 from index.sparse import SPARSE_SIGNAL, SparseEncoder, load_sparse_encoder
 from index.store import Filters, FusionMethod, Hit, SignalQuery, VectorStore, rrf_term
 
@@ -52,6 +52,9 @@ AVOIDED_NOTE = ("I can rule out genres, people, studios, franchises and topics, 
 BEST_POOL = 5
 #: "hidden gems", "less mainstream": the less rated sit deeper in a search ranked or backfilled by popularity
 OBSCURE_POOL = 4
+#: a request that asks only for a tone ranks this many of the most-rated films of the tone's genres
+#: (index.query.TONE_GENRES) by its vector queries; benchmarks/queries.py's tone ablation measures it
+TONE_POOL = 150
 #: a year with at least this many movies is a movie's peer group for how widely seen it is (else its decade)
 RENOWN_YEAR_MOVIES = 30
 #: the ratings a movie's mean is shrunk with towards the catalogue's (a Bayesian average, as IMDb's top list)
@@ -246,7 +249,8 @@ def request_queries(query: ParsedQuery, store: VectorStore, text_encoder: TextEn
 def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, vocabulary: Vocabulary, *,
                    sparse: SparseEncoder | None = None, image_encoder: ImageEncoder | None = None,
                    filters: Filters | None = None, limit: int = 10, query: ParsedQuery | None = None,
-                   fusion: FusionMethod = FUSION, boost_topics: bool = True) -> SearchResult:
+                   fusion: FusionMethod = FUSION, boost_topics: bool = True, tone_pool: bool = True
+                   ) -> SearchResult:
     """Read a request with the query parser, then search: its constraints filter inside Qdrant, its topics boost,
     its semantic rest and referenced movies rank the candidates (dense and BM25 vectors fused). Constraints that
     few movies satisfy give only those movies and a note saying so, never unrelated films as padding.
@@ -277,6 +281,11 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
         if like and len(like) < len(queries):  # "like Heat but darker": darker among the movies like Heat
             pool = store.fuse(like, limit=max(REFERENCE_POOL * limit, 10), filters=flt, with_payload=False)
             ranked = replace(flt, only_ids=[h.id for h in pool])
+        elif tone_pool and parsed.tone_only():  # off only to measure it
+            include, exclude = TONE_GENRES[parsed.tone]
+            fitting = flt.merged(Filters(genres=list(include), exclude_genres=list(exclude)))
+            pool = store.top(POPULAR_KEY, limit=TONE_POOL, filters=fitting)
+            ranked = replace(flt, only_ids=[h.id for h in pool]) if pool else flt
         boosts = parsed.boosts() if boost_topics else []  # off only to measure what the boosts add
         depth = limit * BEST_POOL * (OBSCURE_POOL if parsed.obscure > 0 else 1) if parsed.best or parsed.obscure \
             else limit

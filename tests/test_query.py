@@ -53,6 +53,8 @@ def entities(query: ParsedQuery) -> list[tuple[str, str, bool]]:
     ("Vault Job films", "collection", {21, 22, 23}),
     ("the Toy Box franchise", "collection", {1, 2}),
     ("Japanese films", "language", {14, 15, 16}),
+    ("Japanese", "language", {14, 15, 16}),  # all that is left of "Japanese movies like X"
+    ("any japanese", "language", {14, 15, 16}),
     ("movies from Japan", "country", {14, 15, 16}),
 ])
 def test_people_studios_franchises_languages_become_filters(vocab: Vocabulary, text: str, kind: str,
@@ -296,6 +298,18 @@ def test_a_topic_with_many_movies_outweighs_a_name_spelt_the_same() -> None:
     assert parse_query("short films", v).runtime_min is None  # the form keeps its shorts
     q = parse_query("a documentary that isn't depressing", v)  # was the keyword "depressing", ruled out
     assert q.tone == "light" and "isn't" not in q.semantic and [e.label for e in q.entities] == ["Documentary"]
+
+
+@pytest.mark.parametrize(("text", "tone"), [
+    ("I'm sad, cheer me up", "light"),  # the person's mood is not the film's: it was a search for sad films
+    ("feeling down tonight", "light"),
+    ("had a rough day", "light"),
+    ("I'm sad and I want to cry", "sad"),  # asked for, in so many words
+    ("a sad movie", "sad"),
+])
+def test_a_mood_said_is_read_as_the_tone_wanted(vocab: Vocabulary, text: str, tone: str) -> None:
+    q = parse_query(text, vocab)
+    assert q.tone == tone and q.tone_only() and q.semantic == TONES[tone], q
 
 
 def test_less_mainstream_and_hidden_gems_are_read_not_searched(vocab: Vocabulary) -> None:
@@ -607,3 +621,15 @@ def test_edge_and_a_server_give_the_same_answers(tiny_index: tuple[VectorStore, 
         assert counts(on_edge) == counts(on_client) == sorted(counts(on_edge), reverse=True)
         fits = satisfying(on_edge.query)
         assert set(ids(on_edge)) <= fits and set(ids(on_client)) <= fits
+
+
+def test_a_tone_alone_is_looked_for_among_the_most_rated_films_of_its_genres(
+        tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
+    assert set(ids(ask(tiny_index, "I'm sad, cheer me up"))) == ANIMATION  # the person's mood, a light tone
+    darker = ids(ask(tiny_index, "something darker", limit=30))
+    assert darker and set(darker) == HORROR | HEIST  # the dark genres, and no comedy or animation
+    store, encoder, vocab = tiny_index
+    plain = search_request("something darker", store, encoder, vocab, sparse=sparse_encoder_for(store), limit=30,
+                           tone_pool=False)  # without the pool, the overviews nearest the tone's description
+    assert set(ids(plain)) & ANIMATION
+    assert ids(ask(tiny_index, "a tearjerker"))  # no film of a sad genre here: the plain search, not nothing
