@@ -101,7 +101,7 @@ ASPECTS = {"runtime": r"how\s+long|runtime|length|how\s+many\s+minutes",
            "cast": r"who'?s\s+in|who\s+(?:is|stars|plays|acts)\s+in|who\s+stars|cast|actors?|starring",
            "plot": r"what'?s|what\s+is|tell\s+me\s+(?:more\s+)?about|plot|about|story|synopsis",
            "year": r"when\s+(?:was|did|is)|what\s+year|how\s+old|released",
-           "rating": r"rating|rated|how\s+good|reviews?|score",
+           "rating": r"rating|rated|how\s+good|(?:any\s+)?good|worth\s+(?:watching|seeing|it)|reviews?|score",
            "streaming": r"netflix|stream(?:ing)?|hulu|prime|disney\+|"
                         r"where\s+(?:can|could)\s+(?:i|we)\s+(?:watch|see|find)"}
 _ASPECT = re.compile("|".join(rf"(?P<{k}>\b(?:{v})\b)" for k, v in ASPECTS.items()), re.I)
@@ -109,7 +109,7 @@ _CARD_IN = re.compile(rf"(?<![\w#])(?:{_ORD}|(?:the\s+)?(?P<that>that|this|it)(?
 _QUESTION = re.compile(r"^\s*(?:and\s+|so\s+|ok(?:ay)?[,.]?\s+)?(?:what|who|whos|who'?s|how|when|is|does|did|"
                        r"tell\s+me|where|which|can\s+i|could\s+i)\b|\?\s*$", re.I)
 _AFTER_CARD = {"", "on", "about", "in", "is", "and", "run", "runs", "last", "lasts", "for", "made", "directed",
-               "released", "come", "came", "rated", "streaming", "available"}
+               "released", "come", "came", "rated", "streaming", "available", "good", "any", "worth"}
 #: "the third one looks good": a thumbs up for that card
 _LOOKS_GOOD = re.compile(rf"^(?:(?:oh|ooh|hmm+|ok(?:ay)?)[,.!]?\s+)?{_ORD}\s+(?:looks|sounds|seems)\s+"
                          rf"(?:really\s+|very\s+|pretty\s+)?(?:good|great|interesting|fun|promising|cool|nice|amazing)\b"
@@ -186,7 +186,8 @@ class Request:
     more: bool = False  # "show me more", "next", "something else": the next picks of the same request
     seen: bool = False  # "I've seen all of these": the next picks, and the page's films never shown again
     count: int | None = None  # "give me 5 comedies": cards per page from now on (1 to MAX_COUNT)
-    about: list[tuple[int, str]] = field(default_factory=list)  # "how long is the 2nd?": (position, aspect)
+    # "how long is the 2nd?", "who's in Heat?": (card position or title, aspect)
+    about: list[tuple[int | str, str]] = field(default_factory=list)
     seen_cards: list[int] = field(default_factory=list)  # "already seen the first two": passed for the session
     thanks: bool = False  # "thanks, that's great!"
     help: bool = False  # "help", "what can you do?"
@@ -333,8 +334,12 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
             and (not following or following[0].lower().strip("?.!,") in _AFTER_CARD)):  # answered, the page stays
         pos = 0 if named.group("that") else ordinal(named.group("ord") or "")
         if pos is not None:
-            req.about.append((pos, next(k for k in ASPECTS if asked.group(k))))
+            req.about.append((pos, _aspect_asked(rest) or "plot"))
             return req
+    titled = _about_title(rest, is_title) if asked and _QUESTION.search(rest) else None
+    if titled:
+        req.about.append(titled)
+        return req
     that = _THAT_ONE.match(rest)
     if that:  # position 0: the card last discussed
         (req.card_disliked if that.group("neg") else req.card_liked).append(0)
@@ -437,6 +442,43 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
             steer = _FILLER_START.sub("", text).strip()
             req.steer = re.sub(r"(?:\s+(?:and|but|or|with|please))+$", "", steer or text, flags=re.I)
     return req
+
+
+def _about_title(text: str, is_title: Callable[[str], bool]) -> tuple[str, str] | None:
+    """A question about a named movie's facts, as (title, aspect), or None: the longest known title whose words
+    around it only ask ("what is Inception about?", "who directed Toy Story?": "Story" is the title's, not a plot
+    question). A specific aspect wins over "what is", which asks for the plot only when nothing else is asked.
+
+    Example:
+        >>> _about_title("who's in Heat?", lambda t: t.lower() == "heat")
+        ('Heat', 'cast')
+    """
+    words = text.strip(" ?!.").split()
+    if not 2 <= len(words) <= 12 or re.match(r"(?:what|how)\s+about\b", text, re.I):  # "how about Alien?" offers it
+        return None
+    for size in range(len(words) - 1, 0, -1):
+        for start in range(len(words) - size + 1):
+            title = " ".join(words[start:start + size]).strip(" ?!.,\"'“”")
+            around = f"{' '.join(words[:start])} , {' '.join(words[start + size:])}"
+            asked = _aspect_asked(around)
+            left = re.sub(r"[^\w' ]+", " ", _ASPECT.sub(" ", around)).lower().split()
+            if asked and all(w in _ASKING for w in left) and is_title(title):
+                return title, asked
+    return None
+
+
+def _aspect_asked(text: str) -> str | None:
+    """The fact a question asks for: the first specific one, else the plot ("what is the runtime of #2" asks
+    the runtime, "what is #2" the plot)."""
+    asked = [k for found in _ASPECT.finditer(text) for k in ASPECTS if found.group(k)]
+    return next((k for k in asked if k != "plot"), asked[0] if asked else None)
+
+
+#: the words a question about a named movie may hold besides its title and the aspect asked
+_ASKING = {"what", "whats", "what's", "who", "who's", "whos", "how", "when", "where", "is", "was", "are", "does", "did",
+           "do", "the", "movie", "film", "it", "in", "of", "for", "and", "so", "ok", "okay", "hey", "about", "run",
+           "runs", "last", "lasts", "come", "came", "out", "on", "available", "made", "by", "tell", "me", "more",
+           "please", "i", "can", "could", "we", "watch", "see", "a", "an", "its", "it's", "again"}
 
 
 def _asks_something(piece: str) -> bool:

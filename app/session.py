@@ -662,14 +662,14 @@ class ChatService:
 
     def _apply_cards(self, session: Session, positions: list[int], liked: bool, notes: list[str]) -> None:
         for pos in positions:
-            card = self._card_at(session, pos)
+            card = self._movie_at(session, pos)
             if card is None:
                 notes.append("Which one? Name it or its place (“not the second one”)." if pos == 0 and session.page
                              else f"There is no card {pos} on this page (it has {len(session.page)})."
                              if session.page else "There are no cards yet: tell me what you like first.")
                 continue
-            session.tell(card.movie_id, liked, declared=False)
-            notes.append(f"Noted: {'more' if liked else 'less'} like {card.title}.")
+            session.tell(card[0], liked, declared=False)
+            notes.append(f"Noted: {'more' if liked else 'less'} like {card[1]}.")
 
     def _apply_genres(self, session: Session, req: Request, notes: list[str]) -> None:
         if req.any_genre:
@@ -721,6 +721,16 @@ class ChatService:
             return chosen[0]
         return pending[0] if yes and len(pending) == 1 else None
 
+    def _movie_at(self, session: Session, pos: int) -> tuple[int, str] | None:
+        """The movie and title a card's place names; for "that one", the movie last asked about, on the page or
+        not ("tell me about The Matrix" then "who directed it?")."""
+        card = self._card_at(session, pos)
+        if card is not None:
+            return card.movie_id, card.title
+        if pos == 0 and session.focus is not None:
+            return session.focus, self.titles.get(session.focus, str(session.focus))
+        return None
+
     def _card_at(self, session: Session, pos: int) -> Card | None:
         if pos == 0:  # "that one": the card the last "why" was about
             return next((c for c in session.page if c.movie_id == session.focus), None)
@@ -749,29 +759,38 @@ class ChatService:
         notes.append(f"Noted: you have seen {describe_list([c.title for c in cards])}; I will not show "
                      f"{'it' if len(cards) == 1 else 'them'} again.")
 
-    def _about(self, session: Session, pos: int, aspect: str) -> str:
-        """A card's fact, as asked ("how long is the second one?"), from its movie's payload; the page stays."""
-        card = self._card_at(session, pos)
-        if card is None:
-            return ("Which one? Name its place (“how long is the second one?”)." if pos == 0 and session.page
-                    else f"There is no card {pos} on this page." if session.page else "There are no cards yet.")
-        session.focus = card.movie_id
-        p = self.rec.payloads.get(card.movie_id, {})
+    def _about(self, session: Session, ref: int | str, aspect: str) -> str:
+        """A movie's fact, as asked of a card ("how long is the second one?") or a title ("who's in Heat?"), from
+        its payload; the page stays."""
+        if isinstance(ref, str):
+            movie_id, _ = self._resolve(ref)
+            if movie_id is None:
+                return f"I don't know a movie called “{ref}”."
+        else:
+            card = self._movie_at(session, ref)
+            if card is None:
+                return ("Which one? Name it or its place (“who directed Heat?”, “how long is the second one?”)."
+                        if ref == 0 else f"There is no card {ref} on this page." if session.page
+                        else "There are no cards yet.")
+            movie_id = card[0]
+        title = self.titles.get(movie_id, str(ref))
+        session.focus = movie_id  # "who directed it?", "more like that one" next
+        p = self.rec.payloads.get(movie_id, {})
         people = p.get("directors") or []
         cast = (p.get("cast") or [])[:3]
         overview = " ".join(re.split(r"(?<=[.!?])\s+", (p.get("overview") or "").strip())[:2])
         facts = {
-            "runtime": f"{card.title} runs {p['runtime']} minutes." if p.get("runtime") else "",
-            "director": f"{card.title} is directed by {describe_list(people)}." if people else "",
-            "cast": f"{card.title} stars {describe_list(cast)}." if cast else "",
-            "plot": f"{card.title}: {overview[:400]}" if overview else "",
-            "year": f"{p.get('title') or card.title} came out in {p['year']}." if p.get("year") else "",
-            "rating": (f"{card.title} averages {p['rating_mean']:.1f}★ from {p.get('rating_count', 0):,} ratings here."
+            "runtime": f"{title} runs {p['runtime']} minutes." if p.get("runtime") else "",
+            "director": f"{title} is directed by {describe_list(people)}." if people else "",
+            "cast": f"{title} stars {describe_list(cast)}." if cast else "",
+            "plot": f"{title}: {overview[:400]}" if overview else "",
+            "year": f"{p.get('title') or title} came out in {p['year']}." if p.get("year") else "",
+            "rating": (f"{title} averages {p['rating_mean']:.1f}★ from {p.get('rating_count', 0):,} ratings here."
                        if p.get("rating_mean") else ""),
-            "streaming": (f"I can't tell where {card.title} streams: the data here holds no streaming services, only "
+            "streaming": (f"I can't tell where {title} streams: the data here holds no streaming services, only "
                           "what the films are."),
         }
-        return facts[aspect] or f"The data here does not say that about {card.title}."
+        return facts[aspect] or f"The data here does not say that about {title}."
 
     def _why(self, session: Session, ref: int | str) -> str:
         if isinstance(ref, int):

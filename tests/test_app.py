@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import requests
 
 from app.session import HELP_TEXT, SORRY, ChatService, Session
 from app.sessions import session_from_dict, session_to_dict
+from index.query import describe_list
 from recommender.api import Recommender
 
 HORROR = {"Dracula: Dead and Loving It (1995)", "Copycat (1995)", "From Dusk Till Dawn (1996)", "Mary Reilly (1996)",
@@ -231,6 +233,20 @@ def test_questions_about_a_card_are_answered_from_its_movie_and_keep_the_page(se
     last_two = [c.movie_id for c in session.page[-2:]]
     reply = service.respond(session, "already seen the last two")  # it passed only the last card
     assert set(last_two) <= set(session.passed) and not set(last_two) & {c.movie_id for c in reply.cards or []}
+
+
+def test_questions_about_a_named_movie_are_answered_from_it_and_it_is_that_movie_next(service: ChatService) -> None:
+    heat = service.rec.payloads[6]
+    session = Session()
+    reply = service.respond(session, "who's in Heat?")  # it searched for "who's in Heat": Body Heat first
+    assert reply.cards is None and not session.history and not session.page
+    assert reply.text == f"Heat (1995) stars {describe_list(heat['cast'][:3])}."
+    assert service.respond(session, "who directed it?").text == (
+        f"Heat (1995) is directed by {describe_list(heat['directors'])}.")
+    assert service.respond(session, "tell me about The Matrix").text.startswith("The Matrix (1999): ")
+    reply = service.respond(session, "more like that one")
+    assert list(session.history) == [2571] and reply.cards
+    assert service.respond(Session(), "who directed it?").text.startswith("Which one? Name it")
 
 
 def test_forget_in_words_removes_what_the_panel_lists_and_go_back_says_how(service: ChatService) -> None:
@@ -782,3 +798,16 @@ def test_recommend_steer_goes_through_the_parser(service: ChatService) -> None:
     answer = rec.ask("Quentin Tarantino films", k=10)
     assert answer.total == len(answer.recommendations) and answer.notes
     assert all(r.match and r.explanation and "Quentin Tarantino" in r.explanation for r in answer.recommendations)
+
+
+def test_a_language_before_like_a_title_keeps_the_page_to_that_language(service: ChatService) -> None:
+    import langcodes
+
+    counts = Counter(p.get("original_language") for p in service.rec.payloads.values())
+    code = next(c for c, n in counts.most_common() if c and c != "en" and n >= 2)
+    name = langcodes.Language.get(code).display_name()
+    session = Session()
+    reply = service.respond(session, f"{name.lower()} movies like Heat")  # "movies like Heat" leaves "korean"
+    assert list(session.history) == [6] and reply.cards, reply.text
+    assert f"in {name}" in reply.text, reply.text
+    assert {service.rec.payloads[c.movie_id].get("original_language") for c in reply.cards} == {code}

@@ -119,6 +119,20 @@ def parse(text: str) -> dict[str, object]:
     ("is the first one on Netflix?", {"about": [(1, "streaming")]}),
     ("what is the last film about?", {"about": [(-1, "plot")]}),
     ("when was it released?", {"about": [(0, "year")]}),
+    ("what is the runtime of the second one?", {"about": [(2, "runtime")]}),  # it answered the plot
+    # questions about a named movie: answered, the page stays (they were searches for "who's in Heat")
+    ("what is Interstellar about?", {"about": [("Interstellar", "plot")]}),
+    ("who's in Heat?", {"about": [("Heat", "cast")]}),
+    ("who directed Toy Story?", {"about": [("Toy Story", "director")]}),  # "Story" is the title's
+    ("how long is The Matrix", {"about": [("The Matrix", "runtime")]}),
+    ("when did Alien come out?", {"about": [("Alien", "year")]}),
+    ("is Fargo on Netflix?", {"about": [("Fargo", "streaming")]}),
+    ("tell me about Se7en", {"about": [("Se7en", "plot")]}),
+    ("Is The Matrix any good?", {"about": [("The Matrix", "rating")]}),
+    ("is the second one worth watching?", {"about": [(2, "rating")]}),
+    ("how about Alien?", {"steer": "Alien"}),  # offered, not asked about
+    ("what is a good horror film?", {"steer": "what is a good horror film"}),  # no title: a search
+    ("who directed the best heist movies?", {"steer": "who directed the best heist movies"}),
     ("something about the first world war", {"steer": "about the first world war"}),  # a topic, not a card
     ("movies about the first man on the moon?", {"steer": "about the first man on the moon"}),
     ("the third one looks good", {"card_liked": [3]}),
