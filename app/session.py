@@ -38,7 +38,8 @@ MAX_TITLES = 20
 HELP_TEXT = ("Tell me films you liked or disliked (“I loved Heat and Alien, hated Titanic”), or describe what you "
              "want (“a heist that goes wrong”, “something lighter from the 90s”, “hidden gems”). Set rules for the "
              "session (“no horror”, “nothing with Adam Sandler”, “give me 5”), react to a card (“more like the third "
-             "one”, “why the second?”, “how long is the first one?”), or say “show me more” or “start over”.")
+             "one”, “why the second?”, “how long is the first one?”), ask about a film (“who's in Heat?”), or say “show me "
+             "more” or “start over”.")
 #: how many passed picks a session keeps out of its pages ("show me more" ten times over)
 MAX_PASSED = 200
 _BARE_ANSWER = re.compile(r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|no|nope|nah)\s*[.!]*\s*$", re.I)
