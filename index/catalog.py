@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -235,8 +236,10 @@ def build_catalog(
                 movie.provenance["poster"] = ["posters"]
         movies[movie_id] = movie
 
+    inferred = infer_collections(movies)
     catalog = Catalog(movies, data.ratings, data.tags, report, sources)
     coverage = catalog.coverage()
+    logger.info("catalog: %d movies put in a franchise by their titles", inferred)
     logger.info("catalog: %d movies in %.2fs; overview %d, directors %d, cast %d, keywords %d, reviews %d, "
                 "poster %d, ratings %d", len(movies), time.perf_counter() - started, coverage["overview"],
                 coverage["directors"], coverage["cast"], coverage["keywords"], coverage["reviews"],
@@ -244,6 +247,61 @@ def build_catalog(
     if report.rows_skipped:
         logger.warning("catalog: %d bad row(s) skipped:\n%s", report.rows_skipped, report.summary())
     return catalog
+
+
+#: what may follow a franchise's name in a later film's title: "Toy Story 3", "Rocky IV", "Harry Potter and the
+#: Chamber of Secrets", "The Lord of the Rings: The Two Towers", "Part 2"
+_SEQUEL_TAIL = re.compile(r"(?::|\s+(?:\d+|[IVX]{1,4}|part|and\s+the|&)\b)", re.I)
+
+
+def infer_collections(movies: Mapping[int, Movie]) -> int:
+    """Put a movie no source puts in a franchise into the one whose name its title starts with, followed by a
+    sequel's mark (see ``_SEQUEL_TAIL``) or nothing (not a remake of a film in it), where it shares a production
+    company or a director with a film in it:
+    the files give collections for about 4,000 of the 9,742 movies, so "Harry Potter films" found one of eight.
+    Sets ``provenance["collection"]`` to ``["title"]``; returns how many movies gained a franchise.
+
+    Example:
+        >>> first = Movie(movie_id=1, title="Toy Story", year=1995, genres=[], companies=["Pixar"],
+        ...               collection="Toy Story Collection")
+        >>> third = Movie(movie_id=2, title="Toy Story 3", year=2010, genres=[], companies=["Pixar"])
+        >>> infer_collections({1: first, 2: third}), third.collection
+        (1, 'Toy Story Collection')
+    """
+    members: dict[str, list[Movie]] = defaultdict(list)
+    for movie in movies.values():
+        if movie.collection:
+            members[movie.collection].append(movie)
+    names = sorted(((re.sub(r"\s+collection$", "", c, flags=re.I).strip().casefold(), c) for c in members),
+                   key=lambda pair: -len(pair[0]))  # "The Lord of the Rings Animated" before "The Lord of the Rings"
+    added, before = 0, -1
+    while added != before:  # a film that joined counts for the next: Deathly Hallows shares only David Yates with them
+        before = added
+        added += _join_collections(movies, names, members)
+    return added
+
+
+def _join_collections(movies: Mapping[int, Movie], names: list[tuple[str, str]],
+                      members: dict[str, list[Movie]]) -> int:
+    added = 0
+    for movie in movies.values():
+        title = movie.title.casefold()
+        if movie.collection:
+            continue
+        for name, collection in names:
+            rest = title[len(name):] if len(name) >= 3 and title.startswith(name) else None
+            if rest is None or (rest and not _SEQUEL_TAIL.match(rest)):
+                continue
+            if not rest and any(o.title.casefold() == title for o in members[collection]):
+                continue  # a remake of a film in it (Psycho, 1998), not a part of it
+            if any(set(movie.companies) & set(o.companies) or set(movie.directors) & set(o.directors)
+                   for o in members[collection]):
+                movie.collection = collection
+                movie.provenance["collection"] = ["title"]
+                members[collection].append(movie)
+                added += 1
+                break
+    return added
 
 
 def select_reviews(groups: Iterable[Iterable[str]], limit: int) -> list[str]:

@@ -1151,6 +1151,9 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
     return topical
 
 
+_INTENSIFIERS = {"too", "so", "very", "overly", "really", "that", "particularly"}
+
+
 def _context(norms: list[str], used: list[bool], start: int, end: int) -> tuple[list[str], list[str]]:
     before = [norms[j] for j in range(max(0, start - 3), start)]
     after = [norms[j] for j in range(end, min(len(norms), end + 2))]
@@ -1167,7 +1170,8 @@ def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start:
     film_next = bool(after) and after[0] in FILM_WORDS | FRANCHISE_WORDS
     genre_next = bool(after) and after[0] in GENRE_WORDS
     franchise_next = bool(after) and after[0] in FRANCHISE_WORDS - {"films", "movies"}
-    negated_or_only = bool(before) and before[-1] in NEGATIONS | {"only", "just"}
+    lead = [w for w in before if w not in _INTENSIFIERS]  # "not too violent" rules out as "not violent" does
+    negated_or_only = bool(lead) and lead[-1] in NEGATIONS | {"only", "just"}
     topic_before = bool(before) and before[-1] in TOPIC_CUES or before[-2:] in (["set", "in"], ["place", "in"])
     in_before = bool(before) and before[-1] in ("in", "from", "made")
     capitalised = tokens[start].raw[:1].isupper()

@@ -301,6 +301,8 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
         if parsed.best or parsed.obscure:  # a gem's place in a list ranked by popularity says nothing
             hits = best_first(hits, rating=parsed.best, obscure=parsed.obscure,
                               searched=bool(queries) or parsed.obscure <= 0)[:limit]
+    if total is not None and total <= limit and _franchise_only(parsed):  # "Harry Potter films": in release order
+        hits = sorted(hits, key=lambda h: (h.payload or {}).get("year") or 9999)
     terms = _terms(parsed, sparse)
     matches = {h.id: match_facts(parsed, h.payload or {}, terms, sparse) for h in hits}
     notes = []
@@ -316,6 +318,12 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
         notes.append(f"Nobody and nothing here is called “{name}” (credits are missing for some movies)"
                      + (", so these only match the words." if hits else "."))
     return SearchResult(hits, parsed, total, matches, notes)
+
+
+def _franchise_only(parsed: ParsedQuery) -> bool:
+    """Whether a request names a franchise and asks nothing else ("the Toy Story movies")."""
+    return ([e.kind for e in parsed.entities if not e.negated] == ["collection"] and not parsed.semantic
+            and not (parsed.references or parsed.best or parsed.obscure))
 
 
 def renown(payloads: Sequence[Mapping[str, Any]]) -> np.ndarray:

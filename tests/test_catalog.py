@@ -11,8 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from index.catalog import Catalog, build_catalog, catalog_from_data_dir, find_movielens_dir, select_reviews
+from index.catalog import (
+    Catalog,
+    build_catalog,
+    catalog_from_data_dir,
+    find_movielens_dir,
+    infer_collections,
+    select_reviews,
+)
 from index.errors import CatalogError
+from index.movie import Movie
 from index.sources import load_movielens, load_posters, load_reviews, load_tmdb_jsonl
 
 
@@ -277,6 +285,31 @@ def test_real_catalog_spot_checks(real_catalog: tuple[Catalog, float]) -> None:
     matrix = catalog[2571]
     assert (matrix.title, matrix.year, matrix.imdb_id) == ("The Matrix", 1999, "tt0133093")
     assert matrix.rating_count > 250
+    potter = [m for m in catalog if m.title.startswith("Harry Potter and the")]
+    assert len(potter) == 8 and {m.collection for m in potter} == {"Harry Potter Collection"}  # the files name one
+    remake = next(m for m in catalog if (m.title, m.year) == ("Psycho", 1998))
+    assert remake.collection is None  # "Psycho" (1960) is in the Psycho Collection; its remake is no part of it
+
+
+def test_a_later_film_joins_its_franchise_by_its_title_and_a_shared_studio() -> None:
+    def movie(mid: int, title: str, collection: str | None = None, companies: tuple[str, ...] = ("Pixar",),
+              directors: tuple[str, ...] = ()) -> Movie:
+        return Movie(movie_id=mid, title=title, year=2000 + mid, genres=[], collection=collection,
+                     companies=list(companies), directors=list(directors))
+
+    movies = {m.movie_id: m for m in (
+        movie(1, "Toy Story", "Toy Story Collection"), movie(2, "Toy Story 3"), movie(3, "Toy Story Land"),
+        movie(4, "Toy Story: Toons", companies=("Other",)), movie(5, "Toy Story II", companies=(), directors=()),
+        movie(6, "The Ring", "The Ring Collection", directors=("Gore Verbinski",)),
+        movie(7, "The Ring Two", companies=("DreamWorks",)), movie(8, "The Ring", companies=("Pixar",)),
+        movie(9, "The Ring Animated: Part 2", "The Ring Animated Collection"),
+        movie(10, "The Ring Animated: Part 3"))}
+    assert infer_collections(movies) == 2
+    assert movies[2].collection == "Toy Story Collection" and movies[2].provenance["collection"] == ["title"]
+    assert movies[10].collection == "The Ring Animated Collection"  # the longer name first
+    # "Land" is no sequel's mark; no studio or director shared; a remake of a film of the franchise
+    assert movies[3].collection is movies[4].collection is movies[5].collection is movies[8].collection is None
+    assert movies[7].collection is None
 
 
 # Conflicting pairs in the real files, settled by METADATA_PRECEDENCE: Hook's runtime is 142 in the API, 144 in TMDB

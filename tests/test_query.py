@@ -86,6 +86,9 @@ def test_genres_decades_year_ranges_and_runtimes(vocab: Vocabulary) -> None:
 def test_negations_exclude(vocab: Vocabulary) -> None:
     q = parse_query("no horror", vocab)
     assert entities(q) == [("genre", "Horror", True)] and satisfying(q) == ALL - HORROR
+    for text in ("a cartoon, nothing about ghost", "a cartoon that isn't too ghost", "not so ghost"):
+        q = parse_query(text, vocab)  # "too" and "so" were read as the negation's word: ghosts were searched
+        assert ("keyword", "ghost", True) in entities(q) and "ghost" not in q.semantic, (text, q)
     q = parse_query("not Victor Kade", vocab)
     assert entities(q) == [("director", "Victor Kade", True)] and satisfying(q) == ALL - set(range(21, 27))
     q = parse_query("heist films but not by Victor Kade", vocab)
@@ -633,3 +636,11 @@ def test_a_tone_alone_is_looked_for_among_the_most_rated_films_of_its_genres(
                            tone_pool=False)  # without the pool, the overviews nearest the tone's description
     assert set(ids(plain)) & ANIMATION
     assert ids(ask(tiny_index, "a tearjerker"))  # no film of a sad genre here: the plain search, not nothing
+
+
+def test_a_whole_franchise_asked_for_comes_in_release_order(tiny_index: tuple[VectorStore, Any, Vocabulary]) -> None:
+    store = tiny_index[0]
+    for text in ("Vault Job films", "the Toy Box franchise"):
+        result = ask(tiny_index, text)
+        years = [store.payloads([m])[m]["year"] for m in ids(result)]
+        assert len(years) >= 2 and years == sorted(years), (text, years)
