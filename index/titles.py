@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from index.errors import TitleNotFound
@@ -182,6 +183,8 @@ class TitleIndex:
         for i, mid in enumerate(self.ids):
             for key in title_aliases(str(payloads[mid].get("title") or "")):
                 self._by_key.setdefault(key, []).append(i)
+        self._alias_keys = list(self._by_key)  # what a misspelt title is compared with (candidates)
+        self._alias_rows = [self._by_key[k] for k in self._alias_keys]
         self._series: dict[str, set[int]] = {}  # a franchise's name -> its films, by the data or by their titles
         for mid, p in payloads.items():
             if p.get("collection"):
@@ -204,13 +207,30 @@ class TitleIndex:
         return movie_id in self._id_set
 
     def candidates(self, query: str, limit: int = 5) -> list[TitleMatch]:
-        """The closest titles, best first (a year in the query must match when given)."""
+        """The closest titles, best first (a year in the query must match when given), by the mean of rapidfuzz's
+        WRatio and plain ratio over each title's aliases: WRatio alone scored a part of either string as a match,
+        so "the matirx" was nearest M (1931), "heet" nearest Vanya on 42nd Street, "titanik" nearest It.
+
+        Example:
+            >>> idx = TitleIndex({1: {"title": "M", "year": 1931}, 2: {"title": "The Matrix", "year": 1999}})
+            >>> [m.display_title for m in idx.candidates("the matirx")]
+            ['The Matrix (1999)', 'M (1931)']
+        """
         title, year = split_year(query)
         key = normalize_title(title)
-        choices = {i: k for i, k in enumerate(self.keys) if year is None or self.years[i] == year}
-        found = process.extract(key, choices, scorer=fuzz.WRatio, limit=limit * 3)
-        matches = [TitleMatch(self.ids[i], self.display[i], float(score)) for _, score, i in found]
-        matches.sort(key=lambda m: (-m.score, m.display_title))
+        if not key or not self._alias_keys:
+            return []
+        both = process.cdist([key], self._alias_keys, scorer=fuzz.WRatio)[0] + \
+            process.cdist([key], self._alias_keys, scorer=fuzz.ratio)[0]
+        best: dict[int, float] = {}
+        for j in np.argsort(-both, kind="stable"):
+            for i in self._alias_rows[j]:
+                if (year is None or self.years[i] == year) and i not in best:
+                    best[i] = float(both[j]) / 2
+            if len(best) >= limit * 3:
+                break
+        matches = [TitleMatch(self.ids[i], self.display[i], score) for i, score in best.items()]
+        matches.sort(key=lambda m: (-m.score, -self.rating_counts.get(m.movie_id, 0), m.display_title))
         return matches[:limit]
 
     def series(self, query: str, limit: int = 3) -> list[int]:

@@ -254,8 +254,9 @@ def _rating(value: Any, what: str) -> float:
 
 
 def check_filters(filters: Filters | None, genres: Collection[str]) -> Filters | None:
-    """``filters`` unchanged if every genre it names is one of ``genres``, else :class:`InputError` naming the field,
-    the genre and the nearest known one (a misspelt genre would silently match nothing, or exclude nothing).
+    """``filters`` unchanged if every genre it names is one of ``genres`` and its year and runtime ranges are not
+    empty, else :class:`InputError` naming the field, the genre and the nearest known one (a misspelt genre would
+    silently match nothing, or exclude nothing), or the two bounds.
 
     Example:
         >>> try:
@@ -275,6 +276,10 @@ def check_filters(filters: Filters | None, genres: Collection[str]) -> Filters |
                 hint = f"; did you mean {near[0]!r}?" if near and near[1] >= 60 else "."
                 raise InputError(f"Filters.{name}: no genre {genre!r} here{hint} The genres are "
                                  f"{', '.join(sorted(genres))}")
+    for low, high in (("year_min", "year_max"), ("runtime_min", "runtime_max")):  # an empty range finds nothing
+        lo, hi = getattr(filters, low), getattr(filters, high)
+        if lo is not None and hi is not None and lo > hi:
+            raise InputError(f"Filters.{low} ({lo}) is above Filters.{high} ({hi}): nothing can match; swap them")
     return filters
 
 
@@ -477,6 +482,9 @@ class Recommender:
         if steer is not None and not isinstance(steer, str):
             raise InputError(f"steer must be a description (text), got {type(steer).__name__}")
         steer = steer.strip() if steer else None
+        if steer and self.mentions_nothing(steer):  # it steered the page by the nearest vectors to noise
+            raise InputError(f"steer {steer!r} names nothing this catalogue knows, and no movie's text holds its "
+                             "words; describe it another way (\"darker\", \"a heist\", \"from the 90s\")")
         items = self.history_of(user_id) if user_id is not None else as_history(history, self.titles)
         if not items:
             if steer:

@@ -364,6 +364,11 @@ def test_a_bad_rating_names_the_title(rec: Recommender, rating: object) -> None:
     (lambda r: r.recommend(HISTORY, filters=Filters(genres=["Comedyy"])), InputError,
      "Filters.genres: no genre 'Comedyy' here; did you mean 'Comedy'"),  # it gave an empty page
     (lambda r: r.rows(HISTORY, filters=Filters(exclude_genres=["Horor"])), InputError, "Filters.exclude_genres"),
+    (lambda r: r.recommend(HISTORY, filters=Filters(year_min=2010, year_max=1990)), InputError,
+     r"Filters.year_min \(2010\) is above Filters.year_max \(1990\)"),  # it gave an empty page
+    (lambda r: r.recommend(HISTORY, filters=Filters(runtime_min=150, runtime_max=90)), InputError, "runtime_min"),
+    (lambda r: r.recommend(HISTORY, steer="zzqx blorf"), InputError,
+     "steer 'zzqx blorf' names nothing"),  # it steered the page by the vectors nearest to noise
     (lambda r: r.similar("Heat", by="plot"), InputError, "by must be one of overview, reviews, poster, cf, fused"),
     (lambda r: r.recommend(np.zeros((2, 2))), InputError, "2-D array"),
     (lambda r: r.recommend(pd.DataFrame({"item": [6], "rating": [5.0]})), InputError, "a 'movieId'"),

@@ -45,6 +45,19 @@ def test_unknown_title_suggests_close_ones(titles: TitleIndex) -> None:
     assert err.value.candidates
 
 
+def test_a_misspelt_title_suggests_the_title_it_misspells_first(shared_data: object) -> None:
+    from index.catalog import catalog_from_data_dir
+
+    catalog = catalog_from_data_dir(shared_data)  # type: ignore[arg-type]
+    real = TitleIndex({m.movie_id: {"title": m.title, "year": m.year, "rating_count": m.rating_count}
+                       for m in catalog})  # same-titled films: the most rated first
+    # WRatio alone matched part of either string: M (1931), Vanya on 42nd Street and It (1990) came first
+    for typo, meant in [("the matirx", "The Matrix (1999)"), ("heet", "Heat (1995)"), ("titanik", "Titanic (1997)"),
+                        ("amelei", "Amelie (Le Fabuleux destin d'Amélie Poulain) (2001)"),
+                        ("inceptoin", "Inception (2010)"), ("jurasic park", "Jurassic Park (1993)")]:
+        assert real.candidates(typo)[0].display_title == meant, (typo, real.candidates(typo))
+
+
 def test_wrong_year_is_not_silently_accepted(titles: TitleIndex) -> None:
     with pytest.raises(TitleNotFound):
         titles.resolve("Heat (2003)")
