@@ -120,7 +120,8 @@ _SEEN_LEAD = r"(?:i'?ve\s+|i\s+have\s+|we'?ve\s+)?(?:already\s+)?(?:seen|watched
 #: "already seen the first two", "I've seen the second one": those cards are passed, never shown again
 _SEEN_CARDS = re.compile(rf"^(?:(?:but|well|ok(?:ay)?|sorry)[,.!]?\s+)?{_SEEN_LEAD}"
                          rf"(?:(?:the\s+)?(?P<edge>first|last)\s+"
-                         rf"(?P<n>two|three|four|five|[2-5])|{_ORD}(?:\s+(?:and|&)\s+{_ORD2})?)"
+                         rf"(?P<n>two|three|four|five|[2-5])|{_ORD}(?:\s+(?:and|&)\s+{_ORD2})?"
+                         rf"|(?P<that>it|that(?:\s+one)?|this(?:\s+one)?))"
                          rf"(?:\s+(?:ones?|already|before))?\s*[.!]*$", re.I)
 #: "help", "what can you do?": the guide (the film The Help is "I loved The Help")
 _HELP = re.compile(r"^(?:(?:hi|hello|hey)(?:\s+there)?[,.!]*\s*)?(?:help(?:\s+me)?|how\s+does\s+(?:this|it)\s+work|"
@@ -318,7 +319,9 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
         return req
     seen = _SEEN_CARDS.match(rest)
     if seen:
-        if seen.group("edge"):
+        if seen.group("that"):  # "I've seen it": the card last discussed
+            req.seen_cards = [0]
+        elif seen.group("edge"):
             n = int(seen.group("n")) if seen.group("n").isdigit() else COUNT_WORDS[seen.group("n").lower()]
             req.seen_cards = list(range(1, n + 1)) if seen.group("edge").lower() == "first" else list(range(-n, 0))
         else:

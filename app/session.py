@@ -25,6 +25,7 @@ from index.search import AVOIDED_NOTE, UNKNOWN_WORDS_NOTE
 from index.store import Filters
 from index.titles import normalize_title, sequel_number
 from recommender.api import Recommendation, Recommender
+from recommender.explain.evidence import split_sentences
 from recommender.explain.lm import TemplateExplainer
 from recommender.ranking.profile import Interaction
 
@@ -38,8 +39,8 @@ MAX_TITLES = 20
 HELP_TEXT = ("Tell me films you liked or disliked (“I loved Heat and Alien, hated Titanic”), or describe what you "
              "want (“a heist that goes wrong”, “something lighter from the 90s”, “hidden gems”). Set rules for the "
              "session (“no horror”, “nothing with Adam Sandler”, “give me 5”), react to a card (“more like the third "
-             "one”, “why the second?”, “how long is the first one?”), ask about a film (“who's in Heat?”), or say “show me "
-             "more” or “start over”.")
+             "one”, “why the second?”, “how long is the first one?”), ask about a film (“who's in Heat?”), or say "
+             "“show me more” or “start over”.")
 #: how many passed picks a session keeps out of its pages ("show me more" ten times over)
 MAX_PASSED = 200
 _BARE_ANSWER = re.compile(r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|no|nope|nah)\s*[.!]*\s*$", re.I)
@@ -752,12 +753,13 @@ class ChatService:
         return rule or label or movie
 
     def _pass_cards(self, session: Session, positions: list[int], notes: list[str]) -> None:
-        cards = [c for c in (self._card_at(session, p) for p in positions) if c is not None]
+        cards = [c for c in (self._movie_at(session, p) for p in positions) if c is not None]
         if not cards:
-            notes.append("There are no such cards on this page." if session.page else "There are no cards yet.")
+            notes.append("Which one? Name it or its place (“I've seen the second one”)." if positions == [0]
+                         else "There are no such cards on this page." if session.page else "There are no cards yet.")
             return
-        session.passed = [*session.passed, *(c.movie_id for c in cards)][-MAX_PASSED:]
-        notes.append(f"Noted: you have seen {describe_list([c.title for c in cards])}; I will not show "
+        session.passed = [*session.passed, *(movie for movie, _ in cards)][-MAX_PASSED:]
+        notes.append(f"Noted: you have seen {describe_list([title for _, title in cards])}; I will not show "
                      f"{'it' if len(cards) == 1 else 'them'} again.")
 
     def _about(self, session: Session, ref: int | str, aspect: str) -> str:
@@ -779,7 +781,7 @@ class ChatService:
         p = self.rec.payloads.get(movie_id, {})
         people = p.get("directors") or []
         cast = (p.get("cast") or [])[:3]
-        overview = " ".join(re.split(r"(?<=[.!?])\s+", (p.get("overview") or "").strip())[:2])
+        overview = " ".join(split_sentences(p.get("overview") or "")[:2])
         facts = {
             "runtime": f"{title} runs {p['runtime']} minutes." if p.get("runtime") else "",
             "director": f"{title} is directed by {describe_list(people)}." if people else "",

@@ -31,6 +31,10 @@ def service(built_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         rec.close()
 
 
+def session_title(service: ChatService, movie_id: int) -> str:
+    return service.titles[movie_id]
+
+
 def titles(cards: list) -> list[str]:
     return [c.title for c in cards]
 
@@ -246,6 +250,11 @@ def test_questions_about_a_named_movie_are_answered_from_it_and_it_is_that_movie
     assert service.respond(session, "tell me about The Matrix").text.startswith("The Matrix (1999): ")
     reply = service.respond(session, "more like that one")
     assert list(session.history) == [2571] and reply.cards
+    service.respond(session, "what is the second one about?")
+    second = session.page[1].movie_id
+    reply = service.respond(session, "I've seen it")
+    assert reply.text.startswith(f"Noted: you have seen {session_title(service, second)}; I will not show it again.")
+    assert second in session.passed and second not in {c.movie_id for c in reply.cards or []}
     assert service.respond(Session(), "who directed it?").text.startswith("Which one? Name it")
 
 

@@ -58,7 +58,10 @@ _INSTRUCTION = re.compile(
     r"|\b(?:jailbreak|prompt\s+injection)\b"
     r"|<\|im_(?:start|end)\|>",
     re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“A-Z0-9])")
+#: a sentence ends at ., ! or ? before a capital, digit or quote, but not after a title or an initial ("Lt. Jim
+#: Gordon", "Dr. No", "J. R. R. Tolkien", "Mrs. Doubtfire")
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b[A-Z][a-z]\.)(?<!\b[A-Z]\.)(?<!\b(?:Mrs|Sgt|Col|Gen|Gov|Rev)\.)"
+                           r"(?<!\b(?:Capt|Prof)\.)\s+(?=[\"'“A-Z0-9])")
 
 
 def sanitize_text(text: object, max_chars: int = 200) -> str:
@@ -100,6 +103,8 @@ def split_sentences(text: str) -> list[str]:
     Example:
         >>> split_sentences("Wow. The shootout is the best ever put on film! Go see it.")
         ['Wow.', 'The shootout is the best ever put on film!', 'Go see it.']
+        >>> split_sentences("With the help of Lt. Jim Gordon, Batman sets out. He wins.")
+        ['With the help of Lt. Jim Gordon, Batman sets out.', 'He wins.']
     """
     return [s.strip() for s in _SENTENCE_END.split(" ".join(str(text).split())) if s.strip()]
 
