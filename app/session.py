@@ -328,6 +328,12 @@ class ChatService:
         req = parse_message(message, self._is_title)
         if req.forget:  # "forget Heat": what the panel's remove button does
             item = self._in_profile(session, req.forget)
+            lean = session.steer
+            wanted = re.sub(r"^(?:the|my|that)\s+", "", req.forget.strip(), flags=re.I).lower()
+            if item is None and lean and len(wanted) >= 3 and (wanted in lean.lower() or wanted in ("lean", "search")):
+                session.steer = None  # "forget the French": the page stops leaning that way
+                cards, recs, lead = self.page(session)
+                return Reply(f"I no longer lean towards “{lean}”. {lead}", cards, recs, turn=f"Forget “{lean}”")
             if item is None:
                 return Reply(f"There is nothing called “{req.forget}” in your profile to remove; it lists what you "
                              "liked, disliked and ruled out.")
@@ -363,7 +369,7 @@ class ChatService:
                          "describe what you want (\"a heist that goes wrong\"), or say \"no horror\".")
         if not changed:
             return Reply(" ".join(dict.fromkeys(notes + why)))  # a note said twice ("the first and the second")
-        steer = req.steer
+        steer = self._next_steer(session, req.steer, parsed)
         if req.more or req.seen:  # the next picks of the same request: the same steer, none of the picks passed
             if req.seen and session.page:
                 notes.append(f"Noted: you have seen those {len(session.page)}; I will not show them again.")
@@ -438,8 +444,10 @@ class ChatService:
     def page(self, session: Session, steer: str | None = None) -> tuple[list[Card], list[Recommendation], str]:
         """A fresh page for the session. Template explanations are written at once; a language model's come
         after, from :meth:`explanations` (the returned recommendations are the ones still to explain). The lead
-        sentence says what changed: how many picks are new since the last page."""
-        session.steer = steer
+        sentence says what changed: how many picks are new since the last page. Without a ``steer``, the
+        session's goes on: a like, a rule or a thumbs up after "something French" keeps to French films."""
+        fresh = steer is not None and steer != session.steer
+        steer = session.steer if steer is None else steer
         size = session.size or self.page_size
         history = list(session.history.values())
         flt = session.filters()
@@ -448,9 +456,10 @@ class ChatService:
         notes: list[str] = []
         parsed = self.rec.parse(steer) if steer else None
         if steer and self.rec.mentions_nothing(steer):  # "asdkjh qwe": say so, and steer by nothing
-            notes, steer = [UNKNOWN_WORDS_NOTE.format(steer)], None
-        elif parsed and history and parsed.avoided:  # without likes, the search's own notes say it
+            notes, steer, parsed = [UNKNOWN_WORDS_NOTE.format(steer)], None, None
+        elif parsed and history and parsed.avoided and fresh:  # without likes, the search's own notes say it
             notes = [AVOIDED_NOTE.format(parsed.avoided)]
+        session.steer = steer
         with self._rank_lock:
             if steer and not history:  # a request on its own: searched, with the honest note when few movies fit
                 answer = self.rec.ask(steer, k=size, filters=None if flt.is_empty() else flt)
@@ -722,6 +731,19 @@ class ChatService:
         if chosen:
             return chosen[0]
         return pending[0] if yes and len(pending) == 1 else None
+
+    def _next_steer(self, session: Session, said: str | None, parsed: ParsedQuery | None) -> str | None:
+        """What the next page leans towards: the session's lean, narrowed by a message that only rules out,
+        bounds or compares ("something French", then "less romance" or "from the 90s"), replaced by one that asks
+        for something else ("something Japanese", "a heist"); None keeps the session's."""
+        if not said or parsed is None or not session.steer:
+            return said
+        refines = (not parsed.semantic or parsed.tone_only()) and not parsed.references and all(
+            e.negated for e in parsed.entities)
+        if not refines or said in session.steer:
+            return said
+        before = self.rec.parse(session.steer)  # "something French" is read as "in French" once words follow it
+        return f"{before.describe() if not before.semantic and before.describe() else session.steer}, {said}"
 
     def _movie_at(self, session: Session, pos: int) -> tuple[int, str] | None:
         """The movie and title a card's place names; for "that one", the movie last asked about, on the page or

@@ -820,3 +820,21 @@ def test_a_language_before_like_a_title_keeps_the_page_to_that_language(service:
     assert list(session.history) == [6] and reply.cards, reply.text
     assert f"in {name}" in reply.text, reply.text
     assert {service.rec.payloads[c.movie_id].get("original_language") for c in reply.cards} == {code}
+
+
+def test_a_lean_goes_on_through_thumbs_is_narrowed_by_rules_and_can_be_dropped(service: ChatService) -> None:
+    payloads = service.rec.payloads
+    session = Session()
+    service.respond(session, "I loved Heat and Jumanji")
+    reply = service.respond(session, "something from the 1990s")
+    assert "leaning towards “from the 1990s”" in reply.text
+    reply = service.respond(session, "more like the first one")  # it dropped the lean: the next page had any year
+    assert "leaning towards “from the 1990s”" in reply.text
+    assert all(1990 <= (payloads[c.movie_id].get("year") or 0) <= 1999 for c in reply.cards or [])
+    reply = service.respond(session, "less romance")  # narrows the lean instead of replacing it
+    assert session.steer == "from the 1990s, less romance", session.steer
+    assert reply.cards and all(1990 <= (payloads[c.movie_id].get("year") or 0) <= 1999
+                               and "Romance" not in (payloads[c.movie_id].get("genres") or []) for c in reply.cards)
+    reply = service.respond(session, "forget that lean")
+    assert reply.text.startswith("I no longer lean towards “from the 1990s, less romance”.")
+    assert "leaning towards" not in reply.text and session.steer is None

@@ -644,3 +644,14 @@ def test_a_whole_franchise_asked_for_comes_in_release_order(tiny_index: tuple[Ve
         result = ask(tiny_index, text)
         years = [store.payloads([m])[m]["year"] for m in ids(result)]
         assert len(years) >= 2 and years == sorted(years), (text, years)
+
+
+def test_keywords_that_differ_only_by_an_article_are_one_topic() -> None:
+    payloads: dict[int, dict[str, Any]] = {m: {"title": f"Film {m}", "keywords": ["based on true story"]}
+                                           for m in range(1, 6)}
+    payloads.update({m: {"title": f"Film {m}", "keywords": ["based on a true story"]} for m in (6, 7)})
+    v = Vocabulary.from_payloads(payloads)
+    for text in ("movies based on a true story", "based on true story films"):
+        q = parse_query(text, v)  # "a true story" found the two films that spell it so, of seven
+        assert [(e.kind, e.label, set(e.values), e.count) for e in q.entities] == [
+            ("keyword", "based on true story", {"based on true story", "based on a true story"}, 7)], text
