@@ -80,15 +80,16 @@ class Card:
 @dataclass(frozen=True)
 class ProfileItem:
     """One thing the profile panel shows, removable on its own: a movie the person liked or disliked in words,
-    one they judged with a card's buttons ("more like this" is feedback, not a declared like), a genre rule, or a
-    name ruled out ("nothing with Al Pacino": a person, studio, franchise, topic or language).
+    one they judged with a card's buttons ("more like this" is feedback, not a declared like), a genre rule, a
+    name ruled out ("nothing with Al Pacino": a person, studio, franchise, topic or language), or what the pages
+    lean towards ("something French").
 
     Example:
         >>> ProfileItem("no_genre", "Horror", "Horror").kind
         'no_genre'
     """
 
-    kind: Literal["liked", "disliked", "more_like", "less_like", "no_genre", "only_genre", "no_name"]
+    kind: Literal["liked", "disliked", "more_like", "less_like", "no_genre", "only_genre", "no_name", "lean"]
     label: str
     key: int | str
 
@@ -189,7 +190,8 @@ class Session:
         movies.sort(key=lambda p: order.index(p.kind))  # stable: oldest first within a kind
         return (movies + [ProfileItem("no_genre", g, g) for g in self.exclude_genres]
                 + [ProfileItem("only_genre", g, g) for g in self.only_genres]
-                + [ProfileItem("no_name", label, label) for _, _, label in self.excluded])
+                + [ProfileItem("no_name", label, label) for _, _, label in self.excluded]
+                + ([ProfileItem("lean", self.steer, self.steer)] if self.steer else []))
 
     def profile(self, titles: dict[int, str]) -> dict[str, Any]:
         """The profile as plain data (for the API): declared likes and dislikes, card feedback, genre rules.
@@ -331,9 +333,7 @@ class ChatService:
             lean = session.steer
             wanted = re.sub(r"^(?:the|my|that)\s+", "", req.forget.strip(), flags=re.I).lower()
             if item is None and lean and len(wanted) >= 3 and (wanted in lean.lower() or wanted in ("lean", "search")):
-                session.steer = None  # "forget the French": the page stops leaning that way
-                cards, recs, lead = self.page(session)
-                return Reply(f"I no longer lean towards “{lean}”. {lead}", cards, recs, turn=f"Forget “{lean}”")
+                return self.forget(session, lean)  # "forget the French": the page stops leaning that way
             if item is None:
                 return Reply(f"There is nothing called “{req.forget}” in your profile to remove; it lists what you "
                              "liked, disliked and ruled out.")
@@ -413,14 +413,17 @@ class ChatService:
         return Reply(f"Noted: {word} like {title}. {lead}", cards, recs, turn=f"{word.capitalize()} like {title}")
 
     def forget(self, session: Session, item: int | str) -> Reply:
-        """Remove one thing from the profile: a movie (by movieId or title) or a genre rule (by genre name, as
-        the profile lists it). The page re-ranks.
+        """Remove one thing from the profile: a movie (by movieId or title), a genre rule (by genre name, as
+        the profile lists it), a name ruled out, or the lean (by its words). The page re-ranks.
 
         Example:
             >>> # svc.forget(session, "Horror").text  ->  'Horror is back. 2 new picks.'
         """
         excluded = [r for r in session.excluded if r[2] == item]
-        if excluded:
+        if isinstance(item, str) and item == session.steer:  # the lean's chip
+            session.steer = None
+            note, turn = f"I no longer lean towards “{item}”.", f"Forget “{item}”"
+        elif excluded:
             session.excluded.remove(excluded[0])
             note, turn = f"Removed the rule “no {item}”.", f"Remove the rule “no {item}”"
         elif isinstance(item, str) and (item in session.exclude_genres or item in session.only_genres):

@@ -212,7 +212,7 @@ def charts(paths: Iterable[Path]) -> str:
 
 
 _KINDS = {"liked": "Liked", "more_like": "More like", "disliked": "Disliked", "less_like": "Less like",
-          "no_genre": "No", "only_genre": "Only", "no_name": "Not"}
+          "no_genre": "No", "only_genre": "Only", "no_name": "Not", "lean": "Leaning"}
 
 
 def profile_panel(items: Iterable[ProfileItem]) -> str:
@@ -313,7 +313,7 @@ CSS = """
   font-size: 13px; background: var(--background-fill-secondary); border: 1px solid var(--border-color-primary); }
 .cf-liked, .cf-more_like { background: #e8f4ec; border-color: #b7dcc3; color: #14532d; }
 .cf-disliked, .cf-less_like { background: #fbeaea; border-color: #efc4c4; color: #7f1d1d; }
-.cf-no_genre, .cf-only_genre, .cf-no_name { background: #eef0fb; border-color: #c9cdf0; color: #272d6b; }
+.cf-no_genre, .cf-only_genre, .cf-no_name, .cf-lean { background: #eef0fb; border-color: #c9cdf0; color: #272d6b; }
 .cf-x { display: inline-flex; border: 0; background: transparent; color: inherit; padding: 2px; border-radius: 50%;
   cursor: pointer; }
 .cf-x:hover { background: rgba(0,0,0,.08); }

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from app.session import HELP_TEXT, SORRY, ChatService, Session
+from app.session import HELP_TEXT, SORRY, ChatService, ProfileItem, Session
 from app.sessions import session_from_dict, session_to_dict
 from index.query import describe_list
 from recommender.api import Recommender
@@ -835,6 +835,8 @@ def test_a_lean_goes_on_through_thumbs_is_narrowed_by_rules_and_can_be_dropped(s
     assert session.steer == "from the 1990s, less romance", session.steer
     assert reply.cards and all(1990 <= (payloads[c.movie_id].get("year") or 0) <= 1999
                                and "Romance" not in (payloads[c.movie_id].get("genres") or []) for c in reply.cards)
+    assert session.items(service.titles)[-1] == ProfileItem("lean", "from the 1990s, less romance",
+                                                           "from the 1990s, less romance")  # the panel's chip
     reply = service.respond(session, "forget that lean")
     assert reply.text.startswith("I no longer lean towards “from the 1990s, less romance”.")
     assert "leaning towards" not in reply.text and session.steer is None
