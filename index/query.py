@@ -463,13 +463,29 @@ class Vocabulary:
         _add_collections(entries, collections, common, reserved)
         for word, genre in GENRE_WORDS.items():
             entries[word].append(Entry("genre", (genre,), genre, 0, weak=word in WEAK_GENRE_WORDS))
-        for word, n in keywords.items():
-            norm = normalize(word)
-            if (n >= 2 and norm and not norm.isdigit() and len(norm) >= 3 and norm not in GENRE_WORDS
-                    and not (set(norm.split()) <= _MEDIUM_WORDS | FILLER and set(norm.split()) & _MEDIUM_WORDS)):
-                # "best movies", "a movie set in": no topic; "love" (filler to the semantic query) still is one
-                entries[norm].append(Entry("keyword", (word,), word, n, weak=" " not in norm))
+        for spellings in _keyword_groups(keywords).values():
+            n = sum(keywords[w] for w in spellings)
+            for word in spellings:
+                norm = normalize(word)
+                if (n >= 2 and norm and not norm.isdigit() and len(norm) >= 3 and norm not in GENRE_WORDS
+                        and not (set(norm.split()) <= _MEDIUM_WORDS | FILLER and set(norm.split()) & _MEDIUM_WORDS)):
+                    # "best movies", "a movie set in": no topic; "love" (filler to the semantic query) still is one
+                    entries[norm].append(Entry("keyword", tuple(spellings), spellings[0], n, weak=" " not in norm))
         return cls(entries, titles, max(years) if years else 2020, common)
+
+
+def _keyword_groups(keywords: Counter[str]) -> dict[str, list[str]]:
+    """Keywords that differ only by "a", "an" or "the", most used first: one topic ("based on a true story" is
+    on 4 films, "based on true story" on 59).
+
+    Example:
+        >>> _keyword_groups(Counter({"based on true story": 59, "based on a true story": 4, "heist": 9}))
+        {'based on true story': ['based on true story', 'based on a true story'], 'heist': ['heist']}
+    """
+    groups: dict[str, list[str]] = defaultdict(list)
+    for word, _ in sorted(keywords.items(), key=lambda wn: (-wn[1], wn[0])):
+        groups[" ".join(w for w in normalize(word).split() if w not in ("a", "an", "the"))].append(word)
+    return dict(groups)
 
 
 def _add_short_names(entries: dict[str, list[Entry]], credits: Mapping[str, Counter[str]],
