@@ -209,7 +209,7 @@ def test_explanation_rates(heist_evidence: Evidence, vocabulary: Vocabulary) -> 
     evidence = [heist_evidence] * 3
     assert hallucination_rate(texts, evidence, vocabulary) == pytest.approx(1 / 3)
     assert feature_matching_ratio(texts, evidence) == pytest.approx(1 / 3)
-    assert unique_sentence_ratio(["A. B.", "A. C."]) == 0.75
+    assert unique_sentence_ratio(["Heat is tense. It stars Al Pacino.", "Heat is tense. It runs long."]) == 0.75
 
 
 def test_target_report_compares_fine_tuned_with_base() -> None:
