@@ -1168,6 +1168,9 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
 
 
 _INTENSIFIERS = {"too", "so", "very", "overly", "really", "that", "particularly"}
+#: words that start another constraint after a language's name ("French from the 90s", "Italian with Sophia Loren")
+_CLAUSE_STARTS = ("from", "before", "after", "since", "made", "released", "under", "over", "with", "starring", "by",
+                  "directed", "set")
 
 
 def _context(norms: list[str], used: list[bool], start: int, end: int) -> tuple[list[str], list[str]]:
@@ -1203,7 +1206,9 @@ def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start:
             ok = not e.weak or film_next or genre_next or negated_or_only or period_before or a_film
         elif e.kind in ("language", "country") and e.weak:
             ok = film_next or genre_next or in_before or negated_or_only or whole or (bool(after) and after[0] in (
-                "language", "speaking", "spoken", "dubbed", "subtitled"))  # whole: "Korean" is what "like X" left
+                "language", "speaking", "spoken", "dubbed", "subtitled", *_CLAUSE_STARTS)) or (
+                bool(before) and before[-1] in ("something", "anything", "some", "any"))
+            # whole: "Korean" is what "like X" left; "something French from the 90s" is French films
         elif e.kind == "collection" and e.weak:
             ok = franchise_next or (film_next and (capitalised or not competing))
         elif e.kind == "company" and e.weak:

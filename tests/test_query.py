@@ -55,6 +55,7 @@ def entities(query: ParsedQuery) -> list[tuple[str, str, bool]]:
     ("Japanese films", "language", {14, 15, 16}),
     ("Japanese", "language", {14, 15, 16}),  # all that is left of "Japanese movies like X"
     ("any japanese", "language", {14, 15, 16}),
+    ("something Japanese", "language", {14, 15, 16}),  # it searched the word "Japanese"
     ("movies from Japan", "country", {14, 15, 16}),
 ])
 def test_people_studios_franchises_languages_become_filters(vocab: Vocabulary, text: str, kind: str,
@@ -79,6 +80,8 @@ def test_genres_decades_year_ranges_and_runtimes(vocab: Vocabulary) -> None:
     assert q.runtime_max == 89 and satisfying(q) == {m for m in ALL if runtime_of(m) < 90}
     q = parse_query("crime films over 2 hours", vocab)
     assert q.runtime_min == 121 and satisfying(q) == {m for m in HEIST if runtime_of(m) > 120}
+    q = parse_query("something Japanese from the 2000s", vocab)  # "from" starts another constraint
+    assert entities(q) == [("language", "Japanese", False)] and satisfying(q) == {14, 15, 16}
     q = parse_query("French animation", vocab)
     assert entities(q) == [("language", "French", False), ("genre", "Animation", False)] and satisfying(q) == {8, 9}
 
