@@ -690,6 +690,9 @@ class ChatService:
             session.exclude_genres.clear()
             session.only_genres.clear()
             notes.append("All genres are back.")
+            if session.steer and any(e.kind == "genre" for e in self.rec.parse(session.steer).entities):
+                notes.append(f"I no longer lean towards “{session.steer}”.")  # "something funny" was a genre too
+                session.steer = None
         for g in req.exclude_genres:
             if g not in session.exclude_genres:
                 session.exclude_genres.append(g)

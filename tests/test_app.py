@@ -840,3 +840,15 @@ def test_a_lean_goes_on_through_thumbs_is_narrowed_by_rules_and_can_be_dropped(s
     reply = service.respond(session, "forget that lean")
     assert reply.text.startswith("I no longer lean towards “from the 1990s, less romance”.")
     assert "leaning towards" not in reply.text and session.steer is None
+
+
+def test_any_genre_also_drops_a_lean_that_names_a_genre(service: ChatService) -> None:
+    session = Session()
+    service.respond(session, "I loved Heat and Jumanji")
+    service.respond(session, "only comedies please")
+    service.respond(session, "something scary")  # a lean that names a genre
+    lean = session.steer
+    assert lean and any(e.kind == "genre" for e in service.rec.parse(lean).entities)
+    reply = service.respond(session, "any genre")  # the page kept leaning towards Horror
+    assert reply.text.startswith(f"All genres are back. I no longer lean towards “{lean}”."), reply.text
+    assert session.steer is None and session.only_genres == []
