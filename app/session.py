@@ -676,14 +676,15 @@ class ChatService:
 
     def _apply_cards(self, session: Session, positions: list[int], liked: bool, notes: list[str]) -> None:
         for pos in positions:
-            card = self._movie_at(session, pos)
-            if card is None:
+            found = self._movie_at(session, pos)
+            if found is None:
                 notes.append("Which one? Name it or its place (“not the second one”)." if pos == 0 and session.page
                              else f"There is no card {pos} on this page (it has {len(session.page)})."
                              if session.page else "There are no cards yet: tell me what you like first.")
                 continue
-            session.tell(card[0], liked, declared=False)
-            notes.append(f"Noted: {'more' if liked else 'less'} like {card[1]}.")
+            movie, title = found
+            session.tell(movie, liked, declared=False)
+            notes.append(f"Noted: {'more' if liked else 'less'} like {title}.")
 
     def _apply_genres(self, session: Session, req: Request, notes: list[str]) -> None:
         if req.any_genre:
@@ -798,12 +799,12 @@ class ChatService:
             if movie_id is None:
                 return f"I don't know a movie called “{ref}”."
         else:
-            card = self._movie_at(session, ref)
-            if card is None:
+            found = self._movie_at(session, ref)
+            if found is None:
                 return ("Which one? Name it or its place (“who directed Heat?”, “how long is the second one?”)."
                         if ref == 0 else f"There is no card {ref} on this page." if session.page
                         else "There are no cards yet.")
-            movie_id = card[0]
+            movie_id = found[0]
         title = self.titles.get(movie_id, str(ref))
         session.focus = movie_id  # "who directed it?", "more like that one" next
         p = self.rec.payloads.get(movie_id, {})
