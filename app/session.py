@@ -662,7 +662,7 @@ class ChatService:
 
     def _apply_excluded(self, session: Session, parsed: ParsedQuery | None, notes: list[str]) -> None:
         """Names a request rules out ("nothing with Al Pacino", "no Disney") hold for the rest of the session, as
-        genre rules do; the rest of the request steers this page only."""
+        genre rules do; the rest of the request is the pages' lean (see :meth:`_next_steer`)."""
         if parsed is None:
             return
         said = []
@@ -800,6 +800,9 @@ class ChatService:
                 return f"I don't know a movie called “{ref}”."
         else:
             found = self._movie_at(session, ref)
+            if found is None and ref == 0 and session.history:  # "I loved The Godfather", then "how long is it?"
+                last = next(reversed(session.history))
+                found = last, self.titles.get(last, str(last))
             if found is None:
                 return ("Which one? Name it or its place (“who directed Heat?”, “how long is the second one?”)."
                         if ref == 0 else f"There is no card {ref} on this page." if session.page

@@ -256,6 +256,9 @@ def test_questions_about_a_named_movie_are_answered_from_it_and_it_is_that_movie
     assert reply.text.startswith(f"Noted: you have seen {session_title(service, second)}; I will not show it again.")
     assert second in session.passed and second not in {c.movie_id for c in reply.cards or []}
     assert service.respond(Session(), "who directed it?").text.startswith("Which one? Name it")
+    session = Session()
+    service.respond(session, "I loved Heat")
+    assert service.respond(session, "who directed it?").text.startswith("Heat (1995) is directed by")  # the film named
 
 
 def test_forget_in_words_removes_what_the_panel_lists_and_go_back_says_how(service: ChatService) -> None:
