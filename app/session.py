@@ -43,6 +43,7 @@ HELP_TEXT = ("Tell me films you liked or disliked (“I loved Heat and Alien, ha
              "“show me more” or “start over”.")
 #: how many passed picks a session keeps out of its pages ("show me more" ten times over)
 MAX_PASSED = 200
+_SURPRISE = re.compile(r"\bsurprise\s+(?:me|us)\b", re.I)
 _BARE_ANSWER = re.compile(r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|no|nope|nah)\s*[.!]*\s*$", re.I)
 SORRY = "Sorry, something went wrong on my side (it is logged). Please try again, or rephrase your message."
 
@@ -247,6 +248,14 @@ class MemorySessions:
         session.revision += 1
 
 
+def _dimensions(q: ParsedQuery) -> set[str]:
+    """What a request sets that a later one replaces rather than adds to: a tone, newer or older, shorter or
+    longer, more or less mainstream, years, runtimes."""
+    return {name for name, on in (("tone", q.tone), ("newer", q.newer), ("shorter", q.shorter),
+                                  ("obscure", q.obscure), ("years", q.year_min is not None or q.year_max is not None),
+                                  ("runtime", q.runtime_min is not None or q.runtime_max is not None)) if on}
+
+
 class ChatService:
     """Turns chat messages and thumbs into recommendations for a :class:`Session`, over one shared
     :class:`Recommender`. Safe to share between sessions and threads: all state lives in the sessions.
@@ -369,6 +378,8 @@ class ChatService:
                          "describe what you want (\"a heist that goes wrong\"), or say \"no horror\".")
         if not changed:
             return Reply(" ".join(dict.fromkeys(notes + why)))  # a note said twice ("the first and the second")
+        if req.picks and not req.steer and _SURPRISE.search(message):
+            session.steer = None  # "surprise me": something else than the lean so far
         steer = self._next_steer(session, req.steer, parsed)
         if req.more or req.seen:  # the next picks of the same request: the same steer, none of the picks passed
             if req.seen and session.page:
@@ -749,8 +760,12 @@ class ChatService:
             e.negated for e in parsed.entities)
         if not refines or said in session.steer:
             return said
-        before = self.rec.parse(session.steer)  # "something French" is read as "in French" once words follow it
-        return f"{before.describe() if not before.semantic and before.describe() else session.steer}, {said}"
+        asked = _dimensions(parsed)  # "darker", then "lighter": the new tone replaces the old one
+        kept = ", ".join(p for p in session.steer.split(", ") if not _dimensions(self.rec.parse(p)) & asked)
+        if not kept:
+            return said
+        before = self.rec.parse(kept)  # "something French" is read as "in French" once words follow it
+        return f"{before.describe() if not before.semantic and before.describe() else kept}, {said}"
 
     def _movie_at(self, session: Session, pos: int) -> tuple[int, str] | None:
         """The movie and title a card's place names; for "that one", the movie last asked about, on the page or

@@ -840,9 +840,14 @@ def test_a_lean_goes_on_through_thumbs_is_narrowed_by_rules_and_can_be_dropped(s
                                and "Romance" not in (payloads[c.movie_id].get("genres") or []) for c in reply.cards)
     assert session.items(service.titles)[-1] == ProfileItem("lean", "from the 1990s, less romance",
                                                            "from the 1990s, less romance")  # the panel's chip
+    service.respond(session, "from the 1980s")  # replaces the years, keeps the rest ("1990s, 1980s" found nothing)
+    assert session.steer == "no Romance, from the 1980s", session.steer
     reply = service.respond(session, "forget that lean")
-    assert reply.text.startswith("I no longer lean towards “from the 1990s, less romance”.")
+    assert reply.text.startswith("I no longer lean towards “no Romance, from the 1980s”.")
     assert "leaning towards" not in reply.text and session.steer is None
+    service.respond(session, "something darker")
+    service.respond(session, "surprise me")  # the picks, without the lean so far
+    assert session.steer is None
 
 
 def test_any_genre_also_drops_a_lean_that_names_a_genre(service: ChatService) -> None:
