@@ -174,6 +174,12 @@ class Truth:
         self.people = {n for f in films.values() for n in f.anyone()}
         self.companies = {c for f in films.values() for c in f.companies}
         self.collections = {c for f in films.values() for c in f.collections}
+        # a film whose title begins with a franchise's name is in it, whatever the files list ("Harry Potter and
+        # the Prisoner of Azkaban" is in no collection there): the title is evidence of its own
+        named = {c.removesuffix(" collection"): c for c in self.collections}
+        for film in films.values():
+            words = norm(film.title).split()
+            film.collections |= {named[p] for p in (" ".join(words[:k]) for k in range(1, len(words))) if p in named}
         self.keywords = {k for f in films.values() for k in f.keywords}
         self.tags = {t for f in films.values() for t in f.tags}
         self.review_index: dict[str, set[int]] = defaultdict(set)

@@ -192,3 +192,14 @@ def test_titles_are_not_read_as_nonsense_and_sentences_split_where_they_end(trut
     assert nonsense == []
     assert audit_module.split_sentences("Like Mr. Holland's Opus (1995), it is 3.5★. It is good.") == [
         "Like Mr. Holland's Opus (1995), it is 3.5★.", "It is good."]
+
+
+def test_a_franchise_is_true_of_a_film_its_title_names_and_false_of_one_it_does_not(truth: Any) -> None:
+    first = next(m for m, f in truth.films.items() if f.title.startswith("Harry Potter and the Sorcerer"))
+    third = movie(truth, "Harry Potter and the Prisoner of Azkaban", 2004)  # in no collection in the files
+    context = PageContext(third, {first: 5.0})
+    said = "It belongs to the Harry Potter Collection, as Harry Potter and the Sorcerer's Stone (2001) does."
+    assert ("collection", True) in verdicts(truth, said, context)
+    heat = movie(truth, "Heat", 1995)
+    wrong = "It belongs to the Harry Potter Collection, as Heat (1995) does."
+    assert ("collection", False) in verdicts(truth, wrong, PageContext(third, {heat: 5.0}))
