@@ -430,10 +430,11 @@ def parse_message(text: str, is_title: Callable[[str], bool] = lambda _: False) 
     take(_WATCHED, watched)
     take(_AFTER, after)
     take(_VERDICT, verdict)
+    what_would = _WHAT_WOULD_I_LIKE.search(rest)  # before "I like" is read as a verdict on no title
     rest = _sentiments(rest, req, is_title)
     leftover = _FILLER.sub(" ", re.sub(r"[^\w' -]+", " ", rest))
     leftover = " ".join(w for w in leftover.split() if w.lower() not in _NOT_A_REQUEST)
-    if not req.steer and not re.search(r"[A-Za-z]{3,}", leftover) and _ASKS_FOR_PICKS.search(rest):
+    if not req.steer and not re.search(r"[A-Za-z]{3,}", leftover) and (_ASKS_FOR_PICKS.search(rest) or what_would):
         req.picks = True
     if leftover and not req.steer and re.search(r"[A-Za-z]{3,}", leftover):
         pieces = [p for p in re.split(r"\s;\s|(?<=[.!?])\s+", rest) if _asks_something(p)]  # not "Hi!", "my wife"
@@ -513,6 +514,9 @@ _MORE = re.compile(r"^(?:(?:ok(?:ay)?|hmm+|nah|no|meh)[,.!]?\s+)?(?:(?:please\s+
 _ASKS_FOR_PICKS = re.compile(r"\bwhat\s+(?:should|can|could|shall)\s+(?:i|we)\s+see\b|\bwhat\s+(?:next|now)\b|"
                              r"\bsurprise\s+(?:me|us)\b|\bbored\b|\bmore\s+please\b|"
                              r"\b(?:watch|recommend|suggest|picks?|ideas?|suggestions?|anything|something)\b", re.I)
+#: "what would I like?", "what do you think I'd enjoy?": the page
+_WHAT_WOULD_I_LIKE = re.compile(r"\bwhat\s+(?:would|will|might|do|else\s+would)\s+(?:i|we|you\s+think\s+i'?d?)\s+"
+                                r"(?:like|love|enjoy)\b", re.I)
 _FILLER_START = re.compile(r"^(?:(?:please|show\s+me|give\s+me|find\s+me|recommend(?:\s+me)?|i\s+want|"
                            r"surprise\s+(?:me|us)(?:\s+with)?|(?:what|how)\s+about|"
                            r"i'?d\s+(?:like|love)|i\s+would\s+(?:like|love)|can\s+you\s+(?:find|show|recommend)(?:\s+me)?|"

@@ -658,6 +658,8 @@ _YEAR_PATTERNS: list[tuple[re.Pattern[str], str]] = [
                 re.I), "classic"),
 ]
 _LAST_YEARS = {**COUNT_WORDS, "few": 3, "couple": 2}
+#: a bound denied within its clause ("nothing older than 2000", "don't show me anything before 1990")
+_DENIED = re.compile(r"\b(?:no|not|nothing|never|none|don'?t|do\s+not|without)\b[^,.;!?]*$", re.I)
 _UNIT = r"(?P<unit>minutes?|mins?|m|hours?|hrs?|h)\b(?P<half_after>\s+and\s+a\s+half)?"
 _AMOUNT = r"(?P<n>\d{1,3}(?:\.\d)?|one|two|three|four|an|a)(?P<half>\s+and\s+a\s+half)?"
 _RUNTIME_PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -873,14 +875,16 @@ def _years(text: str, query: ParsedQuery, vocab: Vocabulary, claim: Any, used: l
             if kind == "range":
                 lo, hi = sorted((int(m.group("a")), int(m.group("b"))))
                 label = f"between {lo} and {hi}"
-            elif kind == "before":
-                lo, hi, label = None, int(m.group("a")) - 1, f"before {m.group('a')}"
-            elif kind == "until":
-                lo, hi, label = None, int(m.group("a")), f"before {int(m.group('a')) + 1}"
-            elif kind == "after":
-                lo, hi, label = int(m.group("a")) + 1, None, f"after {m.group('a')}"
-            elif kind == "since":
-                lo, hi, label = int(m.group("a")), None, f"since {m.group('a')}"
+            elif kind in ("before", "until", "after", "since"):
+                year = int(m.group("a"))
+                first = {"before": year, "until": year + 1, "after": year + 1, "since": year}[kind]  # of the later
+                later = kind in ("after", "since")
+                denied = _DENIED.search(text, max(0, m.start() - 40), m.start())  # "nothing older than 2000"
+                if denied:
+                    later = not later
+                    claim(denied.start(), m.start())
+                lo, hi = (first, None) if later else (None, first - 1)
+                label = (f"after {first - 1}" if kind == "after" else f"since {first}") if later else f"before {first}"
             elif kind in ("decade", "part"):
                 decade = _decade(m)
                 if decade is None:
@@ -1199,7 +1203,8 @@ def _choose(entries: list[Entry], tokens: list[_Token], norms: list[str], start:
     for e in entries:
         if e.kind == "keyword":
             ok = (not e.weak or film_next or topic_before or negated_or_only or whole
-                  or (bool(after) and after[0] == "themed"))
+                  or (bool(after) and after[0] == "themed")) and not (bool(after) and after[0] in ("me", "us"))
+            # "don't show me": a verb, not the topic "show"
         elif e.kind == "genre":
             period_before = start > 0 and used[start - 1] and bool(re.fullmatch(r"\d0s|\d{4}s?", norms[start - 1]))
             a_film = bool(before) and before[-1] in ("a", "an") and norms[start] in _FILM_NOUNS  # "a musical"

@@ -138,6 +138,7 @@ def parse(text: str) -> dict[str, object]:
     ("the third one looks good", {"card_liked": [3]}),
     ("already seen the first two", {"seen_cards": [1, 2]}),
     ("I've seen the 1st and the 3rd", {"seen_cards": [1, 3]}),
+    ("what would I like?", {"picks": True}),  # it was read as "I like" with no title: nothing asked
     ("I've seen it", {"seen_cards": [0]}),  # the card last discussed; it steered towards "I've seen"
     ("already seen that one", {"seen_cards": [0]}),
     ("thanks, that's great!", {"thanks": True}),  # it searched "that's great"

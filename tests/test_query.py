@@ -76,6 +76,10 @@ def test_genres_decades_year_ranges_and_runtimes(vocab: Vocabulary) -> None:
     assert q.year_min == max(p["year"] for p in PAYLOADS.values()) - 5 and q.year_max is None
     q = parse_query("Victor Kade films from the 2000s", vocab)
     assert satisfying(q) == {m for m in range(21, 27) if 2000 <= PAYLOADS[m]["year"] <= 2009}
+    for text, bounds in [("nothing older than 2000", (2000, None)), ("no movies after 1999", (None, 1999)),
+                         ("don't show me anything before 2000", (2000, None)), ("movies before 2000", (None, 1999))]:
+        q = parse_query(text, vocab)  # a denied bound is the other side of it (it was the bound itself)
+        assert (q.year_min, q.year_max) == bounds and not q.entities and not q.semantic, (text, q)
     q = parse_query("movies under 90 minutes", vocab)
     assert q.runtime_max == 89 and satisfying(q) == {m for m in ALL if runtime_of(m) < 90}
     q = parse_query("crime films over 2 hours", vocab)
