@@ -659,7 +659,10 @@ _YEAR_PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 _LAST_YEARS = {**COUNT_WORDS, "few": 3, "couple": 2}
 #: a bound denied within its clause ("nothing older than 2000", "don't show me anything before 1990")
-_DENIED = re.compile(r"\b(?:no|not|nothing|never|none|don'?t|do\s+not|without)\b[^,.;!?]*$", re.I)
+_DENIED = re.compile(r"\b(?:no|not|nothing|never|none|don'?t|do\s+not|without)\b(?P<gap>[^,.;!?]*)$", re.I)
+_DENIED_GAP = {"show", "me", "us", "give", "recommend", "suggest", "anything", "any", "something", "movies", "films",
+               "movie", "film", "ones", "stuff", "that", "which", "is", "are", "was", "were", "released", "made",
+               "want", "i", "to", "see", "watch", "please", "really", "too", "much"}
 _UNIT = r"(?P<unit>minutes?|mins?|m|hours?|hrs?|h)\b(?P<half_after>\s+and\s+a\s+half)?"
 _AMOUNT = r"(?P<n>\d{1,3}(?:\.\d)?|one|two|three|four|an|a)(?P<half>\s+and\s+a\s+half)?"
 _RUNTIME_PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -880,7 +883,7 @@ def _years(text: str, query: ParsedQuery, vocab: Vocabulary, claim: Any, used: l
                 first = {"before": year, "until": year + 1, "after": year + 1, "since": year}[kind]  # of the later
                 later = kind in ("after", "since")
                 denied = _DENIED.search(text, max(0, m.start() - 40), m.start())  # "nothing older than 2000"
-                if denied:
+                if denied and set(denied.group("gap").lower().split()) <= _DENIED_GAP:  # not "not by Spielberg ..."
                     later = not later
                     claim(denied.start(), m.start())
                 lo, hi = (first, None) if later else (None, first - 1)

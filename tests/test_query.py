@@ -80,6 +80,8 @@ def test_genres_decades_year_ranges_and_runtimes(vocab: Vocabulary) -> None:
                          ("don't show me anything before 2000", (2000, None)), ("movies before 2000", (None, 1999))]:
         q = parse_query(text, vocab)  # a denied bound is the other side of it (it was the bound itself)
         assert (q.year_min, q.year_max) == bounds and not q.entities and not q.semantic, (text, q)
+    q = parse_query("films not by Victor Kade before 2000", vocab)  # the "not" is the director's
+    assert (q.year_min, q.year_max) == (None, 1999) and entities(q) == [("director", "Victor Kade", True)]
     q = parse_query("movies under 90 minutes", vocab)
     assert q.runtime_max == 89 and satisfying(q) == {m for m in ALL if runtime_of(m) < 90}
     q = parse_query("crime films over 2 hours", vocab)
