@@ -486,7 +486,10 @@ class ChatService:
         if not recs:
             return cards, recs, " ".join([*notes, "Nothing matches those rules; try \"any genre\" or fewer "
                                                   "exclusions, or describe it another way."])
-        said = ", ".join(dict.fromkeys(x for x in (parsed.describe(), parsed.said) if x)) if parsed else ""
+        compared = [word for word, on in (("newer", parsed.newer > 0), ("older", parsed.newer < 0),
+                                          ("shorter", parsed.shorter > 0), ("longer", parsed.shorter < 0))
+                    if on] if parsed else []  # "Thriller, but older" leaned towards "Thriller" alone
+        said = ", ".join(dict.fromkeys(x for x in (parsed.describe(), parsed.said, *compared) if x)) if parsed else ""
         suffix = f", leaning towards “{said or steer}”" if steer else ""  # "from the 1990s", not "only 90s"
         new = len({c.movie_id for c in cards} - before)
         resized = not new and len(cards) != len(shown)  # "just 4 please": fewer (or more) of the same picks

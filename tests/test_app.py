@@ -860,3 +860,11 @@ def test_any_genre_also_drops_a_lean_that_names_a_genre(service: ChatService) ->
     reply = service.respond(session, "any genre")  # the page kept leaning towards Horror
     assert reply.text.startswith(f"All genres are back. I no longer lean towards “{lean}”."), reply.text
     assert session.steer is None and session.only_genres == []
+
+
+def test_the_lean_said_on_the_page_names_a_comparison_beside_a_constraint(service: ChatService) -> None:
+    session = Session()
+    service.respond(session, "I loved Heat and Jumanji")
+    service.respond(session, "something from the 1990s")
+    reply = service.respond(session, "but older")  # it said "leaning towards “from the 1990s”" alone
+    assert "leaning towards “from the 1990s, older”" in reply.text, reply.text
