@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 
 from app.chat import GENRE_WORDS, Request, ordinal, parse_message
 from index.errors import CinefuseError, TitleNotFound
-from index.query import Entity, ParsedQuery, describe_list
+from index.query import TONES, Entity, ParsedQuery, describe_list
 from index.search import AVOIDED_NOTE, UNKNOWN_WORDS_NOTE
 from index.store import Filters
 from index.titles import normalize_title, sequel_number
@@ -254,6 +254,18 @@ def _dimensions(q: ParsedQuery) -> set[str]:
     return {name for name, on in (("tone", q.tone), ("newer", q.newer), ("shorter", q.shorter),
                                   ("obscure", q.obscure), ("years", q.year_min is not None or q.year_max is not None),
                                   ("runtime", q.runtime_min is not None or q.runtime_max is not None)) if on}
+
+
+def _kinds(q: ParsedQuery) -> set[str]:
+    """The kinds of thing a request asks for (people as one kind: "Nolan films" then "with Tom Hanks" is another
+    request, not both)."""
+    people = {"director", "actor", "writer", "person"}
+    return {"person" if e.kind in people else e.kind for e in q.entities if not e.negated}
+
+
+def _topic(q: ParsedQuery) -> bool:
+    """Whether a request asks for a topic or description beyond a tone ("a heist that goes wrong")."""
+    return bool(q.semantic) and q.semantic != TONES.get(q.tone)
 
 
 class ChatService:
@@ -755,13 +767,15 @@ class ChatService:
 
     def _next_steer(self, session: Session, said: str | None, parsed: ParsedQuery | None) -> str | None:
         """What the next page leans towards: the session's lean, narrowed by a message that only rules out,
-        bounds or compares ("something French", then "less romance" or "from the 90s"), replaced by one that asks
-        for something else ("something Japanese", "a heist"); None keeps the session's."""
+        bounds or compares ("something French", then "less romance" or "from the 90s") or that names a topic
+        beside a lean of constraints alone ("a documentary", then "about music"), replaced by one that asks for
+        something else ("something Japanese", "a horror film", a topic after a topic); None keeps the session's."""
         if not said or parsed is None or not session.steer:
             return said
-        refines = (not parsed.semantic or parsed.tone_only()) and not parsed.references and all(
-            e.negated for e in parsed.entities)
-        if not refines or said in session.steer:
+        old = self.rec.parse(session.steer)
+        refines = (not parsed.semantic or parsed.tone_only()) and all(e.negated for e in parsed.entities)
+        narrows = not _topic(old) and not (_kinds(parsed) & _kinds(old))
+        if parsed.references or not (refines or narrows) or said in session.steer:
             return said
         asked = _dimensions(parsed)  # "darker", then "lighter": the new tone replaces the old one
         kept = ", ".join(p for p in session.steer.split(", ") if not _dimensions(self.rec.parse(p)) & asked)

@@ -868,3 +868,17 @@ def test_the_lean_said_on_the_page_names_a_comparison_beside_a_constraint(servic
     service.respond(session, "something from the 1990s")
     reply = service.respond(session, "but older")  # it said "leaning towards “from the 1990s”" alone
     assert "leaning towards “from the 1990s, older”" in reply.text, reply.text
+
+
+def test_a_topic_narrows_a_lean_of_constraints_and_replaces_another_topic(service: ChatService) -> None:
+    session = Session()
+    service.respond(session, "I loved Heat and Jumanji")
+    service.respond(session, "something from the 1990s")
+    service.respond(session, "about a heist")  # a topic beside a lean of constraints: both (it dropped the 1990s)
+    assert session.steer == "from the 1990s, about a heist", session.steer
+    service.respond(session, "about a haunted house")  # a topic after a topic: the new one
+    assert session.steer == "about a haunted house", session.steer
+    service.respond(session, "only 80s")
+    service.respond(session, "a comedy")
+    service.respond(session, "a horror film")  # a genre after a genre: the new one
+    assert session.steer == "a horror film", session.steer
