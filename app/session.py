@@ -351,10 +351,6 @@ class ChatService:
         req = parse_message(message, self._is_title)
         if req.forget:  # "forget Heat": what the panel's remove button does
             item = self._in_profile(session, req.forget)
-            lean = session.steer
-            wanted = re.sub(r"^(?:the|my|that)\s+", "", req.forget.strip(), flags=re.I).lower()
-            if item is None and lean and len(wanted) >= 3 and (wanted in lean.lower() or wanted in ("lean", "search")):
-                return self.forget(session, lean)  # "forget the French": the page stops leaning that way
             if item is None:
                 return Reply(f"There is nothing called “{req.forget}” in your profile to remove; it lists what you "
                              "liked, disliked and ruled out.")
@@ -803,7 +799,8 @@ class ChatService:
 
     def _in_profile(self, session: Session, text: str) -> int | str | None:
         """What of the profile ``text`` names, as :meth:`forget` takes it: a genre rule ("horror"), a ruled-out name
-        ("Al Pacino") or a movie said about ("heat", "Heat (1995)"); None if nothing there is called that."""
+        ("Al Pacino"), a movie said about ("heat", "Heat (1995)") or the lean ("the French", "that lean"); None if
+        nothing there is called that."""
         key = re.sub(r"^(?:the|my)\s+", "", text.strip(), flags=re.I)
         genre = GENRE_WORDS.get(key.lower(), key)
         rule = next((g for g in [*session.exclude_genres, *session.only_genres] if g.lower() == genre.lower()), None)
@@ -811,7 +808,10 @@ class ChatService:
         wanted = {normalize_title(text), normalize_title(key)}
         movie = next((m for m in session.history if normalize_title(self.titles.get(m, "")) in wanted
                       or normalize_title(re.sub(r"\s*\(\d{4}\)$", "", self.titles.get(m, ""))) in wanted), None)
-        return rule or label or movie
+        words = re.sub(r"^(?:the|my|that)\s+", "", text.strip(), flags=re.I).lower()
+        lean = session.steer if session.steer and len(words) >= 3 and (
+            words in session.steer.lower() or words in ("lean", "search")) else None
+        return rule or label or movie or lean
 
     def _pass_cards(self, session: Session, positions: list[int], notes: list[str]) -> None:
         cards = [c for c in (self._movie_at(session, p) for p in positions) if c is not None]
