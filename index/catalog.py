@@ -251,7 +251,9 @@ def build_catalog(
 
 #: what may follow a franchise's name in a later film's title: "Toy Story 3", "Rocky IV", "Harry Potter and the
 #: Chamber of Secrets", "The Lord of the Rings: The Two Towers", "Part 2"
-_SEQUEL_TAIL = re.compile(r"(?::|\s+(?:\d+|[IVX]{1,4}|part|and\s+the|&)\b)", re.I)
+_SEQUEL_TAIL = re.compile(r"(?::|\s+[-–]\s|\s+(?:\d+|[IVX]{1,4}|part|and\s+the|&)\b)", re.I)
+#: a leading article either side may drop ("Exorcist: The Beginning" is a film of "The Exorcist Collection")
+_LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+")
 
 
 def infer_collections(movies: Mapping[int, Movie]) -> int:
@@ -274,7 +276,7 @@ def infer_collections(movies: Mapping[int, Movie]) -> int:
             members[movie.collection].append(movie)
     names: dict[str, list[tuple[str, str]]] = defaultdict(list)  # by first word: 87k titles x 5k names is slow
     for c in sorted(members, key=len, reverse=True):  # "The Lord of the Rings Animated" before "The Lord of the Rings"
-        name = re.sub(r"\s+collection$", "", c, flags=re.I).strip().casefold()
+        name = _LEADING_ARTICLE.sub("", re.sub(r"\s+collection$", "", c, flags=re.I).strip().casefold())
         names[_first_word(name)].append((name, c))
     added, before = 0, -1
     while added != before:  # a film that joined counts for the next: Deathly Hallows shares only David Yates with them
@@ -291,14 +293,14 @@ def _join_collections(movies: Mapping[int, Movie], names: Mapping[str, list[tupl
                       members: dict[str, list[Movie]]) -> int:
     added = 0
     for movie in movies.values():
-        title = movie.title.casefold()
+        title = _LEADING_ARTICLE.sub("", movie.title.casefold())
         if movie.collection or not title:
             continue
         for name, collection in names.get(_first_word(title), []):
             rest = title[len(name):] if len(name) >= 3 and title.startswith(name) else None
             if rest is None or (rest and not _SEQUEL_TAIL.match(rest)):
                 continue
-            if not rest and any(o.title.casefold() == title for o in members[collection]):
+            if not rest and any(_LEADING_ARTICLE.sub("", o.title.casefold()) == title for o in members[collection]):
                 continue  # a remake of a film in it (Psycho, 1998), not a part of it
             if any(set(movie.companies) & set(o.companies) or set(movie.directors) & set(o.directors)
                    for o in members[collection]):

@@ -303,8 +303,15 @@ def test_a_later_film_joins_its_franchise_by_its_title_and_a_shared_studio() -> 
         movie(6, "The Ring", "The Ring Collection", directors=("Gore Verbinski",)),
         movie(7, "The Ring Two", companies=("DreamWorks",)), movie(8, "The Ring", companies=("Pixar",)),
         movie(9, "The Ring Animated: Part 2", "The Ring Animated Collection"),
-        movie(10, "The Ring Animated: Part 3"))}
-    assert infer_collections(movies) == 2
+        movie(10, "The Ring Animated: Part 3"),
+        movie(11, "The Exorcist", "The Exorcist Collection"), movie(12, "Exorcist: The Beginning"),
+        movie(13, "Mission: Impossible", "Mission: Impossible Collection"),
+        movie(14, "Mission: Impossible - Ghost Protocol"), movie(15, "Mission: Impossiblefilm"))}
+    assert infer_collections(movies) == 4
+    # its article dropped, or a subtitle after a dash: still a film of the franchise
+    assert movies[12].collection == "The Exorcist Collection"
+    assert movies[14].collection == "Mission: Impossible Collection"
+    assert movies[15].collection is None
     assert movies[2].collection == "Toy Story Collection" and movies[2].provenance["collection"] == ["title"]
     assert movies[10].collection == "The Ring Animated Collection"  # the longer name first
     # "Land" is no sequel's mark; no studio or director shared; a remake of a film of the franchise
