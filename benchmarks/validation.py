@@ -49,6 +49,8 @@ def designs() -> dict[str, dict[str, Any]]:
         "without the content map": {"content_map": None},
         "content-map candidates 50": {"content_candidates": 50},
         "modality dropout 0.3": {"content_dropout": 0.3},
+        "undated read as now": {"dateless_weight": 0.0},
+        "undated: half each": {"dateless_weight": 0.5},
     }
 
 
@@ -101,6 +103,21 @@ def main() -> None:
             if name in per_user and chosen[0] in per_user:
                 paired.append((label, name, *paired_difference(per_user[chosen[0]], per_user[name])))
 
+    periods: list[tuple[str, str, str, float, int, str]] = []
+
+    def by_period(n: int, per_user: dict[str, np.ndarray], when: np.ndarray) -> None:
+        """Each row's protocol-C nDCG@10 by when its people rated (their median rating's year), and its paired
+        difference from the first design's (dated rows from its dated row, rows without dates from its own)."""
+        years = pd.to_datetime(when, unit="s").year
+        for label, keep in (("before 2009", years < 2009), ("2009-2015", (years >= 2009) & (years < 2016)),
+                            ("2016-2018", years >= 2016)):
+            for name, values in per_user.items():
+                undated = name.endswith("without dates")
+                first = next(r for r in per_user if r.endswith("without dates") == undated)
+                gap = ("" if name == first else "{:+.4f} [{:+.4f}, {:+.4f}]".format(
+                    *paired_difference(values[keep], per_user[first][keep])))
+                periods.append((f"C, n={n}", label, name, float(np.nanmean(values[keep])), int(keep.sum()), gap))
+
     runs = [(p, seed) for p in args.protocols for seed in (args.seeds if p == "B" else [42])]
     for protocol, seed in runs:
         if protocol == "C":
@@ -118,6 +135,7 @@ def main() -> None:
                 print(f"  C: {len(chosen)} designs in {time.perf_counter() - t:.0f} s", flush=True)
                 for n, per_user in frames[-1].attrs["per_user"].items():
                     compare(f"C, n={n}", per_user)
+                    by_period(n, per_user, frames[-1].attrs["when"][n])
             for frame in frames:
                 for (name, n), r in frame.iterrows():
                     rows.append((f"C, n={n}", str(name), r["ndcg@10"], r["recall@20"], r["seconds"]))
@@ -162,6 +180,11 @@ def main() -> None:
     print("\n| protocol (validation split) | model | nDCG@10 | Recall@20 | seconds |\n|---|---|---|---|---|")
     for protocol, name, ndcg, recall, seconds in rows:
         print(f"| {protocol} | {name} | {ndcg:.4f} | {recall:.4f} | {seconds:.0f} |")
+    if periods:
+        print("\n| protocol (validation split) | people who rated | design | nDCG@10 | people | minus the first |"
+              "\n|---|---|---|---|---|---|")
+        for label, period, name, value, count, gap in periods:
+            print(f"| {label} | {period} | {name} | {value:.4f} | {count} | {gap} |")
     if paired:
         print(f"\n| protocol (validation split) | {chosen[0]} minus | difference | 95% interval |\n|---|---|---|---|")
         for label, name, diff, low, high in paired:

@@ -93,3 +93,35 @@ def test_protocol_b_folds_draw_different_random_splits() -> None:
     assert len(future1) == len(future2) == len(ratings) // 10  # B holds out a tenth per fold
     assert set(future1.index) != set(future2.index)
     assert set(past1.index) | set(future1.index) == set(ratings.index)
+
+
+def test_a_history_without_dates_is_ranked_without_the_era() -> None:
+    """Its era is unknown, so the ranker for undated histories reads no era feature: moving every rating's date
+    leaves its page as it was, where it moves a dated history's and the single ranker's."""
+    from dataclasses import replace
+
+    from recommender.ranking.era import SECONDS_PER_YEAR, EraCounts
+
+    rng = np.random.default_rng(3)
+    n_movies, n_users = 60, 120
+    group = np.arange(n_movies) % 3
+    items = ItemTable.from_payloads({m: {"genres": [f"g{group[m]}"], "year": 1990 + m % 20} for m in range(n_movies)},
+                                    {})
+    rows = [(u, m, 5.0, (u % 4) * 3 * SECONDS_PER_YEAR + t) for u in range(n_users) for t, m in
+            enumerate(rng.permutation(np.flatnonzero(group == u % 3))[:10])]
+    ratings = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
+    inter = Interactions.from_ratings(ratings, item_ids=np.arange(n_movies))
+    pages = {}
+    for own in (True, False):
+        model = FusionModel(items, candidates=10, dateless_weight=float(own), content_map=None)
+        model.fit_frame(ratings, inter)
+        assert (model.dateless_model is not None) == own
+        dated = model.histories[5]
+        undated = replace(dated, timestamps=np.full(len(dated.timestamps), np.nan))
+        before = [model.score_history(h) for h in (dated, undated)]
+        late = ratings.assign(timestamp=ratings["timestamp"] * (ratings["movie_id"] % 2 == 0))
+        model._era = EraCounts.from_frame(late, model.inter.item_index, model.inter.n_items)
+        after = [model.score_history(h) for h in (dated, undated)]
+        pages[own] = [np.array_equal(b, a) for b, a in zip(before, after, strict=True)]
+    assert pages[True] == [False, True]  # the dated page follows the era, the undated one does not
+    assert pages[False] == [False, False]

@@ -59,8 +59,9 @@ ModelFactory = Callable[[], CollaborativeModel | FrameModel]
 FUSION = "fusion (trained ranker)"
 #: the ablation row: the same ranker, trained the same way, with every content feature removed
 WITHOUT_CONTENT = "fusion without content"
-#: protocol C's fusion shown the same liked movies without their dates, read as made at the latest rating as the
-#: chat's and the API's likes are: how much of its lead comes from knowing when a person rated
+#: protocol C's fusion shown the same liked movies without their dates, as the chat's and the API's likes are
+#: (ranked half by the ranker without the era features, see fusion.DATELESS_WEIGHT): how much of its lead comes
+#: from knowing when a person rated
 NO_DATES = "fusion, likes without dates"
 NO_CONTENT = tuple(f for f in FEATURES if f not in CONTENT_FEATURES)
 
@@ -203,6 +204,7 @@ def evaluate_new_people(ratings: pd.DataFrame, items: ItemTable, sizes: Sequence
     """
     per_user: dict[int, dict[str, list[np.ndarray]]] = {n: {} for n in sizes}
     recall: dict[int, dict[str, list[np.ndarray]]] = {n: {} for n in sizes}
+    when: dict[int, list[np.ndarray]] = {n: [] for n in sizes}  # each person's median rating date
     seconds: dict[str, float] = {}
     held_people = 0
     train_people = []
@@ -238,8 +240,11 @@ def evaluate_new_people(ratings: pd.DataFrame, items: ItemTable, sizes: Sequence
                 relevant_of = test.assign(col=columns).groupby("user_id")["col"].agg(set)
                 relevant = [relevant_of.get(int(u), set()) for u in users]
                 shown = {name: [people[int(u)] for u in users]}
-                if name == FUSION:
-                    shown[NO_DATES] = [replace(h, timestamps=np.full(len(h.timestamps), np.nan)) for h in shown[name]]
+                if name == FUSION or designs is not None:  # a design's row without dates is named after it
+                    shown[NO_DATES if name == FUSION else f"{name}, {NO_DATES.split(', ')[1]}"] = [
+                        replace(h, timestamps=np.full(len(h.timestamps), np.nan)) for h in shown[name]]
+                if len(when[n]) == fold:
+                    when[n].append(held.groupby("user_id")["timestamp"].median().reindex(users).to_numpy())
                 for row_name, people_shown in shown.items():
                     scores = _score_new_people(model, inter, people_shown)
                     for row, cols in enumerate(seen):
@@ -259,7 +264,8 @@ def evaluate_new_people(ratings: pd.DataFrame, items: ItemTable, sizes: Sequence
     frame.index = pd.MultiIndex.from_tuples(frame.index, names=["model", "n"])
     frame.attrs["paired"] = {n: fusion_versus_peers(pooled[n]) for n in sizes}
     frame.attrs.update(people=held_people, train_people=int(np.mean(train_people)) if train_people else 0,
-                       per_user=pooled, folds=len(train_people))
+                       per_user=pooled, folds=len(train_people),
+                       when={n: np.concatenate(v) if v else np.zeros(0) for n, v in when.items()})
     return frame
 
 
@@ -449,8 +455,8 @@ def _new_people_section(frame: pd.DataFrame) -> tuple[str, dict[str, Any]]:
     if ratios:
         dates = (" likes without dates | ratio | minus the baseline |" if NO_DATES in ndcg.index else "")
         parts.append("The fusion against the best baseline of the same run, and the fusion shown the same likes "
-                     "without their dates (read as made at the latest rating, as the chat reads its present-day "
-                     "people), with its paired interval:\n\n| n | best baseline | its nDCG@10 | "
+                     "without their dates (as the chat's and the API's likes are: half by the ranker without the "
+                     "era features), with its paired interval:\n\n| n | best baseline | its nDCG@10 | "
                      f"fusion | ratio |{dates}\n|---|---|---:|---:|---:|{'---:|' * 3 if dates else ''}\n"
                      + "\n".join(ratios) + "\n")
     payload = {"models": {f"{m} | n={n}": row for (m, n), row in frame.to_dict(orient="index").items()},

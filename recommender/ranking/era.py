@@ -4,9 +4,10 @@ date gives the popularity of its era (a kernel over the bins) and each movie's a
 Why: MovieLens people rate within a few years, and what was rated around that date predicts what else they rated
 far better than all-time popularity (protocol C's validation split, nDCG@10 at n = 3: 0.596 for the era's
 popularity with a one-year kernel against 0.514 for all-time popularity; half a year 0.573, two years 0.588).
-A history without dates (the chat's, the API's likes) is read as one made at the catalogue's latest rating: its era
-is what is watched now, the era of a person using the app today. (Dating it by when its movies were most rated
-instead ranked historic raters better and recent ones worse, see the README.)
+A history without dates (the chat's, the API's likes) is read as one made at the catalogue's latest rating, and the
+fusion ranks it half by a ranker that reads no era at all (``fusion.DATELESS_WEIGHT``): "now" suits people who rated
+near the catalogue's end and misleads about everyone else. (Dating it by when its movies were most rated instead
+ranked historic raters better and recent ones worse, see the README.)
 """
 
 from __future__ import annotations
