@@ -8,6 +8,7 @@ import math
 import os
 import pickle
 import time
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -325,6 +326,33 @@ def mmr(scores: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int
     return picked
 
 
+#: films of one franchise a page shows before every other candidate has (Harry Potter and the Sorcerer's Stone
+#: gave six Harry Potter films and three of The Lord of the Rings on one page); benchmarks/franchise_cap.py
+FRANCHISE_CAP = 2
+
+
+def _names_franchise(filters: Filters | None) -> bool:
+    """Whether ``filters`` ask for films of a franchise (then a page shows as many of them as it ranks)."""
+    return any("collection" in m.keys for m in (filters.match if filters else []))
+
+
+def over_cap(groups: Sequence[str | None], limit: int) -> np.ndarray:
+    """For a ranked list, True at each item past the ``limit``-th of its group (a franchise); items of no group
+    (None) never are.
+
+    Example:
+        >>> over_cap(["LOTR", "LOTR", None, "LOTR", "HP"], limit=2).tolist()
+        [False, False, False, True, False]
+    """
+    seen: Counter[str] = Counter()
+    out = np.zeros(len(groups), dtype=bool)
+    for i, g in enumerate(groups):
+        if g is not None:
+            seen[g] += 1
+            out[i] = seen[g] > limit
+    return out
+
+
 def steered(scores: np.ndarray, match: np.ndarray, weight: float = 1.0) -> np.ndarray:
     """Ranker scores plus ``weight`` times the text match, both standardised over the candidates; a movie
     with no text (NaN match) gets the average match, so it is neither lifted nor sunk.
@@ -460,15 +488,17 @@ class Recommender:
 
     def recommend(self, history: HistoryInput = None, *, user_id: int | None = None, k: int = 10,
                   filters: Filters | None = None, diversity: float | None = None, explore: bool = True,
-                  explain: bool = False, steer: str | None = None, steer_weight: float = 1.5
-                  ) -> list[Recommendation]:
+                  explain: bool = False, steer: str | None = None, steer_weight: float = 1.5,
+                  franchise_cap: int = FRANCHISE_CAP) -> list[Recommendation]:
         """The top ``k`` movies for a history (or a known ``user_id``): Qdrant candidates per named vector from
         the liked (positive) and disliked (negative) examples, ranked by the fusion model.
 
         ``diversity`` is the MMR trade-off λ (1 = pure relevance); ``explore`` fills the last slot with a
         well-matched but little-known pick. ``steer`` is a description ("darker", "a heist") that nudges the
         ranking towards movies whose overview or reviews read like it. No history gives cold-start picks
-        (steered, when a ``steer`` text is given: then it is a text search).
+        (steered, when a ``steer`` text is given: then it is a text search). ``franchise_cap`` films of one
+        franchise at most make the page before every other candidate has (0: no cap; a request that names a
+        franchise has none).
 
         Example:
             >>> # rec.recommend({"Heat": 5, "Alien": 5, "Titanic": False}, k=10, diversity=0.7)
@@ -476,6 +506,9 @@ class Recommender:
         """
         filters = check_filters(filters, self.genres())
         k = check_count(k)
+        if isinstance(franchise_cap, bool) or not isinstance(franchise_cap, int | np.integer) or franchise_cap < 0:
+            raise InputError(f"franchise_cap is how many films of one franchise a page may show (0: any number), "
+                             f"got {franchise_cap!r}")
         if diversity is not None and (isinstance(diversity, bool) or not isinstance(diversity, int | float)
                                       or not 0 < diversity <= 1):
             raise InputError(f"diversity is the MMR trade-off in (0, 1] (1 = pure relevance), got {diversity!r}")
@@ -515,7 +548,8 @@ class Recommender:
                 bound = self._mainstream_bound(liked, cap=obscure > 0)
                 scores = scores + np.where(obscure * (self._renown(cand) - bound) < 0, 0.0, -1e6)
             # the gamble is a less mainstream pick, so a page asked to be more mainstream has none
-            out = self._page(feats, cand, scores, k, diversity, explore and obscure >= 0, liked)
+            out = self._page(feats, cand, scores, k, diversity, explore and obscure >= 0, liked,
+                             0 if _names_franchise(filters) else franchise_cap)
             for r in out:
                 r.query = said if steer or obscure else None  # what the page leans towards, for its explanations
         if explain:
@@ -541,10 +575,15 @@ class Recommender:
             return feats, cand, self._rank(feats, cand, h)
 
     def _page(self, feats: np.ndarray, cand: np.ndarray, scores: np.ndarray, k: int, diversity: float | None,
-              explore: bool, liked: Sequence[int] = ()) -> list[Recommendation]:
+              explore: bool, liked: Sequence[int] = (), franchise_cap: int = 0) -> list[Recommendation]:
         """The best ``k`` of the scored candidates, MMR-diversified, with the exploration pick (less mainstream
-        than the ``liked`` movies) last."""
-        order = np.argsort(-scores)
+        than the ``liked`` movies) last; at most ``franchise_cap`` films of one franchise before the others
+        (0: no cap)."""
+        order = np.argsort(-scores, kind="stable")
+        if franchise_cap:  # a film past the cap only fills a page that would otherwise be short
+            over = over_cap([self.payloads.get(int(m), {}).get("collection") or None for m in cand[order]],
+                            franchise_cap)
+            order = np.concatenate([order[~over], order[over][: max(0, k - int((~over).sum()))]])
         pool = cand[order][: max(4 * k, 40)]
         pool_scores = scores[order][: len(pool)]
         n_main = k - 1 if explore and k > 2 else k
@@ -555,7 +594,12 @@ class Recommender:
         chosen = [int(pool[i]) for i in picks]
         out = [self._recommendation(c, float(pool_scores[i]), feats) for i, c in zip(picks, chosen, strict=True)]
         if explore and k > 2:
-            pick = self._exploration_pick(cand, scores, set(chosen), liked)
+            taken = set(chosen)
+            if franchise_cap:  # nor does the gamble add a film past the cap
+                shown = Counter(self.payloads.get(m, {}).get("collection") or None for m in chosen)
+                taken |= {int(m) for m in cand if (c := self.payloads.get(int(m), {}).get("collection"))
+                          and shown[c] >= franchise_cap}
+            pick = self._exploration_pick(cand, scores, taken, liked)
             if pick is not None:
                 out.append(self._recommendation(pick[0], pick[1], feats, reason="exploration"))
             else:  # nothing fits a gamble (no content vectors, say): the next ranked pick keeps the page whole
@@ -613,7 +657,7 @@ class Recommender:
         if len(cols) == 0:
             return np.zeros(0, dtype=np.float32)
         self.model.add_ranks(feats, cols, history)
-        return self.model.rank_columns(feats, cols)
+        return self.model.rank_columns(feats, cols, history)
 
     def _recommendation(self, movie_id: int, score: float, feats: np.ndarray,
                         reason: Literal["ranked", "exploration"] = "ranked") -> Recommendation:
@@ -708,7 +752,8 @@ class Recommender:
         out: dict[str, list[Recommendation]] = {}
         if items:
             feats, cand, scores = self._scored(items, flt)  # one scoring serves top picks and hidden gems
-            take("Top picks for you", self._page(feats, cand, scores, k, diversity=0.8, explore=True))
+            take("Top picks for you", self._page(feats, cand, scores, k, diversity=0.8, explore=True,
+                                                 franchise_cap=0 if _names_franchise(flt) else FRANCHISE_CAP))
             if because is None:
                 weights = interaction_weights(items, self.model.half_life_days)
                 chosen = [m for m, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0][:anchors]

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from index.config import Settings
-from index.store import Filters
+from index.errors import InputError
+from index.store import FieldMatch, Filters
 from recommender.api import Recommender, mmr
 from recommender.evaluation.protocol import evaluate_model, split_protocol
 from recommender.ranking.fusion import FEATURES, FusionModel, History, ItemTable, reciprocal_rank_fusion
@@ -108,6 +109,27 @@ def test_the_exploration_pick_is_the_best_ranked_film_less_mainstream_than_the_l
     # asked for the more mainstream, a page takes no gamble
     mainstream = rec.recommend(dict.fromkeys(liked, 5.0), k=5, steer="more mainstream")
     assert mainstream and all(r.reason != "exploration" for r in mainstream)
+
+def test_a_page_shows_two_films_of_one_franchise_before_the_rest(rec: Recommender,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    liked = {1: 5.0, 2: 5.0, 3: 4.5}
+    plain = [r.movie_id for r in rec.recommend(liked, k=5, explore=False, franchise_cap=0)]
+    assert groups(rec.recommend(liked, k=5, explore=False, franchise_cap=0)) == ["animation"] * 5
+    for m in plain[:4]:  # the four best-ranked made one franchise
+        monkeypatch.setitem(rec.payloads[m], "collection", "Animation Film Collection")
+    capped = [r.movie_id for r in rec.recommend(liked, k=5, explore=False)]
+    assert capped[:2] == plain[:2] and not set(plain[2:4]) & set(capped)
+    assert len(capped) == 5 and capped[2:] == [m for m in capped[2:] if m not in plain[:4]]
+    explored = [r.movie_id for r in rec.recommend(liked, k=5)]  # nor does the gamble add one
+    top = [r.movie_id for r in rec.rows(liked, k=5)["Top picks for you"]]
+    assert len(set(plain[:4]) & set(explored)) == len(set(plain[:4]) & set(top)) == 2
+    # a request for the franchise itself is not capped; nor is a page the other films cannot fill
+    asked = rec.recommend(liked, k=5, explore=False,
+                          filters=Filters(match=[FieldMatch(("collection",), ("Animation Film Collection",))]))
+    assert {r.movie_id for r in asked} >= set(plain[:4]) - set(liked)
+    with pytest.raises(InputError, match="franchise_cap"):
+        rec.recommend(liked, franchise_cap=-1)
+
 
 def test_rows_never_repeat_a_movie_honour_filters_and_name_only_the_given_likes(rec: Recommender) -> None:
     history = {1: 5.0, 21: 4.5}
