@@ -245,6 +245,7 @@ class ParsedQuery:
     no_sequels: list[int] = field(default_factory=list)  # "that aren't sequels": the later films of franchises
     said: str = ""  # the semantic query in the request's own words ("heist, darker"), for explanations
     guessed: int = 0  # how many of the entities are spelling corrections ("Cristopher Nolan", "hiest")
+    softened: list[str] = field(default_factory=list)  # "not so scary horror": Horror, lighter (tone "light")
 
     def filters(self) -> Filters:
         """The hard constraints as store filters (topics are boosts, not filters: see :meth:`boosts`)."""
@@ -1126,6 +1127,7 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
     for w in norms:
         content.append(content[-1] + (w not in FILM_WORDS and w not in FILLER))
     found: set[tuple[str, tuple[str | int, ...]]] = set()
+    mild: set[tuple[str, tuple[str | int, ...]]] = set()  # genres first named as "not too" them
     fuzzy_left = MAX_FUZZY_LOOKUPS
     i = 0
     while i < n:
@@ -1158,10 +1160,22 @@ def _entities(tokens: list[_Token], used: list[bool], query: ParsedQuery, vocab:
         kind = _role(entry, norms, begin, i) if entry.kind == "person" else entry.kind
         span = (tokens[i].start, tokens[i + length - 1].end)
         entity = Entity(kind, entry.values, entry.label, span, negated, entry.count)
-        if (entity.kind, entity.values) not in found:
-            found.add((entity.kind, entity.values))
+        key = (entity.kind, entity.values)
+        milder = kind == "genre" and negated and bool(set(norms[begin:i]) & _INTENSIFIERS)  # "not so scary"
+        if key not in found:
+            found.add(key)
             query.entities.append(entity)
             query.guessed += guessed
+            if milder:
+                mild.add(key)
+        elif kind == "genre" and (key in mild or milder):
+            # the genre named and "not too" it ("not so scary horror", "horror that isn't too scary"): the genre,
+            # lighter; not a rule against it
+            first = next(j for j, e in enumerate(query.entities) if (e.kind, e.values) == key)
+            if query.entities[first].negated != negated:
+                query.entities[first] = replace(query.entities[first], negated=False)
+                query.tone = query.tone or "light"
+                query.softened.append(entity.label)
         for j in range(begin, i + length):
             used[j] = True
             topical[j] = kind == "keyword" and not negated and j >= i

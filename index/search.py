@@ -14,7 +14,7 @@ from index.errors import InputError, StoreError
 from index.match import MatchFacts, match_facts, thin_note
 from index.query import TONE_GENRES, TONES, ParsedQuery, Vocabulary, describe_list, parse_query
 from index.sparse import SPARSE_SIGNAL, SparseEncoder, load_sparse_encoder
-from index.store import Filters, FusionMethod, Hit, SignalQuery, VectorStore, rrf_term
+from index.store import FieldMatch, Filters, FusionMethod, Hit, SignalQuery, VectorStore, rrf_term
 
 Signal = Literal["overview", "reviews", "poster", "cf"]
 By = Literal["overview", "reviews", "poster", "cf", "fused"]
@@ -52,6 +52,10 @@ AVOIDED_NOTE = ("I can rule out genres, people, studios, franchises and topics, 
 BEST_POOL = 5
 #: "hidden gems", "less mainstream": the less rated sit deeper in a search ranked or backfilled by popularity
 OBSCURE_POOL = 4
+#: a genre asked "not too" it ("not so scary horror") ranks this many of its most-rated films that are also in
+#: the lighter tone's genres (index.query.TONE_GENRES): a horror-comedy pool of 150 put Fido and Night of the Creeps
+#: first, one of 30 Warm Bodies, Gremlins and Army of Darkness
+SOFTENED_POOL = 30
 #: a request that asks only for a tone ranks this many of the most-rated films of the tone's genres
 #: (index.query.TONE_GENRES) by its vector queries; benchmarks/queries.py's tone ablation measures it
 TONE_POOL = 150
@@ -286,6 +290,10 @@ def search_request(text: str, store: VectorStore, text_encoder: TextEncoder, voc
             fitting = flt.merged(Filters(genres=list(include), exclude_genres=list(exclude)))
             pool = store.top(POPULAR_KEY, limit=TONE_POOL, filters=fitting)
             ranked = replace(flt, only_ids=[h.id for h in pool]) if pool else flt
+        elif tone_pool and parsed.softened and parsed.tone in TONE_GENRES:  # "not so scary horror": horror
+            fitting = flt.merged(Filters(match=[FieldMatch(("genres",), TONE_GENRES[parsed.tone][0])]))
+            pool = store.top(POPULAR_KEY, limit=SOFTENED_POOL, filters=fitting)  # that are also comedies
+            ranked = replace(flt, only_ids=[h.id for h in pool]) if len(pool) >= limit else flt
         boosts = parsed.boosts() if boost_topics else []  # off only to measure what the boosts add
         depth = limit * BEST_POOL * (OBSCURE_POOL if parsed.obscure > 0 else 1) if parsed.best or parsed.obscure \
             else limit

@@ -405,6 +405,14 @@ def test_a_degree_word_keeps_the_negation(vocab: Vocabulary) -> None:
     assert entities(parse_query("too scary", vocab)) == [("genre", "Horror", False)]
 
 
+def test_a_genre_named_and_not_too_much_of_is_that_genre_lighter(vocab: Vocabulary) -> None:
+    for text in ("not so scary horror", "a horror movie that isn't too scary", "horror films, nothing too scary"):
+        q = parse_query(text, vocab)
+        assert (entities(q), q.tone, q.softened) == ([("genre", "Horror", False)], "light", ["Horror"]), text
+    q = parse_query("a comedy, not too scary", vocab)  # another genre: horror is ruled out
+    assert entities(q) == [("genre", "Comedy", False), ("genre", "Horror", True)] and not q.softened
+
+
 def test_a_misspelt_title_is_offered_before_a_misspelt_topic() -> None:
     v = Vocabulary.from_payloads({1: {"title": "The Matrix", "year": 1999, "keywords": ["matrix"]},
                                   2: {"title": "Heat", "year": 1995, "keywords": ["matrix"]}})

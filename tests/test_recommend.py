@@ -233,3 +233,13 @@ def test_real_exploration_picks_are_each_persons_best_ranked_less_mainstream_fil
                 assert page[-1].reason == "exploration" and page[-1].movie_id == below[0], (user, page[-1].title)
                 checked += 1
     assert checked >= 15
+
+
+def test_a_genre_asked_not_too_much_of_is_its_lighter_films(built_store: Path) -> None:
+    """"not so scary horror" rules horror out no more: the subset's horror films that are also comedies
+    (Dracula: Dead and Loving It, From Dusk Till Dawn, Vampire in Brooklyn), where it holds enough of them."""
+    with Recommender.open(built_store) as real:
+        for text in ("not so scary horror", "a horror movie that isn't too scary"):
+            assert {r.movie_id for r in real.ask(text, k=3).recommendations} == {12, 70, 93}, text
+        assert {"Horror"} <= set(real.ask("not so scary horror", k=5).recommendations[-1].genres)  # too few: all
+        assert not any("Horror" in r.genres for r in real.ask("nothing too scary", k=10).recommendations)
