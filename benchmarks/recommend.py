@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,7 @@ def measure(rec: Recommender, requests: int = 200, history: int = 20, seed: int 
         histories.append([Interaction(int(h.movie_ids[i]), rating=float(h.ratings[i]), timestamp=float(h.timestamps[i]))
                           for i in take])
     ours = _timed(rec, histories)
-    undated = _timed(rec, [[Interaction(i.movie_id, rating=i.rating) for i in h] for h in histories])
+    undated = _timed(rec, [[replace(i, timestamp=None) for i in h] for h in histories])
 
     als = rec.model.als
     assert als is not None and rec.model.inter is not None
