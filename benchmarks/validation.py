@@ -51,6 +51,7 @@ def designs() -> dict[str, dict[str, Any]]:
         "modality dropout 0.3": {"content_dropout": 0.3},
         "undated read as now": {"dateless_weight": 0.0},
         "undated: half each": {"dateless_weight": 0.5},
+        "dated: the era's ranker alone": {"dated_dateless": (0, 0.0)},
     }
 
 

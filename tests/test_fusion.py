@@ -7,7 +7,16 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from recommender.ranking.fusion import FEATURES, MONOTONE, RANKED, FusionModel, ItemTable, log_ranks, log_ranks_at
+from recommender.ranking.fusion import (
+    FEATURES,
+    MONOTONE,
+    RANKED,
+    FusionModel,
+    History,
+    ItemTable,
+    log_ranks,
+    log_ranks_at,
+)
 from recommender.ranking.interactions import Interactions
 
 
@@ -95,12 +104,9 @@ def test_protocol_b_folds_draw_different_random_splits() -> None:
     assert set(past1.index) | set(future1.index) == set(ratings.index)
 
 
-def test_a_history_without_dates_is_ranked_without_the_era() -> None:
-    """Its era is unknown, so the ranker for undated histories reads no era feature: moving every rating's date
-    leaves its page as it was, where it moves a dated history's and the single ranker's."""
-    from dataclasses import replace
-
-    from recommender.ranking.era import SECONDS_PER_YEAR, EraCounts
+def _two_era_ratings() -> tuple[ItemTable, pd.DataFrame]:
+    """Three genres, 120 people in four eras three years apart, each rating ten films of one genre."""
+    from recommender.ranking.era import SECONDS_PER_YEAR
 
     rng = np.random.default_rng(3)
     n_movies, n_users = 60, 120
@@ -109,19 +115,46 @@ def test_a_history_without_dates_is_ranked_without_the_era() -> None:
                                     {})
     rows = [(u, m, 5.0, (u % 4) * 3 * SECONDS_PER_YEAR + t) for u in range(n_users) for t, m in
             enumerate(rng.permutation(np.flatnonzero(group == u % 3))[:10])]
-    ratings = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
-    inter = Interactions.from_ratings(ratings, item_ids=np.arange(n_movies))
+    return items, pd.DataFrame(rows, columns=["user_id", "movie_id", "rating", "timestamp"])
+
+
+def _pages_follow_the_era(model: FusionModel, ratings: pd.DataFrame, shown: list) -> list[bool]:
+    """Whether each history's page changes when every other movie's ratings move to 1970 (a new era)."""
+    from recommender.ranking.era import EraCounts
+
+    before = [model.score_history(h) for h in shown]
+    late = ratings.assign(timestamp=ratings["timestamp"] * (ratings["movie_id"] % 2 == 0))
+    model._era = EraCounts.from_frame(late, model.inter.item_index, model.inter.n_items)
+    return [not np.array_equal(b, model.score_history(h)) for b, h in zip(before, shown, strict=True)]
+
+
+def test_a_history_without_dates_is_ranked_without_the_era() -> None:
+    """Its era is unknown, so the ranker for undated histories reads no era feature: moving every rating's date
+    leaves its page as it was, where it moves a dated history's and the single ranker's."""
+    from dataclasses import replace
+
+    items, ratings = _two_era_ratings()
+    inter = Interactions.from_ratings(ratings, item_ids=np.arange(60))
     pages = {}
     for own in (True, False):
-        model = FusionModel(items, candidates=10, dateless_weight=float(own), content_map=None)
+        model = FusionModel(items, candidates=10, dateless_weight=float(own), content_map=None,
+                            dated_dateless=(5, 0.5) if own else (0, 0.0))
         model.fit_frame(ratings, inter)
         assert (model.dateless_model is not None) == own
         dated = model.histories[5]
         undated = replace(dated, timestamps=np.full(len(dated.timestamps), np.nan))
-        before = [model.score_history(h) for h in (dated, undated)]
-        late = ratings.assign(timestamp=ratings["timestamp"] * (ratings["movie_id"] % 2 == 0))
-        model._era = EraCounts.from_frame(late, model.inter.item_index, model.inter.n_items)
-        after = [model.score_history(h) for h in (dated, undated)]
-        pages[own] = [np.array_equal(b, a) for b, a in zip(before, after, strict=True)]
-    assert pages[True] == [False, True]  # the dated page follows the era, the undated one does not
-    assert pages[False] == [False, False]
+        pages[own] = _pages_follow_the_era(model, ratings, [dated, undated])
+    assert pages[True] == [True, False]  # the dated page follows the era, the undated one does not
+    assert pages[False] == [True, True]
+
+
+def test_a_dated_history_of_five_films_is_ranked_by_the_dateless_ranker_too() -> None:
+    """At DATED_DATELESS's size the dateless ranker takes its share of a dated history: with all of it the page no
+    longer follows the era, where a history of fewer films still does."""
+    items, ratings = _two_era_ratings()
+    model = FusionModel(items, candidates=10, content_map=None, dated_dateless=(5, 1.0))
+    model.fit_frame(ratings, Interactions.from_ratings(ratings, item_ids=np.arange(60)))
+    ten = model.histories[5]
+    three = History(ten.movie_ids[:3], ten.ratings[:3], ten.timestamps[:3])
+    assert (model._dated_share(ten), model._dated_share(three)) == (1.0, 0.0)
+    assert _pages_follow_the_era(model, ratings, [ten, three]) == [False, True]

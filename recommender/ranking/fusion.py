@@ -107,6 +107,11 @@ FEW_SHOT_FOLDS = 1
 #: at every n (+0.036 [+0.016, +0.058] at n = 3 for 2009-2015) where 1 loses at n = 1 (-0.057, -0.046); for those
 #: who rated before 2009, whose era "now" misreads, 0.5 gains +0.08 to +0.10 over it
 DATELESS_WEIGHT = 0.5
+#: a dated history of at least this many rated movies is ranked this share by the dateless ranker as well: with
+#: five or more films the taste they show says more than their era. benchmarks/validation.py --people-folds 4, nDCG@10
+#: at n = 5 and 10: +0.006 [-0.002, +0.014], +0.013 [+0.006, +0.020] (n = 1 and 3 unchanged); ranking every dated
+#: history so, n = 1 lost -0.011 [-0.020, -0.002]; A +0.002 [-0.003, +0.007], B +0.002 [-0.002, +0.006]
+DATED_DATELESS = (5, 0.5)
 _COL = {f: j for j, f in enumerate(FEATURES)}
 ERA_COLUMNS = np.array([f in ERA_FEATURES for f in FEATURES])
 #: the feature columns of each content signal a movie may lack (dropped together in training, see CONTENT_DROPOUT)
@@ -293,7 +298,8 @@ class FusionModel:
     out and shown as 1, 3, 5 and 10 liked movies) to the protocol's own, so the ranker also learns what a
     history of a few films is worth; under ``validation="C"`` every fold is one. ``dateless_weight`` is the share
     of a history without dates that a second ranker, trained on the same rows without the era features, ranks
-    (:data:`DATELESS_WEIGHT`; 0 trains none).
+    (:data:`DATELESS_WEIGHT`); ``dated_dateless`` is ``(rated movies, share)``: a dated history with at least that
+    many rated movies is ranked that share by it too (:data:`DATED_DATELESS`). With both shares 0 none is trained.
     """
 
     def __init__(self, items: ItemTable, *, ranker: Literal["gbdt", "rrf"] = "gbdt",
@@ -303,7 +309,8 @@ class FusionModel:
                  ease_l2: float | None = 100.0, content_map: ContentMap | None = DEFAULT_CONTENT_MAP,
                  few_shot_folds: int = FEW_SHOT_FOLDS, content_candidates: int = 0,
                  content_dropout: float = CONTENT_DROPOUT, era_candidates: int = ERA_CANDIDATES,
-                 dateless_weight: float = DATELESS_WEIGHT) -> None:
+                 dateless_weight: float = DATELESS_WEIGHT,
+                 dated_dateless: tuple[int, float] = DATED_DATELESS) -> None:
         self.items = items
         self.ranker_kind = ranker
         self.half_life_days = half_life_days
@@ -323,7 +330,11 @@ class FusionModel:
         self.era_candidates = era_candidates if self.use[_COL["era_popularity"]] else 0
         if not 0.0 <= dateless_weight <= 1.0:
             raise ValueError(f"dateless_weight is a share in [0, 1], got {dateless_weight!r}")
-        self.dateless_weight = dateless_weight if self.use[[_COL[f] for f in ERA_FEATURES]].any() else 0.0
+        if not 0.0 <= dated_dateless[1] <= 1.0:
+            raise ValueError(f"dated_dateless is (rated movies, share in [0, 1]), got {dated_dateless!r}")
+        era = self.use[[_COL[f] for f in ERA_FEATURES]].any()  # without the era both rankers would be one
+        self.dateless_weight = dateless_weight if era else 0.0
+        self.dated_dateless = dated_dateless if era else (0, 0.0)
         self.ease_l2 = ease_l2
         self.training_summary: dict[str, int] = {}
         self.timings: dict[str, float] = {}  # seconds per stage of the last fit_frame, validation folds included
@@ -376,7 +387,8 @@ class FusionModel:
             self.model = _fit_ranker(X[:, self.active], y, self.seed, MONOTONE[self.active])
             self.dateless_active = self.active & ~ERA_COLUMNS
             self.dateless_model = (_fit_ranker(X[:, self.dateless_active], y, self.seed,
-                                               MONOTONE[self.dateless_active]) if self.dateless_weight else None)
+                                               MONOTONE[self.dateless_active])
+                                   if self.dateless_weight or self.dated_dateless[1] else None)
             self.cold_active = self.active & COLD_FEATURES & ~np.isnan(Xc).all(axis=0)
             if len(yc) and self.cold_active.any():
                 self.cold_model = _fit_ranker(Xc[:, self.cold_active], yc, self.seed, MONOTONE[self.cold_active])
@@ -706,6 +718,13 @@ class FusionModel:
         return (getattr(self, "dateless_model", None) is not None and history is not None
                 and not np.isfinite(np.asarray(history.timestamps, dtype=np.float64)).any())
 
+    def _dated_share(self, history: History | None) -> float:
+        """The share of a dated ``history`` the dateless ranker ranks (:data:`DATED_DATELESS`)."""
+        least, share = getattr(self, "dated_dateless", (0, 0.0))  # a model pickled before it ranks by the era alone
+        if history is None or self.dateless_model is None or history.rated().sum() < least:
+            return 0.0
+        return share
+
     def rank_columns(self, feats: np.ndarray, cols: np.ndarray, history: History | None = None) -> np.ndarray:
         """Ranking scores of the given columns of a feature matrix (higher is better); ``history``, where given,
         says whether the ranker for undated histories ranks them."""
@@ -718,7 +737,7 @@ class FusionModel:
         tie = reciprocal_rank_fusion(feats[cols][:, [_COL[c] for c in COLLABORATIVE] + content])
         tie = 1e-6 * tie / (tie.max() or 1.0)
         if (~cold).any():
-            w = self.dateless_weight if self._undated(history) else 0.0
+            w = self.dateless_weight if self._undated(history) else self._dated_share(history)
             if w < 1:
                 out[~cold] = (1 - w) * _odds(self.model, feats[cols[~cold]][:, self.active])
             if w > 0:
