@@ -38,11 +38,11 @@ def _timed(rec: Recommender, histories: list[list[Interaction]]) -> list[float]:
 
 
 def measure(rec: Recommender, requests: int = 200, history: int = 20, seed: int = 0
-            ) -> tuple[list[float], list[float], list[float]]:
+            ) -> tuple[list[float], list[float], list[float], list[float]]:
     """Seconds per top-10 recommendation for ``requests`` new people (real people's ratings replayed as new
-    histories of ``history`` ratings), through cinefuse with the ratings' dates, through cinefuse without them
-    (as the chat's likes come: a second ranker without the era features ranks half) and through implicit's
-    recalculate_user path."""
+    histories of ``history`` ratings), through cinefuse with the ratings' dates (from five ratings the ranker that
+    reads the era and the one that does not rank half each), the same with the era's ranker alone, cinefuse without
+    the dates (as the chat's likes come: two rankers) and through implicit's recalculate_user path."""
     rng = np.random.default_rng(seed)
     users = rng.choice(sorted(rec.model.histories), size=requests)
     histories = []
@@ -52,6 +52,12 @@ def measure(rec: Recommender, requests: int = 200, history: int = 20, seed: int 
         histories.append([Interaction(int(h.movie_ids[i]), rating=float(h.ratings[i]), timestamp=float(h.timestamps[i]))
                           for i in take])
     ours = _timed(rec, histories)
+    shares = rec.model.dated_dateless
+    rec.model.dated_dateless = (0, 0.0)
+    try:
+        era_alone = _timed(rec, histories)
+    finally:
+        rec.model.dated_dateless = shares
     undated = _timed(rec, [[replace(i, timestamp=None) for i in h] for h in histories])
 
     als = rec.model.als
@@ -64,7 +70,7 @@ def measure(rec: Recommender, requests: int = 200, history: int = 20, seed: int 
             start = time.perf_counter()
             implicit_model.recommend(0, row, N=10, recalculate_user=True, filter_already_liked_items=True)
             peer.append(time.perf_counter() - start)
-    return ours, undated, peer
+    return ours, era_alone, undated, peer
 
 
 def main() -> None:
@@ -75,11 +81,12 @@ def main() -> None:
     args = ap.parse_args()
 
     with Recommender.open(args.store) as rec:
-        ours, undated, peer = measure(rec, args.requests, args.history)
+        ours, era_alone, undated, peer = measure(rec, args.requests, args.history)
 
     print(f"\n## One top-10 recommendation, {args.requests} new people with {args.history} ratings each\n")
     print("| system | p50 ms | p95 ms |\n|---|---|---|")
-    for name, samples in (("cinefuse (fold-in, a Qdrant Edge query per signal, LightGBM ranker)", ours),
+    for name, samples in (("cinefuse (fold-in, a Qdrant Edge query per signal, two LightGBM rankers)", ours),
+                          ("cinefuse, the era's ranker alone (as before DATED_DATELESS)", era_alone),
                           ("cinefuse, the same ratings without dates (two rankers)", undated),
                           ("implicit ALS recommend(recalculate_user=True)", peer)):
         p50, p95 = percentiles(samples)
