@@ -68,6 +68,7 @@ def main() -> None:
     tags = load_movielens(find_movielens_dir(args.data)).tags
     train, held = split_new_people(ratings, 0.2, seed=42)
     outer = tags[~tags["user_id"].isin(held["user_id"].unique())]
+
     def blend(weight: float | None) -> Callable[[ItemTable], FusionModel]:
         return lambda it: EraALSBlend(it, weight)
 

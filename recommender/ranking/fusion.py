@@ -721,13 +721,13 @@ class FusionModel:
     def _dated_share(self, history: History | None) -> float:
         """The share of a dated ``history`` the dateless ranker ranks (:data:`DATED_DATELESS`)."""
         least, share = getattr(self, "dated_dateless", (0, 0.0))  # a model pickled before it ranks by the era alone
-        if history is None or self.dateless_model is None or history.rated().sum() < least:
+        if not share or history is None or getattr(self, "dateless_model", None) is None:
             return 0.0
-        return share
+        return share if history.rated().sum() >= least else 0.0
 
     def rank_columns(self, feats: np.ndarray, cols: np.ndarray, history: History | None = None) -> np.ndarray:
         """Ranking scores of the given columns of a feature matrix (higher is better); ``history``, where given,
-        says whether the ranker for undated histories ranks them."""
+        says what share of them the ranker without the era ranks (:meth:`_undated`, :meth:`_dated_share`)."""
         content = [_COL[s] for s in CONTENT_SIGNALS]
         if self.model is None:
             return reciprocal_rank_fusion(feats[cols][:, [_COL["cf"], _COL["knn"], *content]]).astype(np.float32)
