@@ -10,7 +10,7 @@ import pytest
 
 from recommender.evaluation.metrics import ndcg_at_k
 from recommender.ranking.era import SECONDS_PER_YEAR, EraCounts
-from recommender.ranking.fusion import COLD_FEATURES, FEATURES, FusionModel, ItemTable
+from recommender.ranking.fusion import COLD_FEATURES, ERA_COLUMNS, FEATURES, FusionModel, ItemTable
 from recommender.ranking.interactions import Interactions
 from recommender.ranking.splits import reveal_liked, split_new_people
 from recommender.ranking.tables import History
@@ -68,6 +68,27 @@ def test_fusion_era_columns_which_the_cold_ranker_never_sees() -> None:
     hidden = model.features(history, hide_cf=np.array([True, False, False, False]))
     assert hidden[0, FEATURES.index("era_popularity")] == era.min()
     assert not COLD_FEATURES[[FEATURES.index("era_popularity"), FEATURES.index("release_age")]].any()
+
+
+def test_a_history_tells_how_long_and_how_mainstream_its_rating_was() -> None:
+    frame = _two_eras()  # movie 0 rated 20 times, movie 1 30 times, movie 2 50 times
+    items = ItemTable.from_payloads({m: {"genres": ["Drama"], "year": 2000} for m in range(3)}, {})
+    model = FusionModel(items, ranker="rrf")
+    model.fit_frame(frame, Interactions.from_ratings(frame, item_ids=np.arange(3)))
+    day = 86400.0
+
+    def person(*stamps: float, movies: tuple[int, ...] = (0, 2)) -> np.ndarray:
+        history = History(np.array(movies[:len(stamps)]), np.full(len(stamps), 5.0, np.float32), np.array(stamps))
+        return model.features(history)[0]
+
+    span, mainstream = FEATURES.index("history_span"), FEATURES.index("history_popularity")
+    two_days = person(30 * YEAR, 30 * YEAR + 2 * day)
+    assert two_days[span] == pytest.approx(np.log1p(2.0))
+    assert two_days[mainstream] == pytest.approx((np.log1p(20) + np.log1p(50)) / 2 - np.log1p(50))
+    assert np.isnan(person(30 * YEAR)[span]) and np.isnan(person(np.nan, np.nan)[span])  # one date, no dates
+    assert person(30 * YEAR, movies=(2,))[mainstream] == 0.0  # the most-rated movie alone
+    assert ERA_COLUMNS[span] and not ERA_COLUMNS[mainstream]  # the dateless ranker reads how mainstream, not when
+    assert not COLD_FEATURES[span]
 
 
 @pytest.fixture(scope="module")
