@@ -669,7 +669,8 @@ class FusionModel:
         out[known, _COL["year"]] = self.items.year[cols[known]]
         out[:, _COL["history_size"]] = float(history.rated().sum())  # what the fold-in reads
         out[:, _COL["history_span"]] = _span_days(history)
-        rated = np.flatnonzero(seen & self._cf_known)
+        rated = self._rating_row(history).indices  # a dislike says nothing about how mainstream a person is
+        rated = rated[self._cf_known[rated]]
         if len(rated):
             out[:, _COL["history_popularity"]] = float(self._popularity[rated].mean() - self._popularity.max())
         out[:, ~self.use] = np.nan  # a feature left out is neither ranked on nor drawn candidates from
