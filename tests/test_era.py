@@ -85,7 +85,8 @@ def test_a_history_tells_how_long_and_how_mainstream_its_rating_was() -> None:
     two_days = person(30 * YEAR, 30 * YEAR + 2 * day)
     assert two_days[span] == pytest.approx(np.log1p(2.0))
     assert two_days[mainstream] == pytest.approx((np.log1p(20) + np.log1p(50)) / 2 - np.log1p(50))
-    assert np.isnan(person(30 * YEAR)[span]) and np.isnan(person(np.nan, np.nan)[span])  # one date, no dates
+    assert np.isnan(person(30 * YEAR)[span]) and np.isnan(person(np.nan)[span])  # one film has no spread
+    assert person(np.nan, np.nan)[span] == 0.0  # likes without dates: one sitting, now
     assert person(30 * YEAR, movies=(2,))[mainstream] == 0.0  # the most-rated movie alone
     disliked = History(np.array([2, 0]), np.array([5.0, 0.0], np.float32), np.array([np.nan, np.nan]))
     assert model.features(disliked)[0, mainstream] == 0.0  # a dislike is not what the person watches

@@ -249,9 +249,14 @@ def log_ranks_at(scores: np.ndarray, rows: np.ndarray, exclude: np.ndarray | Non
 
 
 def _span_days(history: History) -> float:
-    """log(1 + days between a history's first and last rated movie), NaN without two dates: many MovieLens people
-    rate everything in one sitting, and a history's spread says how much more they rated."""
+    """log(1 + days between a history's first and last rated movie): many MovieLens people rate everything in one
+    sitting, and a history's spread says how much more they rated. NaN for one rated movie; a history without dates
+    (the chat's likes) is read as one sitting now, as the era reads it, so two or more of its films span 0 (C's nested
+    validation, likes without dates, against NaN, n = 3, 5, 10: +0.014 [+0.005, +0.024], +0.017 [+0.009, +0.026],
+    +0.022 [+0.014, +0.030])."""
     stamps = np.asarray(history.timestamps, dtype=np.float64)[history.rated()]
+    if len(stamps) > 1 and not np.isfinite(stamps).any():
+        return 0.0
     stamps = stamps[np.isfinite(stamps)]
     return float(np.log1p((stamps.max() - stamps.min()) / 86400.0)) if len(stamps) > 1 else float("nan")
 
