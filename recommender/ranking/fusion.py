@@ -663,7 +663,8 @@ class FusionModel:
             out[:, _COL["genre_overlap"]] = col
         # relative to the most-rated movie, so fitting on more ratings does not shift the whole column
         popularity = np.where(hide_cf, 0.0, self._popularity) if hide_cf is not None else self._popularity
-        out[:, _COL["popularity"]] = popularity - (self._popularity.max() if len(popularity) else 0.0)
+        most_rated = self._popularity.max() if len(popularity) else 0.0
+        out[:, _COL["popularity"]] = popularity - most_rated
         if self.use[_COL["era_popularity"]] or self.use[_COL["release_age"]]:
             when = self._era.when(history.timestamps)
             era = self._era.popularity(when)
@@ -677,7 +678,7 @@ class FusionModel:
         rated = self._rating_row(history).indices  # a dislike says nothing about how mainstream a person is
         rated = rated[self._cf_known[rated]]
         if len(rated):
-            out[:, _COL["history_popularity"]] = float(self._popularity[rated].mean() - self._popularity.max())
+            out[:, _COL["history_popularity"]] = float(self._popularity[rated].mean() - most_rated)
         out[:, ~self.use] = np.nan  # a feature left out is neither ranked on nor drawn candidates from
         return out
 
