@@ -42,7 +42,7 @@ test: install browser
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy encoders index recommender app
+	$(BIN)/mypy --explicit-package-bases encoders index recommender app benchmarks
 
 bench: install
 	$(BIN)/python benchmarks/build.py --data $(DATA)

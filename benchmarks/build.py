@@ -11,7 +11,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ from index.config import Settings  # noqa: E402
 from index.store import Filters, SignalQuery, open_store  # noqa: E402
 
 
-def timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
+def timed(fn: Callable[[], object], repeat: int = 1) -> float:
     best = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -97,9 +99,9 @@ def main() -> None:
     store_rows = []
     for backend in ("edge", "client"):
         with tempfile.TemporaryDirectory() as tmp:
-            store = open_store(Path(tmp) / "idx", backend=backend)  # type: ignore[arg-type]
+            store = open_store(Path(tmp) / "idx", backend=backend)
             store.create(schema)
-            up = timed(lambda store=store: write_points(store, catalog, fake, progress=False))
+            up = timed(partial(write_points, store, catalog, fake, progress=False))
             if hasattr(store, "optimize"):
                 store.optimize()
             fused, filtered = [], []

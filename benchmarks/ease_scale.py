@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from index.sources import load_movielens  # noqa: E402
 from recommender.evaluation.protocol import evaluate_model, split_protocol  # noqa: E402
 from recommender.ranking.collaborative import ALSModel, EASEModel, ItemKNNModel, RecommenderBase  # noqa: E402
+from recommender.ranking.interactions import Weighting  # noqa: E402
 from recommender.ranking.splits import split_latest  # noqa: E402
 
 
@@ -74,7 +75,7 @@ def main() -> None:
     n_movies = fit["movie_id"].nunique()
     counts = fit["movie_id"].value_counts().to_numpy()
     print(f"{args.data}: {len(fit):,} fitting ratings, {n_movies:,} movies, validation users sampled: {args.users}")
-    models: list[tuple[str, RecommenderBase, str]] = [("ALS (peer)", ALSModel(), "confidence")]
+    models: list[tuple[str, RecommenderBase, Weighting]] = [("ALS (peer)", ALSModel(), "confidence")]
     models += [(f"item-kNN, shrinkage {s:g}{', fast' if fast else ''}", ItemKNNModel(shrinkage=s, fast=fast), "rating")
                for s in args.knn_shrinkage for fast in (False, True)]
     for keep in args.keep:

@@ -548,13 +548,14 @@ class Auditor:
                 out.append(Claim("number", m.group(), None, "a number the audit cannot place"))
 
         # no genre in common with a disliked film
-        m = re.search(r"(?:shares none of its genres|no genre in common)", marked_sentence)
-        if m:
+        disjoint = re.search(r"(?:shares none of its genres|no genre in common)", marked_sentence)
+        if disjoint:
             for ids in film_ids:
                 for i in ids:
                     if pick is not None and i in self.truth.films:
                         ok = not (pick.ml_genres & self.truth.films[i].ml_genres)
-                        out.append(Claim("genre_disjoint", m.group(0), ok, "they share a genre", item="disliked"))
+                        out.append(Claim("genre_disjoint", disjoint.group(0), ok, "they share a genre",
+                                         item="disliked"))
 
         subjects = [i for ids in film_ids for i in ids if i not in disliked_titles]
         attributed = [pick] if pick is not None else []

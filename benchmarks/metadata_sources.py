@@ -70,7 +70,7 @@ def main() -> None:
             started = time.perf_counter()
             for name, items in tables.items():
                 factory, weighting = model_factories(items, protocol)[model]
-                ranking = rank_test_users(factory(), train, test, 20, weighting=weighting)  # type: ignore[arg-type]
+                ranking = rank_test_users(factory(), train, test, 20, weighting=weighting)
                 per_user[name] = ndcg_at_k(ranking.ranked, ranking.relevant, 10).per_user
             diff, low, high = paired_difference(per_user["after"], per_user["before"])
             print(f"{protocol:<9} {model:<26} {np.nanmean(per_user['before']):>8.4f} "

@@ -227,9 +227,6 @@ def generate(payloads: Mapping[int, dict[str, Any]], tags: pd.DataFrame) -> list
         ranked = sorted(by[family].items(), key=lambda kv: (-len(kv[1]), kv[0]))
         return [k for k, v in ranked if len(v) >= least and not skip(k)][:n]
 
-    def movies(pred: Callable[[dict[str, Any]], bool]) -> set[int]:
-        return {m for m, p in payloads.items() if pred(p)}
-
     genre_words = {normalize(w) for w in GENRE_PHRASE} | {"comedy", "romance", "horror", "drama", "action"}
     out: list[Query] = []
     for d in top("director", 25, 3):
@@ -254,7 +251,8 @@ def generate(payloads: Mapping[int, dict[str, Any]], tags: pd.DataFrame) -> list
               ("Action", 1990), ("Romance", 1990), ("Crime", 1970), ("Animation", 2000), ("Western", 1960),
               ("War", 1950), ("Documentary", 2000)]
     for genre, decade in combos:
-        rel = movies(lambda p, g=genre, d=decade: g in (p.get("genres") or []) and d <= (p.get("year") or 0) <= d + 9)
+        rel = {m for m, p in payloads.items()
+               if genre in (p.get("genres") or []) and decade <= (p.get("year") or 0) <= decade + 9}
         out += [Query("decade x genre", f"{str(decade)[2:]}s {GENRE_PHRASE[genre]}", rel),
                 Query("decade x genre", f"{GENRE_PHRASE[genre]} from the {decade}s", rel)]
     for code in top("language", 8, 20, lambda c: c == "en"):
@@ -267,20 +265,20 @@ def generate(payloads: Mapping[int, dict[str, Any]], tags: pd.DataFrame) -> list
                                 ("Action", 141, None, "action movies longer than 140 minutes"),
                                 ("Horror", None, 89, "horror films under 90 minutes"),
                                 ("Documentary", None, 89, "documentaries shorter than 90 minutes")]:
-        rel = movies(lambda p, g=genre, lo=lo, hi=hi: g in (p.get("genres") or []) and bool(p.get("runtime"))
-                     and (lo is None or p["runtime"] >= lo) and (hi is None or p["runtime"] <= hi))
+        rel = {m for m, p in payloads.items() if genre in (p.get("genres") or []) and bool(p.get("runtime"))
+               and (lo is None or p["runtime"] >= lo) and (hi is None or p["runtime"] <= hi)}
         out.append(Query("runtime", text, rel))
     for actor, genre, decade in [("Tom Hanks", "Comedy", 1990), ("Bruce Willis", "Action", 1990),
                                  ("Robert De Niro", "Crime", 1990), ("Harrison Ford", "Adventure", 1980),
                                  ("Jim Carrey", "Comedy", 1990), ("Arnold Schwarzenegger", "Action", 1980),
                                  ("Meryl Streep", "Drama", 2000), ("Tom Cruise", "Action", 2000)]:
-        rel = movies(lambda p, a=actor, g=genre, d=decade: a in (p.get("cast") or []) and g in (p.get("genres") or [])
-                     and d <= (p.get("year") or 0) <= d + 9)
+        rel = {m for m, p in payloads.items() if actor in (p.get("cast") or []) and genre in (p.get("genres") or [])
+               and decade <= (p.get("year") or 0) <= decade + 9}
         out.append(Query("combination", f"{actor} {GENRE_PHRASE[genre]} from the {str(decade)[2:]}s", rel))
     for director, decade in [("Steven Spielberg", 1980), ("Woody Allen", 1980), ("Ridley Scott", 2000),
                              ("Martin Scorsese", 1990), ("Clint Eastwood", 2000), ("Alfred Hitchcock", 1950)]:
-        rel = movies(lambda p, dr=director, d=decade: dr in (p.get("directors") or [])
-                     and d <= (p.get("year") or 0) <= d + 9)
+        rel = {m for m, p in payloads.items()
+               if director in (p.get("directors") or []) and decade <= (p.get("year") or 0) <= decade + 9}
         out.append(Query("combination", f"films directed by {director} from the {decade}s", rel))
     out += tag_queries(tags, set(payloads))
     return [q for q in out if q.relevant]
@@ -449,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     counts = Counter(q.family for q in queries)
     print(f"{len(queries)} queries: " + ", ".join(f"{f} {n}" for f, n in counts.items()), flush=True)
     schema = index.schema()
+    if schema is None:
+        raise SystemExit(f"error: {args.store} holds no movies collection; "
+                         f"run `cinefuse build --store {args.store}` first")
     encoder = load_text_encoder((schema.info.get("settings") or {}).get("text_model", "all-MiniLM-L6-v2"))
     with tempfile.TemporaryDirectory(prefix="cinefuse-queries-") as tmp:
         t0 = time.perf_counter()

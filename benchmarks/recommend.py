@@ -65,8 +65,8 @@ def measure(rec: Recommender, requests: int = 200, history: int = 20, seed: int 
     implicit_model = als._fitted_model()
     peer = []
     with single_threaded_blas():
-        for h in histories:
-            row = rec.model.inter.history_row([i.movie_id for i in h], [i.rating or 5.0 for i in h])
+        for likes in histories:
+            row = rec.model.inter.history_row([i.movie_id for i in likes], [i.rating or 5.0 for i in likes])
             start = time.perf_counter()
             implicit_model.recommend(0, row, N=10, recalculate_user=True, filter_already_liked_items=True)
             peer.append(time.perf_counter() - start)

@@ -203,7 +203,7 @@ def stage_latency(data: Path, work: Path, args: argparse.Namespace) -> dict[str,
     from recommender.api import Recommender
 
     with Recommender.open(str(work / "index")) as rec:
-        ours, peer = measure(rec, requests=args.requests, history=20)
+        ours, _, _, peer = measure(rec, requests=args.requests, history=20)
         n = len(rec.payloads)
     p = {f"{name}_p{q}": float(np.percentile(np.array(v) * 1e3, q))
          for name, v in (("ours", ours), ("peer", peer)) for q in (50, 95)}
