@@ -436,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     from encoders.text import load_text_encoder
 
     index = open_store(args.store)
+    schema = index.schema()
+    if schema is None:  # before reading payloads and tags: an empty store would only yield zero queries
+        raise SystemExit(f"no index at {args.store}: build one first (cinefuse build --data DIR --store {args.store})")
     full = index.payloads()
     tags = load_tags(Path(args.data))
     payloads = indexed_payloads(full, tags)
@@ -446,10 +449,6 @@ def main(argv: list[str] | None = None) -> int:
         queries = random.Random(0).sample(queries, min(args.limit, len(queries)))
     counts = Counter(q.family for q in queries)
     print(f"{len(queries)} queries: " + ", ".join(f"{f} {n}" for f, n in counts.items()), flush=True)
-    schema = index.schema()
-    if schema is None:
-        raise SystemExit(f"error: {args.store} holds no movies collection; "
-                         f"run `cinefuse build --store {args.store}` first")
     encoder = load_text_encoder((schema.info.get("settings") or {}).get("text_model", "all-MiniLM-L6-v2"))
     with tempfile.TemporaryDirectory(prefix="cinefuse-queries-") as tmp:
         t0 = time.perf_counter()
